@@ -1,0 +1,1 @@
+"""vjbridge: live music in, learned visual control signals out."""

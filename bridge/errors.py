@@ -1,0 +1,38 @@
+"""Every error vjbridge raises on purpose, in one tree.
+
+The CLI catches :class:`BridgeError`, prints its message as one line and exits 1. Anything else
+escaping is a bug. Messages name what is wrong and how to fix it::
+
+    BridgeError                 base: one clear line for the user
+    ├── ConfigError             a value someone configured is invalid (also a ValueError)
+    │   └── SpecError           a FeatureSpec field is out of range
+    ├── InputError              audio handed to the extractor is unusable: NaN/inf, wrong shape
+    │                           (also a ValueError)
+    └── MediaError              a file cannot be read: missing, corrupt, no audio track
+                                (also an OSError)
+
+Later stages (models, mappings, devices, sinks) add their branches here, so a caller can catch
+exactly the family it can handle.
+"""
+
+from __future__ import annotations
+
+
+class BridgeError(Exception):
+    """Base of every error vjbridge raises deliberately."""
+
+
+class ConfigError(BridgeError, ValueError):
+    """A configured value is invalid; the message names the key and the accepted range."""
+
+
+class SpecError(ConfigError):
+    """A :class:`~bridge.audio.spec.FeatureSpec` field is invalid."""
+
+
+class InputError(BridgeError, ValueError):
+    """Audio given to a processing stage cannot be used (non-finite samples, wrong shape)."""
+
+
+class MediaError(BridgeError, OSError):
+    """A media file cannot be read or holds no usable audio."""
