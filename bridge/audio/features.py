@@ -16,8 +16,9 @@ onset 1e-3)::
 Frame ``t`` covers stream samples ``[t*hop, t*hop + n_fft)`` and is returned by the call that
 delivers its last sample. Complete frames of a block are computed together (one batched FFT and one
 matrix product per ``batch`` frames, sized to stay in cache), so a whole file goes through at
-vectorised speed; with ``workers > 1`` the batches of one large block run on that many threads (numpy
-releases the GIL), which offline extraction uses. Live blocks hold one frame and never touch a thread.
+vectorised speed. The FFT runs on FFTW when pyFFTW is installed (see :mod:`bridge.audio.fft`);
+``threads > 1`` lets FFTW split full batches across cores (offline extraction uses it; a live
+one-frame block always runs on the calling thread).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from bridge.audio.melbank import mel_filterbank, periodic_hann
+from bridge.audio.fft import WindowedPowerFFT
+from bridge.audio.melbank import MelProjector, mel_filterbank, periodic_hann
 from bridge.audio.spec import FeatureSpec
 from bridge.errors import InputError
 
@@ -33,26 +35,25 @@ from bridge.errors import InputError
 class FeatureExtractor:
     """Streaming log-mel + RMS + onset extractor: ``process(block) -> (n_new_frames, 66)``.
 
-    ``block`` is mono audio at ``spec.sample_rate`` (any length, float or int PCM already scaled to
-    [-1, 1]). State carried between calls: the samples of the next, incomplete frame and the last
+    ``block`` is mono float audio at ``spec.sample_rate``, any length, nominally in [-1, 1]. State carried between calls: the samples of the next, incomplete frame and the last
     ``onset_lag`` mel frames. :meth:`reset` forgets both, as if a new stream started.
     """
 
-    def __init__(self, spec: FeatureSpec | None = None, *, workers: int = 1, batch: int = 64):
+    def __init__(self, spec: FeatureSpec | None = None, *, batch: int = 64, threads: int = 1):
         self.spec = spec if spec is not None else FeatureSpec()
         s = self.spec
-        if int(workers) < 1 or int(batch) < 1:
-            raise ValueError(f"workers and batch must be >= 1; got workers={workers}, batch={batch}")
-        self.workers = int(workers)
+        if int(batch) < 1 or int(threads) < 1:
+            raise ValueError(f"batch and threads must be >= 1; got batch={batch}, threads={threads}")
         self.batch = int(batch)
-        self._pool = None
+        self.threads = int(threads)
         self._n_fft = s.n_fft
         self._hop = s.hop_length
-        self._window = periodic_hann(s.n_fft)
-        bank = mel_filterbank(sample_rate=s.sample_rate, n_fft=s.n_fft, n_mels=s.n_mels,
-                              fmin=s.fmin, fmax=s.fmax, htk=s.mel_htk, norm=s.mel_norm)
-        self._mel_t = np.ascontiguousarray(bank.astype(np.float64).T)  # (n_bins, n_mels)
-        self._log_amin = 10.0 * np.log10(s.amin)
+        self._mel = MelProjector(mel_filterbank(
+            sample_rate=s.sample_rate, n_fft=s.n_fft, n_mels=s.n_mels, fmin=s.fmin, fmax=s.fmax,
+            htk=s.mel_htk, norm=s.mel_norm))
+        self._fft = WindowedPowerFFT(periodic_hann(s.n_fft), max_rows=self.batch,
+                                     batch_threads=self.threads)
+        self._mel_buf = np.empty((self.batch, s.n_mels))
         self.reset()
 
     def reset(self) -> None:
@@ -78,12 +79,8 @@ class FeatureExtractor:
             self._pending = buf.copy() if buf is x else buf
             return np.zeros((0, self.spec.n_features))
         out = np.empty((n, self.spec.n_features))
-        spans = [(a, min(n, a + self.batch)) for a in range(0, n, self.batch)]
-        if self.workers > 1 and len(spans) > 1:
-            list(self._executor().map(lambda ab: self._spectral(buf, *ab, out[ab[0]:ab[1]]), spans))
-        else:
-            for a, b in spans:
-                self._spectral(buf, a, b, out[a:b])
+        for a in range(0, n, self.batch):
+            self._spectral(buf, a, min(n, a + self.batch), out[a:a + self.batch])
         self._onset(out[:, :self.spec.n_mels], out[:, self.spec.n_mels + 1])
         consumed = n * self._hop
         if consumed >= buf.size:
@@ -101,9 +98,12 @@ class FeatureExtractor:
         if x.ndim != 1:
             raise InputError(f"FeatureExtractor.process expects mono audio, a 1-D array; got shape "
                              f"{x.shape}. Downmix first (e.g. block.mean(axis=1)).")
-        if x.dtype.kind not in "fiu":
-            raise InputError(f"FeatureExtractor.process expects real audio samples; got dtype {x.dtype}.")
+        if x.dtype.kind != "f":
+            raise InputError(f"FeatureExtractor.process expects float samples in [-1, 1]; got dtype "
+                             f"{x.dtype} (scale integer PCM first, e.g. int16 / 32768).")
         x = x.astype(np.float64, copy=False)
+        if np.isfinite(np.add.reduce(x)):  # a sum is finite iff every sample is (audio is small)
+            return x
         finite = np.isfinite(x)
         if not finite.all():
             bad = int(np.size(x) - np.count_nonzero(finite))
@@ -113,29 +113,14 @@ class FeatureExtractor:
                              "garbage) before feature extraction.")
         return x
 
-    def _executor(self):
-        if self._pool is None:
-            from concurrent.futures import ThreadPoolExecutor
-
-            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="vjbridge-features")
-        return self._pool
-
-    def close(self) -> None:
-        """Release the worker threads (only created when ``workers > 1``)."""
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
-
     def _spectral(self, buf: np.ndarray, start: int, stop: int, out: np.ndarray) -> None:
-        """Mel dB and RMS of frames ``start..stop`` of ``buf``; numpy releases the GIL here."""
+        """Mel dB and RMS of frames ``start..stop`` of ``buf`` into ``out`` (``stop - start`` rows)."""
         hop, n_fft, n_mels = self._hop, self._n_fft, self.spec.n_mels
         if stop - start == 1:
             frames = buf[start * hop:start * hop + n_fft][None, :]
         else:
             frames = sliding_window_view(buf[start * hop:(stop - 1) * hop + n_fft], n_fft)[::hop]
-        spectrum = np.fft.rfft(frames * self._window, axis=1)
-        power = spectrum.real ** 2 + spectrum.imag ** 2
-        mel = power @ self._mel_t
+        mel = self._mel(self._fft.power(frames), self._mel_buf[:stop - start])
         db = out[:, :n_mels]
         np.log10(np.maximum(mel, self.spec.amin), out=db)
         db *= 10.0

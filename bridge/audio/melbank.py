@@ -65,3 +65,29 @@ def mel_filterbank(*, sample_rate: int, n_fft: int, n_mels: int, fmin: float = 0
 def periodic_hann(n: int) -> np.ndarray:
     """The periodic Hann window (``scipy.signal.get_window('hann', n)``), as librosa's STFT uses."""
     return 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n) / n)
+
+
+class MelProjector:
+    """``power @ bank.T`` computed only where the filters are non-zero.
+
+    Each triangular filter touches a narrow run of bins, so the dense product is ~97% multiplications
+    by zero. Filters are grouped in runs of ``group`` and each group multiplies only the bins it
+    covers: the same sums, about four times fewer operations, still one BLAS call per group.
+    """
+
+    def __init__(self, bank: np.ndarray, *, group: int = 16):
+        weights = np.asarray(bank, dtype=np.float64)
+        self.n_mels, self.n_bins = weights.shape
+        self._parts = []
+        for first in range(0, self.n_mels, group):
+            rows = weights[first:first + group]
+            used = np.flatnonzero(rows.any(axis=0))
+            lo, hi = (int(used[0]), int(used[-1]) + 1) if used.size else (0, 1)
+            self._parts.append((first, first + rows.shape[0], lo, hi,
+                                np.ascontiguousarray(rows[:, lo:hi].T)))
+
+    def __call__(self, power: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Mel energies of ``power`` (``(k, n_bins)``) written into ``out`` (``(k, n_mels)``)."""
+        for first, last, lo, hi, part in self._parts:
+            np.matmul(power[:, lo:hi], part, out=out[:, first:last])
+        return out

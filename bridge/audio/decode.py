@@ -1,0 +1,134 @@
+"""Reading audio from files (wav, flac, ogg, opus, mp3, and the audio track of videos) with PyAV.
+
+Why one decoder: training reads the audio track of visualizer videos, ``vjbridge features`` reads
+music files, and the live ``--file`` source plays files; all of them decode here, downmix by the mean
+of the channels (as ``librosa.to_mono``) and resample with :class:`StreamResampler`, then feed the one
+:class:`FeatureExtractor`. PyAV (FFmpeg) is imported only when a file is read, so the live daemon
+started on a device never loads it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+
+from bridge.audio.features import FeatureExtractor
+from bridge.audio.resample import StreamResampler
+from bridge.audio.spec import FeatureSpec
+from bridge.errors import MediaError
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    path: str
+    sample_rate: int
+    channels: int
+    duration: float | None  # seconds, when the container says
+    start_time: float  # seconds: presentation time of the first audio sample
+    codec: str
+
+
+def _open(path):
+    try:
+        import av
+    except ImportError:  # pragma: no cover - av is a dependency; this guards broken installs
+        raise MediaError("reading media files needs PyAV: pip install av") from None
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise MediaError(f"{path}: no such file; check the path")
+    try:
+        container = av.open(path)
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        raise MediaError(f"{path}: cannot be opened as audio or video ({exc}); is the file "
+                         "complete and a supported format?") from None
+    if not container.streams.audio:
+        container.close()
+        raise MediaError(f"{path}: has no audio track; vjbridge needs the music that goes with it")
+    return av, container
+
+
+def audio_info(path) -> AudioInfo:
+    """Rate, channels, duration and start time of the first audio track of ``path``."""
+    _, container = _open(path)
+    with container:
+        stream = container.streams.audio[0]
+        duration = None
+        if stream.duration is not None and stream.time_base is not None:
+            duration = float(stream.duration * stream.time_base)
+        elif container.duration is not None:
+            duration = container.duration / 1_000_000
+        start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        return AudioInfo(path=os.fspath(path), sample_rate=int(stream.rate),
+                         channels=stream.channels, duration=duration, start_time=start,
+                         codec=stream.codec_context.name)
+
+
+def iter_audio(path, *, sample_rate: int | None = None) -> Iterator[np.ndarray]:
+    """Yield mono float64 blocks of ``path``'s first audio track, resampled to ``sample_rate``.
+
+    ``sample_rate=None`` keeps the file's own rate. Blocks are whatever the codec delivers (a few
+    thousand samples); their concatenation is the whole track.
+    """
+    av, container = _open(path)
+    with container:
+        stream = container.streams.audio[0]
+        native = int(stream.rate)
+        resampler = StreamResampler(native, sample_rate or native)
+        to_float = av.AudioResampler(format="fltp")  # planar float32, any input layout and format
+        try:
+            for packet in container.demux(stream):
+                for frame in packet.decode():
+                    for planar in to_float.resample(frame):
+                        block = _mono(planar.to_ndarray())
+                        if block.size:
+                            yield resampler.process(block)
+            for planar in to_float.resample(None):
+                yield resampler.process(_mono(planar.to_ndarray()))
+        except av.error.FFmpegError as exc:
+            raise MediaError(f"{os.fspath(path)}: decoding failed ({exc}); the file is probably "
+                             "corrupt or truncated") from None
+        tail = resampler.flush()
+        if tail.size:
+            yield tail
+
+
+def _mono(planar: np.ndarray) -> np.ndarray:
+    planar = np.asarray(planar, dtype=np.float64)
+    return planar.mean(axis=0) if planar.ndim == 2 else planar
+
+
+def load_audio(path, *, sample_rate: int | None = None) -> np.ndarray:
+    """The whole first audio track of ``path`` as one mono float64 array."""
+    blocks = list(iter_audio(path, sample_rate=sample_rate))
+    return np.concatenate(blocks) if blocks else np.zeros(0)
+
+
+def extract_file(path, spec: FeatureSpec | None = None, *, threads: int | None = None) -> np.ndarray:
+    """Features of a whole file, through the same streaming extractor the live daemon uses.
+
+    Returns ``(n_frames, spec.n_features)``; frame ``t`` ends at ``spec.frame_end_times(n)[t]``
+    seconds after the first audio sample. ``threads`` defaults to 2 FFT threads where the machine
+    has them (results do not depend on it).
+    """
+    spec = spec if spec is not None else FeatureSpec()
+    if threads is None:
+        threads = min(2, os.cpu_count() or 1)
+    extractor = FeatureExtractor(spec, threads=threads)
+    chunk = 30 * spec.sample_rate  # codec blocks are tiny; feed ~30 s at a time to vectorise
+    frames, pending, held = [], [], 0
+    for block in iter_audio(path, sample_rate=spec.sample_rate):
+        pending.append(block)
+        held += block.size
+        if held >= chunk:
+            frames.append(extractor.process(np.concatenate(pending)))
+            pending, held = [], 0
+    if pending:
+        frames.append(extractor.process(np.concatenate(pending)))
+    frames = [f for f in frames if f.size]
+    if not frames:
+        raise MediaError(f"{os.fspath(path)}: shorter than one analysis window "
+                         f"({spec.window_seconds * 1000:.0f} ms); nothing to extract")
+    return np.concatenate(frames)

@@ -1,0 +1,71 @@
+"""Batched real FFT of windowed frames, on FFTW (pyFFTW) when present, numpy's pocketfft otherwise.
+
+Why FFTW: the 2048-point FFT is most of the extractor's cost. Measured here (``vjbridge bench``),
+FFTW with a fixed plan takes ~3 µs per frame against ~14 µs for ``numpy.fft.rfft`` on one frame, and
+about half the time on batches. Plans use ``FFTW_ESTIMATE`` so the algorithm, and thus the rounding,
+is the same on every run and machine of a kind (no timing-dependent planning); results agree with
+numpy's to ~1e-14.
+
+The object owns aligned input/output buffers: :meth:`power` copies ``frames * window`` into the
+input, transforms, and returns ``|X|^2`` in a reusable buffer (valid until the next call).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+try:  # FFTW is optional at run time: a platform without a pyFFTW wheel still works, slower.
+    import pyfftw as _pyfftw
+except ImportError:  # pragma: no cover - exercised on machines without pyfftw
+    _pyfftw = None
+
+
+def fft_backend() -> str:
+    """Name of the FFT implementation in use: ``"fftw"`` or ``"numpy"``."""
+    return "fftw" if _pyfftw is not None else "numpy"
+
+
+class WindowedPowerFFT:
+    """``|rfft(frames * window)|^2`` for up to ``max_rows`` frames at a time."""
+
+    def __init__(self, window: np.ndarray, *, max_rows: int, batch_threads: int = 1):
+        self.window = np.asarray(window, dtype=np.float64)
+        self.n_fft = self.window.size
+        self.n_bins = self.n_fft // 2 + 1
+        self.max_rows = int(max_rows)
+        self.batch_threads = int(batch_threads)
+        self._plans: dict[int, tuple] = {}
+        self._power = np.empty((self.max_rows, self.n_bins))
+        self._squares = np.empty((self.max_rows, 2 * self.n_bins))
+
+    def _plan(self, rows: int):
+        plan = self._plans.get(rows)
+        if plan is None:
+            if _pyfftw is not None:
+                src = _pyfftw.zeros_aligned((rows, self.n_fft), dtype="float64")
+                dst = _pyfftw.empty_aligned((rows, self.n_bins), dtype="complex128")
+                threads = 1 if rows == 1 else self.batch_threads
+                fftw = _pyfftw.FFTW(src, dst, axes=(1,), flags=("FFTW_ESTIMATE",), threads=threads)
+                plan = (src, dst, fftw)
+            else:
+                plan = (np.empty((rows, self.n_fft)), None, None)
+            self._plans[rows] = plan
+        return plan
+
+    def power(self, frames: np.ndarray) -> np.ndarray:
+        """Power spectra of ``frames`` (shape ``(k, n_fft)``, ``k <= max_rows``): ``(k, n_bins)``."""
+        k = frames.shape[0]
+        # Two plans serve every call: one frame (live) and full batches; a short last batch of a
+        # large block reuses the batch plan on its first k rows.
+        rows = 1 if k == 1 else self.max_rows
+        src, dst, fftw = self._plan(rows)
+        np.multiply(frames, self.window, out=src[:k])
+        if fftw is not None:
+            fftw()
+            spectrum = dst[:k]
+        else:
+            spectrum = np.fft.rfft(src[:k], axis=1)
+        # |X|^2 = re^2 + im^2 on the interleaved float view: two passes, no temporaries.
+        squares = self._squares[:k]
+        np.square(np.ascontiguousarray(spectrum).view(np.float64), out=squares)
+        return np.add(squares[:, 0::2], squares[:, 1::2], out=self._power[:k])

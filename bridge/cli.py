@@ -1,0 +1,58 @@
+"""The ``vjbridge`` command: one sub-command per module in :mod:`bridge.commands`.
+
+Why a registry of module paths: ``vjbridge run`` on a gallery machine must start fast and must not
+import the training stack, so each command module imports its heavy dependencies inside ``run()``.
+A command module provides ``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int``.
+Errors deriving from :class:`~bridge.errors.BridgeError` print one line and exit 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+#: Sub-command name -> module. A name whose module is missing fails loudly at start-up.
+COMMANDS: dict[str, str] = {
+    "run": "bridge.commands.run",
+    "features": "bridge.commands.features",
+    "bench": "bridge.commands.bench",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from bridge import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="vjbridge",
+        description="Live music in, learned visual control signals out (OSC, MIDI, DMX).")
+    parser.add_argument("--version", action="version", version=f"vjbridge {__version__}")
+    parser.add_argument("--log-level", default="warning",
+                        choices=["debug", "info", "warning", "error"], help="logging verbosity")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        command = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(command)
+        command.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from bridge.errors import BridgeError
+
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args._module.run(args) or 0)
+    except BridgeError as exc:
+        print(f"vjbridge {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

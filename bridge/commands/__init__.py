@@ -1,0 +1,1 @@
+"""Sub-commands of ``vjbridge`` (see :mod:`bridge.cli`). Top-level imports here stay light."""

@@ -1,0 +1,140 @@
+"""``vjbridge bench``: measured speed of the feature extractor (medians and p99, never asserted).
+
+Prints the per-frame cost of the live path at 60 Hz (one hop per call, as a device delivers it),
+the real-time headroom (frame period / median cost), offline extraction speed against the librosa
+reference when librosa is installed, and what ``import bridge`` costs and pulls in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+
+HELP = "benchmark the extractor: per-frame cost at 60 Hz, offline speed vs librosa, import cost"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--file", help="audio file to use (default: 60 s of the built-in demo groove)")
+    parser.add_argument("--frames", type=int, default=3000, help="live frames to time (default 3000)")
+    parser.add_argument("--repeat", type=int, default=7, help="offline repetitions (default 7)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead")
+
+
+def _signal(args, sample_rate: int):
+    if args.file:
+        from bridge import load_audio
+
+        return load_audio(args.file, sample_rate=sample_rate)
+    from bridge.audio.demo import DemoMusic
+
+    return DemoMusic(sample_rate).read(60 * sample_rate)
+
+
+def _median_p99(samples):
+    import numpy as np
+
+    a = np.asarray(samples)
+    return float(np.median(a)), float(np.percentile(a, 99))
+
+
+def bench_live(y, *, fps: float = 60.0, frames: int = 3000) -> dict:
+    """Cost of ``process()`` fed one hop at a time: what the live engine pays per frame."""
+    from bridge import FeatureExtractor, FeatureSpec
+
+    spec = FeatureSpec(fps=fps)
+    hop = spec.hop_length
+    extractor = FeatureExtractor(spec)
+    extractor.process(y[:spec.n_fft - hop])  # prime: from now on each hop completes one frame
+    costs, pos = [], spec.n_fft - hop
+    while len(costs) < frames:
+        if pos + hop > y.size:
+            pos = spec.n_fft - hop
+            extractor.reset()
+            extractor.process(y[:pos])
+        block = y[pos:pos + hop]
+        pos += hop
+        t0 = time.perf_counter()
+        extractor.process(block)
+        costs.append(time.perf_counter() - t0)
+    median, p99 = _median_p99(costs[50:])
+    period = hop / spec.sample_rate
+    return {"fps": spec.frame_rate, "median_us": median * 1e6, "p99_us": p99 * 1e6,
+            "headroom": period / median}
+
+
+def bench_offline(y, *, fps: float, repeat: int) -> dict:
+    """Whole-signal extraction through the streaming object vs the librosa reference."""
+    from bridge import FeatureExtractor, FeatureSpec
+
+    spec = FeatureSpec(fps=fps)
+    out = {"fps": fps, "seconds": y.size / spec.sample_rate}
+    for threads in (1, 2):
+        extractor = FeatureExtractor(spec, threads=threads)
+        extractor.process(y)
+        times = []
+        for _ in range(repeat):
+            extractor.reset()
+            t0 = time.perf_counter()
+            extractor.process(y)
+            times.append(time.perf_counter() - t0)
+        out[f"ours_ms_threads{threads}"] = _median_p99(times)[0] * 1e3
+    try:
+        from bridge.audio.reference import librosa_features
+
+        librosa_features(y, spec)  # warm librosa's lazy imports and caches
+    except ImportError:
+        out["librosa_ms"] = None
+        return out
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        librosa_features(y, spec)
+        times.append(time.perf_counter() - t0)
+    out["librosa_ms"] = _median_p99(times)[0] * 1e3
+    for threads in (1, 2):
+        out[f"speedup_threads{threads}"] = out["librosa_ms"] / out[f"ours_ms_threads{threads}"]
+    return out
+
+
+def bench_import() -> dict:
+    code = ("import sys, time; t=time.perf_counter(); import bridge; "
+            "dt=time.perf_counter()-t; import json; print(json.dumps({'seconds': dt, "
+            "'librosa': 'librosa' in sys.modules, 'sklearn': 'sklearn' in sys.modules, "
+            "'av': 'av' in sys.modules}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def run(args: argparse.Namespace) -> int:
+    from bridge import FeatureSpec
+    from bridge.audio.fft import fft_backend
+
+    y = _signal(args, FeatureSpec().sample_rate)
+    report = {"fft_backend": fft_backend(), "live": bench_live(y, frames=args.frames),
+              "offline": [bench_offline(y, fps=f, repeat=args.repeat) for f in (8.0, 60.0)],
+              "import": bench_import()}
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    live = report["live"]
+    print(f"FFT backend: {report['fft_backend']}")
+    print(f"live extractor @ {live['fps']:.2f} frames/s, one hop per call: median "
+          f"{live['median_us']:.1f} µs, p99 {live['p99_us']:.1f} µs per frame; real-time headroom "
+          f"{live['headroom']:.0f}x")
+    for off in report["offline"]:
+        line = (f"offline {off['seconds']:.0f} s @ {off['fps']:g} fps: ours "
+                f"{off['ours_ms_threads1']:.1f} ms (1 FFT thread), {off['ours_ms_threads2']:.1f} ms "
+                f"(2 FFT threads)")
+        if off.get("librosa_ms"):
+            line += (f"; librosa reference {off['librosa_ms']:.1f} ms; speed-up "
+                     f"{off['speedup_threads1']:.2f}x / {off['speedup_threads2']:.2f}x")
+        else:
+            line += "; librosa not installed (pip install 'vjbridge[train]') for the comparison"
+        print(line)
+    imp = report["import"]
+    print(f"import bridge: {imp['seconds'] * 1e3:.0f} ms; pulls in librosa={imp['librosa']} "
+          f"sklearn={imp['sklearn']} av={imp['av']}")
+    return 0
