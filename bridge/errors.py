@@ -8,8 +8,12 @@ escaping is a bug. Messages name what is wrong and how to fix it::
     │   └── SpecError           a FeatureSpec field is out of range
     ├── InputError              audio handed to the extractor is unusable: NaN/inf, wrong shape
     │                           (also a ValueError)
-    └── MediaError              a file cannot be read: missing, corrupt, no audio track
-                                (also an OSError)
+    ├── MediaError              a file cannot be read: missing, corrupt, no audio track
+    │                           (also an OSError)
+    ├── MappingError            a mapping YAML is invalid; ``.problems`` holds EVERY error, each
+    │                           "key.path: what is wrong" (also a ValueError)
+    └── SinkError               an output cannot be opened: port in use, unknown MIDI port,
+                                unresolvable host (also an OSError)
 
 Later stages (models, mappings, devices, sinks) add their branches here, so a caller can catch
 exactly the family it can handle.
@@ -36,3 +40,18 @@ class InputError(BridgeError, ValueError):
 
 class MediaError(BridgeError, OSError):
     """A media file cannot be read or holds no usable audio."""
+
+
+class MappingError(BridgeError, ValueError):
+    """A mapping is invalid. ``problems`` lists every error found, each starting with its key path."""
+
+    def __init__(self, problems: list[str], source: str = "mapping") -> None:
+        self.problems = list(problems)
+        self.source = source
+        n = len(self.problems)
+        head = f"{source}: {n} problem{'s' if n != 1 else ''}"
+        super().__init__(head + ("; " if n else "") + "; ".join(self.problems))
+
+
+class SinkError(BridgeError, OSError):
+    """An output (OSC target, MIDI port) cannot be opened or used; the message says how to fix it."""
