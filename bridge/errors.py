@@ -12,8 +12,12 @@ escaping is a bug. Messages name what is wrong and how to fix it::
     │                           (also an OSError)
     ├── MappingError            a mapping YAML is invalid; ``.problems`` holds EVERY error, each
     │                           "key.path: what is wrong" (also a ValueError)
-    └── SinkError               an output cannot be opened: port in use, unknown MIDI port,
-                                unresolvable host (also an OSError)
+    ├── SinkError               an output cannot be opened: port in use, unknown MIDI port,
+    │                           unresolvable host (also an OSError)
+    ├── ModelError              a model file is missing, corrupt, not a vjbridge model, or its
+    │   │                       metadata is inconsistent
+    │   └── SpecMismatchError   the live extractor cannot serve the model's feature spec
+    └── DatasetError            a training dataset folder is missing, incomplete or inconsistent
 
 Later stages (models, mappings, devices, sinks) add their branches here, so a caller can catch
 exactly the family it can handle.
@@ -55,3 +59,15 @@ class MappingError(BridgeError, ValueError):
 
 class SinkError(BridgeError, OSError):
     """An output (OSC target, MIDI port) cannot be opened or used; the message says how to fix it."""
+
+
+class ModelError(BridgeError):
+    """A model file cannot be used: missing, corrupt, not a vjbridge ONNX model, bad metadata."""
+
+
+class SpecMismatchError(ModelError):
+    """The live feature spec cannot serve a model (different rate/FFT/mels, or hops not multiples)."""
+
+
+class DatasetError(BridgeError):
+    """A dataset folder (``vjbridge dataset`` output) is missing, incomplete or inconsistent."""
