@@ -17,7 +17,9 @@ escaping is a bug. Messages name what is wrong and how to fix it::
     ├── ModelError              a model file is missing, corrupt, not a vjbridge model, or its
     │   │                       metadata is inconsistent
     │   └── SpecMismatchError   the live extractor cannot serve the model's feature spec
-    └── DatasetError            a training dataset folder is missing, incomplete or inconsistent
+    ├── DatasetError            a training dataset folder is missing, incomplete or inconsistent
+    └── DeviceError             an audio input device is not found, ambiguous or cannot be opened;
+                                the message lists the available inputs (also an OSError)
 
 Later stages (models, mappings, devices, sinks) add their branches here, so a caller can catch
 exactly the family it can handle.
@@ -71,3 +73,7 @@ class SpecMismatchError(ModelError):
 
 class DatasetError(BridgeError):
     """A dataset folder (``vjbridge dataset`` output) is missing, incomplete or inconsistent."""
+
+
+class DeviceError(BridgeError, OSError):
+    """An audio input device cannot be found or opened; the message lists the available inputs."""
