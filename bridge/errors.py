@@ -18,6 +18,9 @@ escaping is a bug. Messages name what is wrong and how to fix it::
     │   │                       metadata is inconsistent
     │   └── SpecMismatchError   the live extractor cannot serve the model's feature spec
     ├── DatasetError            a training dataset folder is missing, incomplete or inconsistent
+    ├── CorpusError             the projectM corpus cannot be built: renderer missing (names the
+    │   │                       apt-get line), music package unavailable, hash mismatch
+    │   └── PresetError         one Milkdrop preset fails to load or render (skipped, reported)
     └── DeviceError             an audio input device is not found, ambiguous or cannot be opened;
                                 the message lists the available inputs (also an OSError)
 
@@ -77,3 +80,11 @@ class DatasetError(BridgeError):
 
 class DeviceError(BridgeError, OSError):
     """An audio input device cannot be found or opened; the message lists the available inputs."""
+
+
+class CorpusError(BridgeError):
+    """The projectM corpus cannot be built; the message says what to install or fetch."""
+
+
+class PresetError(CorpusError):
+    """One Milkdrop preset fails to load or render; the corpus skips it and reports it."""
