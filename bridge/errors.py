@@ -5,7 +5,9 @@ escaping is a bug. Messages name what is wrong and how to fix it::
 
     BridgeError                 base: one clear line for the user
     ├── ConfigError             a value someone configured is invalid (also a ValueError)
-    │   └── SpecError           a FeatureSpec field is out of range
+    │   ├── SpecError           a FeatureSpec field is out of range
+    │   └── SignalError         an unknown signal name (with did-you-mean) or a conflicting
+    │                           signal declaration (bridge.signals.catalog)
     ├── InputError              audio handed to the extractor is unusable: NaN/inf, wrong shape
     │                           (also a ValueError)
     ├── MediaError              a file cannot be read: missing, corrupt, no audio track
@@ -41,6 +43,10 @@ class ConfigError(BridgeError, ValueError):
 
 class SpecError(ConfigError):
     """A :class:`~bridge.audio.spec.FeatureSpec` field is invalid."""
+
+
+class SignalError(ConfigError):
+    """A signal name is not in the catalog, or a model declares an output that conflicts."""
 
 
 class InputError(BridgeError, ValueError):
