@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "run": "bridge.commands.run",
     "features": "bridge.commands.features",
     "bench": "bridge.commands.bench",
+    "dataset": "bridge.commands.dataset",
 }
 
 
