@@ -35,6 +35,9 @@ class WindowedPowerFFT:
         self.max_rows = int(max_rows)
         self.batch_threads = int(batch_threads)
         self._plans: dict[int, tuple] = {}
+        # The window tiled to a full batch: an in-place product of two contiguous arrays is ~2x
+        # faster than numpy's broadcast product with a strided frame view (measured).
+        self._windows = np.ascontiguousarray(np.broadcast_to(self.window, (self.max_rows, self.n_fft)))
         self._power = np.empty((self.max_rows, self.n_bins))
         self._squares = np.empty((self.max_rows, 2 * self.n_bins))
 
@@ -59,7 +62,8 @@ class WindowedPowerFFT:
         # large block reuses the batch plan on its first k rows.
         rows = 1 if k == 1 else self.max_rows
         src, dst, fftw = self._plan(rows)
-        np.multiply(frames, self.window, out=src[:k])
+        src[:k] = frames
+        src[:k] *= self._windows[:k]
         if fftw is not None:
             fftw()
             spectrum = dst[:k]
