@@ -16,6 +16,7 @@ import sys
 #: Sub-command name -> module. A name whose module is missing fails loudly at start-up.
 COMMANDS: dict[str, str] = {
     "run": "bridge.commands.run",
+    "devices": "bridge.commands.devices",
     "features": "bridge.commands.features",
     "bench": "bridge.commands.bench",
     "dataset": "bridge.commands.dataset",

@@ -1,68 +1,129 @@
-"""``vjbridge run``: stream audio through the extractor in real time and show live feature meters.
+"""``vjbridge run``: the live bridge: an audio source through the engine to OSC, until stopped.
 
-This is the foundation's run command: it proves the streaming path end to end (source → resampler →
-extractor) at the live frame rate. Sending the signals over OSC/MIDI/DMX builds on it.
+With no source option it records the default input device, or plays the built-in demo groove when
+the machine has no input (CI, a fresh gallery PC), and says which. SIGINT and SIGTERM stop it
+cleanly: the source stops, outputs go to their idle values, and the measured latency is printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import signal
 import sys
+import threading
 import time
 
-HELP = "run the live feature extractor (demo source or a file) with live meters"
+HELP = "run the live bridge: audio device / file / demo -> signals -> OSC"
+
+log = logging.getLogger("bridge.run")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--demo", action="store_true", help="built-in synthetic groove (default)")
-    source.add_argument("--file", help="play an audio/video file in real time")
-    parser.add_argument("--fps", type=float, default=60.0, help="feature frame rate (default 60)")
-    parser.add_argument("--duration", type=float, default=None, help="stop after S seconds")
+    source.add_argument("--device", metavar="NAME|INDEX",
+                        help="audio input: index or case-insensitive name substring "
+                             "(default: the system's default input, else the demo)")
+    source.add_argument("--file", metavar="PATH", help="play an audio/video file in real time")
+    source.add_argument("--demo", action="store_true", help="the built-in synthetic groove")
+    parser.add_argument("--speed", type=float, default=1.0,
+                        help="--file/--demo playback speed (1 = real time, 0 = as fast as possible)")
+    parser.add_argument("--osc", metavar="HOST:PORT", default="127.0.0.1:7000",
+                        help="OSC/UDP target for the signals (default 127.0.0.1:7000)")
+    parser.add_argument("--osc-prefix", default="/vjbridge", help="OSC address prefix")
+    parser.add_argument("--output-rate", type=float, default=60.0,
+                        help="output ticks per second (default 60)")
+    parser.add_argument("--on-loss", choices=["hold", "idle"], default="hold",
+                        help="when the device disappears: hold the last values (default) or idle")
+    parser.add_argument("--block-ms", type=float, default=10.0,
+                        help="audio block length in ms (default 10)")
+    parser.add_argument("--duration", type=float, default=None, metavar="S",
+                        help="stop after S seconds")
+    parser.add_argument("--status-interval", type=float, default=2.0, metavar="S",
+                        help="seconds between plain status lines when not on a terminal")
+    parser.add_argument("--log-level", default=argparse.SUPPRESS,
+                        choices=["debug", "info", "warning", "error"], help="logging verbosity")
 
 
-def _blocks(args, spec):
-    """Yield mono blocks at the spec rate, one hop each, from the chosen source."""
-    import numpy as np
+def _choose_source(args):
+    """The source the options ask for; with none, the default input or else the demo (said)."""
+    from bridge.runtime.engine import LIVE_SPEC
+    from bridge.sources import DemoSource, DeviceSource, FileSource
 
-    hop = spec.hop_length
+    block = args.block_ms / 1000.0
     if args.file:
-        from bridge import iter_audio
+        return FileSource(args.file, speed=args.speed, block_seconds=block)
+    if args.demo:
+        return DemoSource(LIVE_SPEC.sample_rate, speed=args.speed, block_seconds=block)
+    if args.device is not None:
+        return DeviceSource(args.device, block_seconds=block)
+    try:
+        import sounddevice as sd
 
-        pending = np.zeros(0)
-        for block in iter_audio(args.file, sample_rate=spec.sample_rate):
-            pending = np.concatenate((pending, block))
-            while pending.size >= hop:
-                yield pending[:hop]
-                pending = pending[hop:]
-        return
-    from bridge.audio.demo import DemoMusic
+        from bridge.sources.device import default_input
 
-    demo = DemoMusic(spec.sample_rate)
-    while True:
-        yield demo.read(hop)
+        device = default_input(sd.query_devices(), sd.default.device[0])
+    except OSError as exc:  # sounddevice raises OSError when the PortAudio library is missing
+        print(f"vjbridge: no audio input ({exc}; on Debian/Ubuntu: apt-get install "
+              "libportaudio2): playing the built-in demo groove instead", file=sys.stderr)
+        return DemoSource(LIVE_SPEC.sample_rate, block_seconds=block)
+    if device is None:
+        print("vjbridge: this machine has no audio input device: playing the built-in demo groove "
+              "(--demo) instead", file=sys.stderr)
+        return DemoSource(LIVE_SPEC.sample_rate, block_seconds=block)
+    print(f"vjbridge: no source given: recording the default input {device['index']} "
+          f"{device['name']!r} (--device, --file or --demo to choose)", file=sys.stderr)
+    return DeviceSource(device["index"], block_seconds=block)
 
 
 def run(args: argparse.Namespace) -> int:
-    from bridge import FeatureExtractor, FeatureSpec
-    from bridge.commands.meters import Meters
+    if getattr(args, "log_level", None):
+        logging.getLogger().setLevel(args.log_level.upper())
+    from bridge.runtime.engine import LIVE_SPEC, Engine
+    from bridge.runtime.osc_basic import OscOutput, parse_target
+    from bridge.runtime.stages import FeatureColumns
+    from bridge.runtime.status import StatusLine
 
-    spec = FeatureSpec(fps=args.fps)
-    extractor = FeatureExtractor(spec)
-    source = f"file {args.file}" if args.file else "built-in demo groove (--demo)"
-    meters = Meters(spec, source=source, interactive=sys.stdout.isatty())
-    period = spec.hop_length / spec.sample_rate
-    start = time.perf_counter()
-    deadline = None if args.duration is None else start + args.duration
-    with meters:
-        for i, block in enumerate(_blocks(args, spec)):
-            t0 = time.perf_counter()
-            for frame in extractor.process(block):
-                meters.update(frame, cost=time.perf_counter() - t0)
-            now = time.perf_counter()
-            if deadline is not None and now >= deadline:
-                break
-            wait = start + (i + 1) * period - now  # pace to real time
-            if wait > 0:
-                time.sleep(wait)
+    host, port = parse_target(args.osc)
+    source = _choose_source(args)
+    output = OscOutput(host, port, prefix=args.osc_prefix)
+    engine = Engine(source, [FeatureColumns(LIVE_SPEC)], [output], output_rate=args.output_rate,
+                    on_loss=args.on_loss)
+    stop = threading.Event()
+    failure: list[BaseException] = []
+
+    def work():
+        try:
+            engine.run(stop, duration=args.duration)
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread, re-raised there
+            failure.append(exc)
+
+    def on_signal(signum, frame):
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    status = StatusLine(engine, interval=args.status_interval)
+    started = time.perf_counter()
+    thread = threading.Thread(target=work, name="engine")
+    try:
+        with status:
+            thread.start()
+            announced = False
+            while thread.is_alive():
+                thread.join(timeout=0.25)
+                if not announced and source.state == "running":
+                    announced = True
+                    print(f"vjbridge: {source.describe()} -> {LIVE_SPEC.frame_rate:.2f} frames/s "
+                          f"-> {output.describe()} at {args.output_rate:g} Hz; Ctrl-C to stop",
+                          file=sys.stderr, flush=True)
+                if source.state != "starting":
+                    status.update()
+    finally:
+        stop.set()
+        thread.join()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if failure:
+        raise failure[0]
+    print(status.summary(time.perf_counter() - started), file=sys.stderr, flush=True)
     return 0

@@ -1,0 +1,228 @@
+"""`Engine`: the live daemon's one working thread: blocks -> resampler -> extractor -> stages -> outputs.
+
+Why one thread: every stage is stateful and cheap (tens of µs per frame); locks, hand-offs and GIL
+contention between worker threads would cost more than the work and make latency jittery. The audio
+callback only enqueues (see :mod:`bridge.sources.base`); this loop does everything else.
+
+Timing model. Frames come at the spec's frame rate (60 fps -> hop 368 at 22,050 Hz). Output ticks are
+scheduled in *stream time* (the end of the newest frame): a tick is due when the newest frame reaches
+the next tick time, so the output rate follows the audio clock, never drifts from it, and at most one
+packet goes out per frame. When the audio stops arriving (device lost, stalled), the engine switches to
+the wall clock: after ``hold_after`` seconds without audio it re-sends the last values at the output
+rate (``on_loss="hold"``) or sets the outputs to their idle values once (``on_loss="idle"``).
+
+Latency is measured where it happens: for every block that leads to a packet, ``sent - arrival``
+(arrival = the time the callback received the block). Audio buffered inside the pipeline (the
+resampler's hold-back plus samples waiting for the next hop) is measured separately, per tick.
+
+Lifecycle: stages start in order, then outputs, then the source; on exit (normal, error, SIGINT via
+the ``stop`` event) the source stops first, outputs go idle and close, stages close, in a ``finally``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import numpy as np
+
+from bridge.audio.features import FeatureExtractor
+from bridge.audio.resample import StreamResampler
+from bridge.audio.spec import FeatureSpec
+from bridge.errors import ConfigError
+from bridge.runtime.latency import Rolling
+
+log = logging.getLogger(__name__)
+
+#: The live feature spec: 60 frames/s (hop 368 at 22,050 Hz).
+LIVE_SPEC = FeatureSpec(fps=60.0)
+
+
+class Engine:
+    """Runs ``source`` through the extractor and ``stages`` into ``outputs`` on the calling thread."""
+
+    def __init__(self, source, stages, outputs, *, spec: FeatureSpec = LIVE_SPEC,
+                 output_rate: float = 60.0, on_loss: str = "hold", hold_after: float = 0.25):
+        if not (output_rate > 0 and output_rate <= 1000):
+            raise ConfigError(f"the output rate must be in (0, 1000] Hz; got {output_rate}")
+        if on_loss not in ("hold", "idle"):
+            raise ConfigError(f"on_loss must be 'hold' or 'idle'; got {on_loss!r}")
+        self.source = source
+        self.stages = list(stages)
+        self.outputs = list(outputs)
+        self.spec = spec
+        self.output_rate = float(output_rate)
+        self.on_loss = on_loss
+        self.hold_after = float(hold_after)
+        self.extractor = FeatureExtractor(spec)
+        self.resampler: StreamResampler | None = None
+        # live counters, read by the status line from another thread
+        self.values: dict[str, float] = {}
+        self.last_frame: np.ndarray | None = None
+        self.frames = 0
+        self.ticks = 0
+        self.held_ticks = 0
+        self.restarts = 0
+        self.started_at: float | None = None
+        self.first_packet_at: float | None = None
+        self.latency = Rolling()  # block arrival -> packet sent (s)
+        self.buffered = Rolling()  # audio inside the pipeline at each tick (s)
+        self.timers = {"extract": Rolling()} | {s.name: Rolling() for s in self.stages}
+        self.timers["send"] = Rolling()
+        self.error: BaseException | None = None
+
+    # ---- lifecycle ------------------------------------------------------------------------------
+    def run(self, stop: threading.Event | None = None, *, duration: float | None = None) -> None:
+        """Start everything, process until ``stop`` is set / ``duration`` passes / a file ends."""
+        stop = stop or threading.Event()
+        started: list[tuple[str, object]] = []
+        try:
+            for stage in self.stages:
+                stage.start()
+                started.append(("stage", stage))
+            for output in self.outputs:
+                output.start()
+                started.append(("output", output))
+            self.started_at = time.perf_counter()
+            self.source.start()
+            started.append(("source", self.source))
+            deadline = None if duration is None else self.started_at + duration
+            self._loop(stop, deadline)
+        except BaseException as exc:
+            self.error = exc
+            raise
+        finally:
+            for kind, component in reversed(started):
+                try:
+                    if kind == "source":
+                        component.stop()
+                    elif kind == "output":
+                        component.idle()
+                        component.close()
+                    else:
+                        component.close()
+                except Exception as exc:  # noqa: BLE001 - keep shutting the rest down
+                    log.error("while stopping %s: %s", kind, exc)
+
+    def _loop(self, stop: threading.Event, deadline: float | None) -> None:
+        period = 1.0 / self.output_rate
+        self._next_tick = 0.0
+        self._generation = None
+        self._last_audio = time.perf_counter()
+        self._last_send = 0.0
+        self._idled = False
+        while not stop.is_set():
+            if deadline is not None and time.perf_counter() >= deadline:
+                break
+            block = self.source.read(timeout=min(period, 0.05))
+            if block is None:
+                if self.source.finished:
+                    break
+                self._gap(period)
+                continue
+            self._process(block, period)
+        # a finite stream: flush the resampler so the file's last frames go out too
+        if self.source.finished and self.resampler is not None and not stop.is_set():
+            tail = self.resampler.flush()
+            if tail.size:
+                self._frames(self.extractor.process(tail), period, None)
+
+    # ---- the work -------------------------------------------------------------------------------
+    def _restart(self, rate: float) -> None:
+        """A new stream (first block, or the device came back): forget all audio history."""
+        if self._generation is not None:
+            self.restarts += 1
+            log.info("audio stream restarted at %g Hz: resetting the pipeline", rate)
+        self.resampler = StreamResampler(rate, self.spec.sample_rate)
+        self.extractor.reset()
+        for stage in self.stages:
+            stage.reset()
+        self._next_tick = 0.0
+
+    def _process(self, block, period: float) -> None:
+        if block.generation != self._generation:
+            self._restart(block.rate)
+            self._generation = block.generation
+        self._last_audio = time.perf_counter()
+        self._idled = False
+        x = block.samples
+        mono = x[:, 0] if x.shape[1] == 1 else x.mean(axis=1)
+        t0 = time.perf_counter()
+        frames = self.extractor.process(self.resampler.process(mono))
+        if frames.shape[0]:
+            self.timers["extract"].add(time.perf_counter() - t0)
+        self._frames(frames, period, block.arrival)
+
+    def _frames(self, frames: np.ndarray, period: float, arrival: float | None) -> None:
+        n = frames.shape[0]
+        if n == 0:
+            return
+        values = {}
+        for stage in self.stages:
+            t0 = time.perf_counter()
+            values.update(stage.process(frames))
+            self.timers[stage.name].add(time.perf_counter() - t0)
+        self.frames += n
+        self.last_frame = frames[-1]
+        ex, spec = self.extractor, self.spec
+        first = ex.frames_emitted - n  # stream index of frames[0]
+        for i in range(n):
+            # stream time at which frame i ends; one tick per due frame, in order, so a frame's
+            # values (an onset peak) are never skipped when the output rate >= the frame rate
+            t_stream = ((first + i) * spec.hop_length + spec.n_fft) / spec.sample_rate
+            if t_stream + 1e-9 < self._next_tick:
+                continue
+            self._next_tick += period  # a fixed grid in stream time...
+            if self._next_tick <= t_stream:  # ...re-anchored when the stream is ahead of it
+                self._next_tick = t_stream + period
+            row = {key: float(v[i]) for key, v in values.items()}
+            self.values = row
+            sent = self._send(row)
+            if arrival is not None:
+                self.latency.add(sent - arrival)
+        if arrival is not None and self.resampler is not None:
+            waiting = ex.samples_seen - ((ex.frames_emitted - 1) * spec.hop_length + spec.n_fft)
+            self.buffered.add((waiting + self.resampler.latency_samples) / spec.sample_rate)
+
+    def _send(self, values: dict[str, float]) -> float:
+        t0 = time.perf_counter()
+        for output in self.outputs:
+            output.send(values)
+        sent = time.perf_counter()
+        self.timers["send"].add(sent - t0)
+        self.ticks += 1
+        self._last_send = sent
+        if self.first_packet_at is None:
+            self.first_packet_at = sent
+        return sent
+
+    def _gap(self, period: float) -> None:
+        """No audio: after ``hold_after`` s, hold the last values (re-sent) or go idle once."""
+        now = time.perf_counter()
+        if now - self._last_audio < self.hold_after or not self.values:
+            return
+        if self.on_loss == "idle":
+            if not self._idled:
+                for output in self.outputs:
+                    output.idle()
+                self._idled = True
+            return
+        if now - self._last_send >= period:
+            self._send(self.values)
+            self.held_ticks += 1
+
+    # ---- for the status line and the report --------------------------------------------------------
+    @property
+    def drops(self) -> int:
+        return sum(int(getattr(o, "drops", 0)) for o in self.outputs)
+
+    def levels(self) -> dict[str, float]:
+        """rms and low/mid/high mean mel dB of the newest frame (for the status line)."""
+        frame = self.last_frame
+        if frame is None:
+            return {}
+        n = self.spec.n_mels
+        third = n // 3
+        return {"rms": float(frame[n]), "low": float(frame[:third].mean()),
+                "mid": float(frame[third:2 * third].mean()), "high": float(frame[2 * third:n].mean())}

@@ -1,0 +1,110 @@
+"""`OscOutput`: every signal as ``/vjbridge/<name> f`` over UDP, one bundle per tick.
+
+Why it exists next to :mod:`bridge.sinks`: it is the engine's fallback output when no mapping is in
+use (the mapping/sink packages are optional on the engine's side), and what ``vjbridge run --osc``
+sends without ``--mapping``. It follows the sink rules: ``send()`` validates, a receiver that is away
+never stalls or crashes the engine (UDP; errors are counted in :attr:`drops` and logged once), an
+unresolvable host or a bad port is one clear :class:`~bridge.errors.SinkError` at start-up.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import socket
+import struct
+
+from bridge.errors import ConfigError, SinkError
+
+log = logging.getLogger(__name__)
+
+# OSC 1.0 encoding of float messages and bundles, precomputed where possible: python-osc's builders
+# cost ~150 µs per 5-message bundle, this ~5 µs. Decoded by liblo's oscdump in the tests.
+_F32 = struct.Struct(">f")
+_I32 = struct.Struct(">i")
+_FLOAT_TAG = b",f\x00\x00"
+_BUNDLE_HEAD = b"#bundle\x00" + struct.pack(">II", 0, 1)  # timetag 1 = "immediately"
+
+
+def _osc_string(text: str) -> bytes:
+    raw = text.encode("ascii") + b"\x00"
+    return raw + b"\x00" * (-len(raw) % 4)
+
+
+def parse_target(text: str, *, default_host: str = "127.0.0.1") -> tuple[str, int]:
+    """``"HOST:PORT"``, ``":PORT"`` or ``"PORT"`` -> ``(host, port)``; ConfigError otherwise."""
+    host, sep, port = str(text).rpartition(":")
+    if not sep:
+        host, port = default_host, text
+    host = host.strip("[]") or default_host
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ConfigError(f"--osc expects HOST:PORT with a port in 1..65535 (e.g. 127.0.0.1:7000); "
+                          f"got {text!r}")
+    return host, int(port)
+
+
+class OscOutput:
+    """Sends ``{name: value}`` as float messages under ``prefix``, bundled per tick."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 7000, *, prefix: str = "/vjbridge",
+                 bundle: bool = True, idle_value: float = 0.0):
+        self.host = host
+        self.port = int(port)
+        self.prefix = prefix.rstrip("/")
+        self.bundle = bundle
+        self.idle_value = float(idle_value)
+        self.drops = 0
+        self.packets = 0
+        self._names: tuple[str, ...] = ()
+        self._sock: socket.socket | None = None
+        self._addr = None
+        self._warned = False
+
+    def start(self) -> None:
+        try:
+            infos = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_DGRAM)
+        except socket.gaierror as exc:
+            raise SinkError(f"OSC target {self.host}:{self.port}: cannot resolve host "
+                            f"{self.host!r} ({exc.strerror}); check --osc HOST:PORT") from None
+        family, _, _, _, addr = infos[0]
+        self._sock = socket.socket(family, socket.SOCK_DGRAM)
+        self._sock.setblocking(False)  # a full send buffer drops a packet, never blocks the engine
+        self._addr = addr
+
+    def send(self, values: dict[str, float]) -> None:
+        for key, value in values.items():
+            if not isinstance(value, float) or not math.isfinite(value):
+                raise ValueError(f"OSC value for {key!r} must be a finite float; got {value!r}")
+        self._transmit(values)
+
+    def _transmit(self, values: dict[str, float]) -> None:
+        if tuple(values) != self._names:  # names change rarely: re-build the address headers
+            self._names = tuple(values)
+            self._headers = [_osc_string(f"{self.prefix}/{k}") + _FLOAT_TAG for k in values]
+        messages = [h + _F32.pack(v) for h, v in zip(self._headers, values.values())]
+        if self.bundle:
+            datagrams = [_BUNDLE_HEAD + b"".join(_I32.pack(len(m)) + m for m in messages)]
+        else:
+            datagrams = messages
+        for dgram in datagrams:
+            try:
+                self._sock.sendto(dgram, self._addr)
+                self.packets += 1
+            except OSError as exc:  # receiver away (ICMP refused), buffer full, network down
+                self.drops += 1
+                if not self._warned:
+                    self._warned = True
+                    log.warning("OSC %s:%d: %s; still sending, counting drops", self.host,
+                                self.port, exc.strerror or exc)
+
+    def idle(self) -> None:
+        if self._sock is not None and self._names:
+            self._transmit({k: self.idle_value for k in self._names})
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    def describe(self) -> str:
+        return f"OSC udp://{self.host}:{self.port}{self.prefix}/*"

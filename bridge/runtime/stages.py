@@ -1,0 +1,71 @@
+"""The engine's two small contracts: a :class:`Stage` turns feature frames into named signals, an
+:class:`Output` sends one dict of values per output tick.
+
+Why protocols instead of base classes: the models, classic signals and mapping/sink packages are
+written independently; the engine only needs these few methods, so each package's own class is
+adapted with a few lines (see :mod:`bridge.runtime.pipeline`) instead of inheriting from the engine.
+
+Stage:  ``start()``, ``process(frames (n, n_features)) -> {name: array (n,)}``, ``reset()``
+        (the audio was discontinuous: forget history), ``close()``.
+Output: ``start()``, ``send(values: {name: float}) -> None`` (never blocks, never raises for a
+        receiver that is away: count it in ``drops``), ``idle()`` (outputs to idle values),
+        ``close()``; attributes ``drops`` and ``describe()``.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+@runtime_checkable
+class Stage(Protocol):
+    name: str
+
+    def start(self) -> None: ...
+    def process(self, frames: np.ndarray) -> dict[str, np.ndarray]: ...
+    def reset(self) -> None: ...
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Output(Protocol):
+    drops: int
+
+    def start(self) -> None: ...
+    def send(self, values: dict[str, float]) -> None: ...
+    def idle(self) -> None: ...
+    def close(self) -> None: ...
+    def describe(self) -> str: ...
+
+
+class FeatureColumns:
+    """The extractor's own columns as signals: ``rms``, ``onset`` and ``low``/``mid``/``high``
+    (mean mel dB of the lower, middle and upper third of the bands). Stateless; always available,
+    so the engine can run and be tested before any model or signal package exists."""
+
+    name = "features"
+    SIGNALS = ("rms", "onset", "low", "mid", "high")
+
+    def __init__(self, spec):
+        n = spec.n_mels
+        third = n // 3
+        self._n = n
+        self._bands = {"low": slice(0, third), "mid": slice(third, 2 * third),
+                       "high": slice(2 * third, n)}
+
+    def start(self) -> None:
+        pass
+
+    def process(self, frames: np.ndarray) -> dict[str, np.ndarray]:
+        out = {"rms": frames[:, self._n], "onset": frames[:, self._n + 1]}
+        for key, band in self._bands.items():
+            out[key] = frames[:, band].mean(axis=1)
+        return out
+
+    def reset(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

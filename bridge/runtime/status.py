@@ -1,0 +1,82 @@
+"""The live status line: levels, send rate, drops, overruns, device state, latency.
+
+Why on the main thread: rendering (rich) costs milliseconds, which would show up as latency spikes on
+the engine thread; here it only reads the engine's counters. On a terminal it is a one-line live
+display; otherwise (logs, services, tests) a plain line every ``interval`` seconds on stderr.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+
+class StatusLine:
+    def __init__(self, engine, *, interactive: bool | None = None, interval: float = 2.0,
+                 stream=None):
+        self.engine = engine
+        self.stream = stream or sys.stderr
+        self.interactive = self.stream.isatty() if interactive is None else interactive
+        self.interval = float(interval)
+        self._live = None
+        self._last = (time.perf_counter(), 0)
+        self._rate = 0.0
+        self._printed = 0.0
+
+    def snapshot(self) -> dict:
+        e = self.engine
+        now = time.perf_counter()
+        t, ticks = self._last
+        if now - t >= 0.5:
+            self._rate = (e.ticks - ticks) / (now - t)
+            self._last = (now, e.ticks)
+        return {"state": e.source.state, "levels": e.levels(), "rate": self._rate,
+                "packets": e.ticks, "drops": e.drops, "overruns": e.source.overruns,
+                "xruns": e.source.xruns, "latency_ms": e.latency.median() * 1e3,
+                "latency_p99_ms": e.latency.p99() * 1e3}
+
+    def text(self) -> str:
+        s = self.snapshot()
+        lv = s["levels"]
+        levels = (f"rms {lv['rms']:.3f} low {lv['low']:6.1f} mid {lv['mid']:6.1f} high "
+                  f"{lv['high']:6.1f} dB" if lv else "no audio yet")
+        lat = ("" if s["latency_ms"] != s["latency_ms"]
+               else f" | latency {s['latency_ms']:.2f}/{s['latency_p99_ms']:.2f} ms (p50/p99)")
+        return (f"[{s['state']}] {levels} | {s['rate']:5.1f} pkt/s, {s['packets']} sent, "
+                f"{s['drops']} drops, {s['overruns']} overruns, {s['xruns']} xruns{lat}")
+
+    def __enter__(self):
+        if self.interactive:
+            from rich.console import Console
+            from rich.live import Live
+
+            self._live = Live("", console=Console(file=self.stream), refresh_per_second=4,
+                              transient=True)
+            self._live.__enter__()
+        return self
+
+    def update(self) -> None:
+        if self._live is not None:
+            self._live.update(self.text())
+        elif time.perf_counter() - self._printed >= self.interval:
+            self._printed = time.perf_counter()
+            print("vjbridge:", self.text(), file=self.stream, flush=True)
+
+    def __exit__(self, *exc):
+        if self._live is not None:
+            self._live.__exit__(*exc)
+        return False
+
+    def summary(self, elapsed: float) -> str:
+        """The exit report: counts and the measured latency (also published by ``vjbridge bench``)."""
+        e = self.engine
+        rate = e.ticks / elapsed if elapsed > 0 else 0.0
+        first = ("" if e.first_packet_at is None or e.started_at is None
+                 else f"; first packet {1e3 * (e.first_packet_at - e.started_at):.0f} ms after start")
+        return (f"vjbridge: stopped after {elapsed:.1f} s: {e.ticks} packets ({rate:.1f}/s, "
+                f"{e.held_ticks} held), {e.drops} drops, {e.source.overruns} overruns, "
+                f"{e.source.xruns} xruns, {e.restarts} stream restarts{first}\n"
+                f"vjbridge: block arrival -> packet sent {e.latency.summary_ms()}; audio buffered "
+                f"in the pipeline (resampler hold-back + part hop) {e.buffered.summary_ms()}; "
+                f"driver input latency {e.source.input_latency * 1e3:.1f} ms; each frame spans "
+                f"{e.spec.window_seconds * 1e3:.0f} ms of audio")

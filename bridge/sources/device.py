@@ -1,0 +1,224 @@
+"""`DeviceSource`: a sound-card input through sounddevice (PortAudio), surviving unplugging.
+
+Why the structure:
+
+* The PortAudio callback only copies the block into the bounded queue (see :mod:`.base`).
+* The device is opened at its own default rate; the engine resamples to the spec rate in-stream, so
+  any card works and the features are the ones the models were trained on.
+* A small supervisor thread (no audio work) watches the stream. When the device disappears (the
+  stream finishes by itself, or no callback arrives for ``stall_seconds``) it logs once, marks the
+  source ``lost`` (the engine then holds or idles its outputs) and retries *by name* every
+  ``retry_seconds``. PortAudio enumerates devices only when it initialises, so each retry
+  re-initialises it (``sd._terminate(); sd._initialize()``) to see a device that came back. When the
+  device is found again the stream reopens, :attr:`generation` bumps (the engine resets its
+  resampler and extractor: the audio is discontinuous) and a second log line says so.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from bridge.errors import DeviceError
+from bridge.sources.base import LOST, RUNNING, STARTING, STOPPED, Source
+
+log = logging.getLogger(__name__)
+
+
+def input_devices(devices) -> list[dict]:
+    """The devices (dicts as ``sd.query_devices()`` gives) that can record."""
+    return [dict(d) for d in devices if d.get("max_input_channels", 0) > 0]
+
+
+def describe_inputs(devices) -> str:
+    inputs = input_devices(devices)
+    if not inputs:
+        return "none found (is a sound card connected, or PulseAudio/PipeWire/JACK running?)"
+    return ", ".join(f"{d['index']} {d['name']!r}" for d in inputs)
+
+
+def find_input(query, devices, *, default_hostapi: int | None = None) -> dict:
+    """Resolve ``query`` (an index, or a case-insensitive name substring) to one input device.
+
+    An exact name wins over substrings; among several substring matches, those of the default host
+    API win (Windows lists one card under MME, DirectSound and WASAPI). Anything still ambiguous or
+    missing is a :class:`DeviceError` listing the inputs.
+    """
+    inputs = input_devices(devices)
+    listing = describe_inputs(devices)
+    text = str(query).strip()
+    if text.lstrip("-").isdigit():
+        index = int(text)
+        for d in inputs:
+            if d["index"] == index:
+                return d
+        raise DeviceError(f"no audio input with index {index}; available inputs: {listing}")
+    exact = [d for d in inputs if d["name"].lower() == text.lower()]
+    if exact:
+        return exact[0]
+    matches = [d for d in inputs if text.lower() in d["name"].lower()]
+    if len(matches) > 1 and default_hostapi is not None:
+        preferred = [d for d in matches if d.get("hostapi") == default_hostapi]
+        matches = preferred or matches
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise DeviceError(f"no audio input matches {text!r}; available inputs: {listing} "
+                          "(use --device NAME or INDEX, see `vjbridge devices`)")
+    names = ", ".join(f"{d['index']} {d['name']!r}" for d in matches)
+    raise DeviceError(f"--device {text!r} matches several inputs: {names}; give more of the name "
+                      "or the index")
+
+
+def default_input(devices, default_index: int) -> dict | None:
+    """The system's default input device, or the first input, or ``None`` when there is none."""
+    inputs = input_devices(devices)
+    for d in inputs:
+        if d["index"] == default_index:
+            return d
+    return inputs[0] if inputs else None
+
+
+class DeviceSource(Source):
+    """Records ``query`` (index or name substring; ``None`` = the default input)."""
+
+    kind = "device"
+
+    def __init__(self, query=None, *, block_seconds: float = 0.01, channels: int = 2,
+                 retry_seconds: float = 1.0, stall_seconds: float = 1.5, queue_blocks: int = 256):
+        super().__init__(queue_blocks=queue_blocks)
+        self.query = query
+        self.block_seconds = float(block_seconds)
+        self.max_channels = int(channels)
+        self.retry_seconds = float(retry_seconds)
+        self.stall_seconds = float(stall_seconds)
+        self.device: dict | None = None
+        self.losses = 0
+        self._stream = None
+        self._ended = threading.Event()  # set by PortAudio's finished callback
+        self._last_callback = 0.0
+        self._halt = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- resolving -------------------------------------------------------------------------------
+    def _resolve(self, query) -> dict:
+        import sounddevice as sd
+
+        devices = sd.query_devices()
+        if query is None:
+            d = default_input(devices, sd.default.device[0])
+            if d is None:
+                raise DeviceError(f"no audio input device: {describe_inputs(devices)}")
+            return d
+        default_api = None
+        try:
+            default_api = sd.default.hostapi
+        except Exception:  # noqa: BLE001 - no host API at all: resolution fails below anyway
+            pass
+        return find_input(query, devices, default_hostapi=default_api)
+
+    # -- the callback: copy, stamp, enqueue. Nothing else. ---------------------------------------
+    def _callback(self, indata, frames, time_info, status) -> None:
+        now = time.perf_counter()
+        self._last_callback = now
+        if status.input_overflow:
+            self.xruns += 1
+        self._push(indata.copy(), now)
+
+    def _open(self, device: dict) -> None:
+        import sounddevice as sd
+
+        rate = float(device["default_samplerate"])
+        channels = max(1, min(self.max_channels, int(device["max_input_channels"])))
+        self._ended.clear()
+        try:
+            stream = sd.InputStream(device=device["index"], samplerate=rate, channels=channels,
+                                    dtype="float32", blocksize=max(1, round(rate * self.block_seconds)),
+                                    callback=self._callback, finished_callback=self._ended.set)
+            self.sample_rate = rate
+            self.channels = channels
+            self._last_callback = time.perf_counter()
+            stream.start()
+        except sd.PortAudioError as exc:
+            raise DeviceError(f"cannot open audio input {device['index']} {device['name']!r} at "
+                              f"{rate:g} Hz: {exc}") from None
+        self._stream = stream
+        self.input_latency = float(stream.latency)
+        self.device = device
+
+    def _close(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            try:
+                stream.abort()
+                stream.close()
+            except Exception as exc:  # noqa: BLE001 - a vanished device may refuse; it is gone anyway
+                log.debug("closing the lost stream: %s", exc)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> None:
+        device = self._resolve(self.query)
+        self.generation += 1
+        self._open(device)
+        self.state = RUNNING
+        self._thread = threading.Thread(target=self._supervise, name="device-supervisor",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._halt.set()
+        if self._thread is not None:
+            self._thread.join(timeout=3.0)
+        self._close()
+        self.state = STOPPED
+
+    def _supervise(self) -> None:
+        while not self._halt.wait(0.1):
+            if self.state == RUNNING:
+                stalled = time.perf_counter() - self._last_callback > self.stall_seconds
+                if self._ended.is_set() or stalled or not self._stream.active:
+                    self._lose("stopped delivering audio" if stalled else "disappeared")
+            elif self.state == LOST:
+                self._retry()
+
+    def _lose(self, why: str) -> None:
+        self.state = LOST
+        self.losses += 1
+        name = self.device["name"] if self.device else self.query
+        log.warning("audio input %r %s; outputs hold, retrying by name every %g s", name, why,
+                    self.retry_seconds)
+        self._close()
+        self._next_retry = time.perf_counter()
+
+    def _retry(self) -> None:
+        import sounddevice as sd
+
+        if time.perf_counter() < self._next_retry:
+            return
+        self._next_retry = time.perf_counter() + self.retry_seconds
+        try:
+            sd._terminate()
+            sd._initialize()
+            devices = sd.query_devices()
+            name = self.device["name"] if self.device else str(self.query)
+            try:
+                device = find_input(name, devices)
+            except DeviceError:
+                return  # not back yet: stay quiet, try again in retry_seconds
+            self.generation += 1  # blocks from the new stream carry the new generation
+            self.state = STARTING
+            self._open(device)
+        except Exception as exc:  # noqa: BLE001 - keep trying; a half-started device is common
+            log.debug("audio input retry failed: %s", exc)
+            self._close()
+            self.state = LOST
+            return
+        self.state = RUNNING
+        log.warning("audio input %r is back (%g Hz); streaming again", device["name"],
+                    self.sample_rate)
+
+    def describe(self) -> str:
+        if self.device is None:
+            return f"audio input {self.query!r}" if self.query is not None else "default audio input"
+        return f"audio input {self.device['index']} {self.device['name']!r}"

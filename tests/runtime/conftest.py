@@ -1,0 +1,47 @@
+"""Fixtures for the live-engine tests: real music as a 48 kHz WAV, the offline reference columns."""
+
+from __future__ import annotations
+
+import wave
+
+import numpy as np
+import pytest
+
+from bridge import extract_file, load_audio
+from bridge.runtime.engine import LIVE_SPEC
+from bridge.runtime.stages import FeatureColumns
+from tests.conftest import MUSIC
+
+
+def write_wav(path, y: np.ndarray, rate: int) -> None:
+    """16-bit stereo WAV (both channels equal): what paplay plays and the offline side reads."""
+    pcm = np.clip(np.round(y * 32767), -32768, 32767).astype("<i2")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(np.repeat(pcm[:, None], 2, axis=1).tobytes())
+
+
+@pytest.fixture(scope="session")
+def music_wav(tmp_path_factory):
+    """8 s of a real music excerpt (tests/data/music) at 48 kHz, as a WAV file."""
+    y = load_audio(MUSIC / "wesnoth-battle.ogg", sample_rate=48000)[:8 * 48000]
+    path = tmp_path_factory.mktemp("music") / "wesnoth-8s-48k.wav"
+    write_wav(path, y * 0.9 / max(1e-9, np.abs(y).max()), 48000)
+    return path
+
+
+@pytest.fixture(scope="session")
+def demo_wav(tmp_path_factory):
+    """6 s of the built-in demo groove at 48 kHz, as a WAV file."""
+    from bridge.audio.demo import DemoMusic
+
+    path = tmp_path_factory.mktemp("demo") / "demo-6s-48k.wav"
+    write_wav(path, DemoMusic(48000).read(6 * 48000), 48000)
+    return path
+
+
+def offline_columns(path) -> dict[str, np.ndarray]:
+    """The offline pipeline on a file: extract_file at the live spec, then the same columns."""
+    return FeatureColumns(LIVE_SPEC).process(extract_file(path, LIVE_SPEC))

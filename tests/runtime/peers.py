@@ -1,0 +1,174 @@
+"""Real peers for the runtime tests: a PulseAudio null sink as the input device, liblo's oscdump as
+the OSC receiver. Recipes from ../shared/notes/real-peers.md, started and stopped from here as CI does.
+
+A missing binary fails the test with the apt-get line that installs it (never a skip).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+VJBRIDGE = [sys.executable, "-m", "bridge.cli"]
+
+
+def require(binary: str, package: str) -> str:
+    path = shutil.which(binary)
+    if path is None:
+        pytest.fail(f"{binary} is missing: apt-get install -y {package}")
+    return path
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PulseServer:
+    """A private PulseAudio daemon with a 48 kHz null sink whose monitor is the default source."""
+
+    def __init__(self):
+        require("pulseaudio", "pulseaudio")
+        require("pactl", "pulseaudio-utils")
+        self.runtime_dir = tempfile.mkdtemp(prefix="vjb-pulse-")
+        os.chmod(self.runtime_dir, 0o700)
+        self.env = dict(os.environ, XDG_RUNTIME_DIR=self.runtime_dir)
+        self.env.pop("PULSE_SERVER", None)
+
+    def _pactl(self, *args, check=True):
+        return subprocess.run(["pactl", *args], env=self.env, capture_output=True, text=True,
+                              check=check, timeout=10)
+
+    def start(self) -> "PulseServer":
+        subprocess.run(
+            ["pulseaudio", "-n", "--daemonize=yes", "--exit-idle-time=-1",
+             f"--log-target=file:{self.runtime_dir}/pa.log", "-L", "module-native-protocol-unix",
+             "-L", "module-null-sink sink_name=testsink rate=48000 channels=2 norewinds=1"],
+            env=self.env, check=True, timeout=20)
+        for _ in range(200):
+            if self._pactl("info", check=False).returncode == 0:
+                break
+            time.sleep(0.05)
+        else:
+            raise RuntimeError(f"PulseAudio did not start; see {self.runtime_dir}/pa.log")
+        self._pactl("set-default-sink", "testsink")
+        self._pactl("set-default-source", "testsink.monitor")
+        return self
+
+    def stop(self) -> None:
+        self._pactl("exit", check=False)
+        for _ in range(100):  # wait until the daemon is really gone (its socket refuses)
+            if self._pactl("info", check=False).returncode != 0:
+                return
+            time.sleep(0.05)
+
+    def play(self, path) -> subprocess.Popen:
+        require("paplay", "pulseaudio-utils")
+        return subprocess.Popen(["paplay", "--latency-msec=500", "--device=testsink", str(path)],
+                                env=self.env)
+
+
+class OscDump:
+    """liblo's ``oscdump`` on a UDP port; collects ``(address, value)`` lines as they arrive."""
+
+    def __init__(self, port: int | None = None):
+        require("oscdump", "liblo-tools")
+        self.port = port or free_udp_port()
+        self.proc = subprocess.Popen(["oscdump", "-L", str(self.port)], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        for _ in range(200):  # oscdump prints nothing when ready: look for its socket
+            out = subprocess.run(["ss", "-lun"], capture_output=True, text=True).stdout
+            if f":{self.port} " in out:
+                return
+            time.sleep(0.02)
+        raise RuntimeError(f"oscdump did not open UDP port {self.port}")
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def messages(self) -> list[tuple[str, float]]:
+        """``(address, value)`` of every float message so far (bundles arrive as their messages)."""
+        out = []
+        for line in list(self.lines):
+            parts = line.split()
+            if len(parts) >= 4 and parts[2] == "f":
+                out.append((parts[1], float(parts[3])))
+        return out
+
+    def series(self, address: str) -> np.ndarray:
+        return np.array([v for a, v in self.messages() if a == address])
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class Bridge:
+    """``vjbridge run ...`` as a subprocess; stderr collected line by line."""
+
+    def __init__(self, *args: str, env: dict | None = None):
+        self.proc = subprocess.Popen([*VJBRIDGE, *args], env=env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True,
+                                     cwd=Path(__file__).resolve().parents[2])
+        self.err: list[str] = []
+        self.out: list[str] = []
+        self._threads = [threading.Thread(target=self._read, args=(self.proc.stderr, self.err),
+                                          daemon=True),
+                         threading.Thread(target=self._read, args=(self.proc.stdout, self.out),
+                                          daemon=True)]
+        for t in self._threads:
+            t.start()
+
+    @staticmethod
+    def _read(stream, sink):
+        for line in stream:
+            sink.append(line.rstrip("\n"))
+
+    def wait_for(self, text: str, timeout: float = 20.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in list(self.err):
+                if text in line:
+                    return line
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise AssertionError(f"vjbridge never printed {text!r}; stderr:\n" + "\n".join(self.err))
+
+    def stop(self, timeout: float = 15.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("vjbridge did not stop on SIGINT; stderr:\n" + "\n".join(self.err))
+        for t in self._threads:
+            t.join(timeout=5)
+        return rc
+
+    @property
+    def stderr(self) -> str:
+        return "\n".join(self.err)
