@@ -19,7 +19,9 @@ COMMANDS: dict[str, str] = {
     "devices": "bridge.commands.devices",
     "features": "bridge.commands.features",
     "bench": "bridge.commands.bench",
+    "check": "bridge.commands.check",
     "dataset": "bridge.commands.dataset",
+    "study": "bridge.commands.study",
 }
 
 

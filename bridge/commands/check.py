@@ -1,0 +1,46 @@
+"""``vjbridge check MAPPING...``: validate mappings; print every problem with its key path.
+
+Why a separate command: a VJ should learn about a typo before the show, not from a silent output.
+Exit 1 with one line per problem (``file: routes[3].midi.cc: 130 is out of range 0..127``), or
+exit 0 with a summary of targets and routes. ``--schema`` prints the generated mapping reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+HELP = "validate mapping YAML files: every error with its key path, or a summary"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("mappings", nargs="*", metavar="MAPPING", help="mapping YAML file(s)")
+    parser.add_argument("--schema", action="store_true",
+                        help="print the mapping reference (every key, default, range) as Markdown")
+
+
+def run(args: argparse.Namespace) -> int:
+    from bridge.errors import ConfigError, MappingError
+    from bridge.mapping.schema import schema_markdown
+    from bridge.mapping.validate import load_mapping
+
+    if args.schema:
+        print(schema_markdown())
+        if not args.mappings:
+            return 0
+    if not args.mappings:
+        raise ConfigError("give a mapping file to check, e.g. vjbridge check mappings/default.yaml")
+    failed = 0
+    for path in args.mappings:
+        try:
+            mapping = load_mapping(path)
+        except MappingError as exc:
+            failed += 1
+            n = len(exc.problems)
+            print(f"{path}: {n} problem{'s' if n != 1 else ''}:", file=sys.stderr)
+            for problem in exc.problems:
+                print(f"{path}: {problem}", file=sys.stderr)
+            continue
+        print(mapping.summary())
+        print(f"{path}: OK")
+    return 1 if failed else 0

@@ -1,0 +1,166 @@
+"""A mapping made live: the router plus its opened sinks. This is what the engine drives.
+
+Why one object: the engine needs exactly four things from the output side: open everything a
+mapping names (failing with one clear line), send one frame per tick, swap in an edited mapping
+without dropping outputs, and leave every receiver at its idle values on exit. A reload that fails
+validation, or names an output that cannot be opened, changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping as AbcMapping
+
+from bridge.errors import MappingError, SinkError
+from bridge.mapping.router import Router
+from bridge.mapping.validate import Mapping, load_mapping
+
+log = logging.getLogger(__name__)
+
+
+def parse_hostport(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` or ``:PORT`` / ``PORT`` (host 127.0.0.1) -> (host, port); ConfigError-free:
+    raises :class:`MappingError` naming the option."""
+    host, _, port = text.rpartition(":")
+    try:
+        p = int(port)
+        if not 1 <= p <= 65535:
+            raise ValueError
+    except ValueError:
+        raise MappingError([f"--osc: {text!r} is not HOST:PORT with a port 1..65535"],
+                           "--osc") from None
+    return (host.strip("[]") or "127.0.0.1"), p
+
+
+class Outputs:
+    """``Outputs(path)`` validates the mapping and opens its sinks; ``tick(values)`` once per output
+    tick; ``reload()`` hot-swaps; ``close()`` blacks out and closes (also as a context manager).
+
+    ``osc="HOST:PORT"`` redirects every OSC target, ``midi="NAME"`` opens that MIDI port for every
+    MIDI output (the CLI's ``--osc``/``--midi``). ``signals``: known signal names (name -> kind);
+    None = the signal catalog.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, signals: AbcMapping[str, str] | None = None,
+                 osc: str | None = None, midi: str | None = None, sinks: dict | None = None) -> None:
+        from bridge.sinks import SINKS
+
+        self.path = os.fspath(path)
+        self.signals = signals
+        self._osc_override = parse_hostport(osc) if osc else None
+        self._midi_override = midi
+        self._registry = SINKS if sinks is None else sinks
+        mapping = load_mapping(self.path, signals=signals)
+        self.router = Router(mapping, signals=signals)
+        self.sinks: dict = {}
+        self._configs: dict = {}
+        try:
+            self._open_missing(mapping, self.sinks, self._configs)
+        except BaseException:
+            self._close_all(self.sinks)
+            raise
+        self._set_idles()
+
+    @property
+    def rate(self) -> float:
+        return self.router.rate
+
+    @property
+    def mapping(self) -> Mapping:
+        return self.router.mapping
+
+    def _config(self, mapping: Mapping, key: tuple[str, str]) -> dict:
+        kind, name = key
+        cfg = dict(getattr(mapping, kind)[name])
+        if kind == "osc" and self._osc_override:
+            cfg["host"], cfg["port"] = self._osc_override
+        if kind == "midi" and self._midi_override:
+            cfg["port"] = self._midi_override
+        return cfg
+
+    def _open_missing(self, mapping: Mapping, sinks: dict, configs: dict) -> list:
+        opened = []
+        for key in [("osc", n) for n in mapping.osc] + [("midi", n) for n in mapping.midi]:
+            cfg = self._config(mapping, key)
+            if key in sinks and configs.get(key) == cfg:
+                continue
+            sink = self._registry[key[0]].from_config(key[1], cfg)
+            opened.append(key)
+            sinks[key], configs[key] = sink, cfg
+            log.info("opened %r", sink)
+        return opened
+
+    def _set_idles(self) -> None:
+        idle = self.router.idle()
+        for key, sink in self.sinks.items():
+            sink.set_idle(idle.get(key, []))
+
+    def tick(self, values: AbcMapping[str, float]) -> None:
+        """Route one tick of signal values and send each sink its part."""
+        sinks = self.sinks
+        for key, items in self.router.tick(values).items():
+            sink = sinks.get(key)
+            if sink is not None:
+                sink.send(items)
+
+    def reload(self, path: str | os.PathLike | None = None) -> list[str]:
+        """Switch to the mapping at ``path`` (default: the current file, re-read).
+
+        Returns ``[]`` on success, else every problem; on any problem the current mapping and
+        sinks stay live. Sinks whose settings did not change stay open.
+        """
+        path = os.fspath(path) if path is not None else self.path
+        try:
+            mapping = load_mapping(path, signals=self.signals)
+        except MappingError as exc:
+            log.error("mapping %s not reloaded, keeping the last good one: %s", path, exc)
+            return list(exc.problems)
+        sinks, configs = dict(self.sinks), dict(self._configs)
+        old = {k: self.sinks[k] for k in self.sinks}
+        try:
+            opened = self._open_missing(mapping, sinks, configs)
+        except SinkError as exc:
+            self._close_all({k: s for k, s in sinks.items() if s is not old.get(k)})
+            log.error("mapping %s not reloaded, keeping the last good one: %s", path, exc)
+            return [str(exc)]
+        keep = set(mapping_keys(mapping))
+        retired = {k: s for k, s in old.items() if k not in keep or k in opened}
+        self.router.swap(mapping)
+        self.path = path
+        self.sinks = {k: s for k, s in sinks.items() if k in keep}
+        self._configs = {k: c for k, c in configs.items() if k in keep}
+        self._set_idles()
+        self._close_all(retired)
+        log.info("mapping reloaded from %s (%d routes)", path, len(mapping.routes))
+        return []
+
+    def stats(self) -> dict:
+        """Per sink ("osc:NAME"/"midi:NAME"): frames, sent (packets/messages) and drops."""
+        return {f"{k}:{n}": s.stats() for (k, n), s in self.sinks.items()}
+
+    def blackout(self) -> None:
+        for sink in self.sinks.values():
+            sink.blackout()
+
+    @staticmethod
+    def _close_all(sinks: dict) -> None:
+        for key in reversed(list(sinks)):
+            try:
+                sinks[key].close()
+            except Exception as exc:  # closing must reach every sink
+                log.warning("closing %s: %s", key, exc)
+
+    def close(self) -> None:
+        """Idle values out, MIDI notes off and all-notes-off, transports closed. Idempotent."""
+        self._close_all(self.sinks)
+
+    def __enter__(self) -> "Outputs":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def mapping_keys(mapping: Mapping) -> list[tuple[str, str]]:
+    return [("osc", n) for n in mapping.osc] + [("midi", n) for n in mapping.midi]

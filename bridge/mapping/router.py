@@ -1,0 +1,174 @@
+"""The router: current signal values in, per-sink output values out, once per output tick.
+
+Why it does no I/O: the router is the part a mapping changes, so it must be cheap to rebuild on a
+hot reload, testable without sockets, and measurable on its own in `vjbridge bench`. Sinks (in
+:mod:`bridge.sinks`) own the wire formats. A broken reload keeps the last good mapping live.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Mapping as AbcMapping
+
+from bridge.errors import MappingError
+from bridge.mapping.transforms import DelayLine, NoteTrigger, RouteChain, clamp01
+from bridge.mapping.validate import Mapping, load_mapping
+from bridge.sinks.messages import MidiCC, MidiNote, OscValue
+
+log = logging.getLogger(__name__)
+
+#: A frame: sink key ("osc" | "midi", target name) -> the values to send this tick.
+Frame = dict
+
+
+class _Route:
+    """One validated route: its chain, its outputs, and what it last produced."""
+
+    def __init__(self, route: dict, rate: float) -> None:
+        self.signal = route["signal"]
+        self.chain = RouteChain(route, rate)
+        self.out_lo, self.out_hi = route["out"]
+        self.idle = route["idle"] if route["idle"] is not None else self.out_lo
+        self.last: float | None = None
+        osc, midi = route["osc"], route["midi"]
+        self.osc_key = ("osc", osc["target"]) if osc else None
+        self.osc_address = osc["address"] if osc else None
+        self.osc_int = bool(osc) and osc["type"] == "int"
+        self.midi_key = ("midi", midi["target"]) if midi else None
+        self.cc = midi["cc"] if midi else None
+        self.channel = midi["channel"] - 1 if midi else 0
+        self.trigger = None
+        if midi and midi["note"] is not None:
+            ticks = max(1, round(midi["length_ms"] * rate / 1000.0)) if midi["length_ms"] > 0 else 0
+            self.note = midi["note"]
+            self.velocity = midi["velocity"]
+            self.trigger = NoteTrigger(threshold=midi["threshold"], hysteresis=midi["hysteresis"],
+                                       length_ticks=ticks)
+        elif midi:
+            self.bits = midi["bits"]
+            self.cc_max = 127 if self.bits == 7 else 16383
+
+    def outputs(self, y: float, frame: Frame) -> None:
+        if self.osc_key is not None:
+            v = int(round(y)) if self.osc_int else float(y)
+            frame.setdefault(self.osc_key, []).append(OscValue(self.osc_address, v))
+        if self.midi_key is not None:
+            if self.trigger is None:
+                frac = (y - self.out_lo) / (self.out_hi - self.out_lo)
+                frame.setdefault(self.midi_key, []).append(
+                    MidiCC(self.channel, self.cc, int(round(clamp01(frac) * self.cc_max)), self.bits))
+            else:  # a held (not fresh) value still ages the note towards its note-off
+                event = self.trigger.process(y)
+                if event is not None:
+                    frame.setdefault(self.midi_key, []).append(self._note(event, y))
+
+    def _note(self, event: int, y: float) -> MidiNote:
+        if event < 0:
+            return MidiNote(self.channel, self.note, 0, False)
+        vel = self.velocity
+        if vel is None:
+            frac = clamp01((y - self.out_lo) / (self.out_hi - self.out_lo))
+            vel = 1 + int(round(frac * 126))
+        return MidiNote(self.channel, self.note, vel, True)
+
+    def note_off_if_held(self) -> MidiNote | None:
+        if self.trigger is not None and self.trigger.on_:
+            return MidiNote(self.channel, self.note, 0, False)
+        return None
+
+    def idle_outputs(self, frame: Frame) -> None:
+        if self.osc_key is not None:
+            v = int(round(self.idle)) if self.osc_int else float(self.idle)
+            frame.setdefault(self.osc_key, []).append(OscValue(self.osc_address, v))
+        if self.midi_key is not None and self.trigger is None:
+            frac = (self.idle - self.out_lo) / (self.out_hi - self.out_lo)
+            frame.setdefault(self.midi_key, []).append(
+                MidiCC(self.channel, self.cc, int(round(clamp01(frac) * self.cc_max)), self.bits))
+
+
+class Router:
+    """Evaluate a mapping's routes once per output tick.
+
+    ``tick(values)`` takes the current value of each signal (a dict name -> number; a missing or
+    non-finite value repeats the route's last output) and returns a :data:`Frame`: for each sink key
+    ``("osc", target)`` / ``("midi", target)``, the :mod:`~bridge.sinks.messages` values to send now,
+    after the mapping's output delay.
+    """
+
+    def __init__(self, mapping: Mapping, signals=None) -> None:
+        self.signals = signals
+        self._pending: Frame = {}
+        self._install(mapping)
+
+    @classmethod
+    def from_path(cls, path: str | os.PathLike, signals=None) -> "Router":
+        return cls(load_mapping(path, signals=signals), signals=signals)
+
+    def _install(self, mapping: Mapping) -> None:
+        self.mapping = mapping
+        self.rate = mapping.rate
+        self.routes_ = [_Route(r, mapping.rate) for r in mapping.routes]
+        self.delay_ = DelayLine(ticks=int(round(mapping.delay_ms * mapping.rate / 1000.0)))
+
+    @property
+    def sink_keys(self) -> list[tuple[str, str]]:
+        """Every sink this mapping sends to: ("osc", name) and ("midi", name)."""
+        return [("osc", n) for n in self.mapping.osc] + [("midi", n) for n in self.mapping.midi]
+
+    def tick(self, values: AbcMapping[str, float]) -> Frame:
+        frame: Frame = {}
+        for r in self.routes_:
+            x = values.get(r.signal)
+            if x is not None:
+                x = float(x)
+                if math.isfinite(x):
+                    r.last = r.chain.process(x)
+            if r.last is not None:
+                r.outputs(r.last, frame)
+        out = self.delay_.process(frame) or {}
+        if self._pending:
+            for key, items in self._pending.items():
+                out.setdefault(key, [])[:0] = items
+            self._pending = {}
+        return out
+
+    def idle(self) -> Frame:
+        """Each route's idle value (blackout / exit), per sink."""
+        frame: Frame = {}
+        for r in self.routes_:
+            r.idle_outputs(frame)
+        return frame
+
+    def reset(self) -> None:
+        """Forget all state (smoothing, auto-range, triggers, delay), as at start-up."""
+        for r in self.routes_:
+            r.chain.reset()
+            r.last = None
+            if r.trigger is not None:
+                r.trigger.reset()
+        self.delay_.reset()
+
+    def reload(self, path: str | os.PathLike) -> list[str]:
+        """Validate ``path`` and switch to it; on error keep the current mapping live.
+
+        Returns ``[]`` on success, else every problem (also logged). Notes held by the old mapping
+        are switched off on the next tick.
+        """
+        try:
+            mapping = load_mapping(path, signals=self.signals)
+        except MappingError as exc:
+            log.error("mapping %s not reloaded, keeping the last good one: %s", os.fspath(path), exc)
+            return list(exc.problems)
+        self.swap(mapping)
+        log.info("mapping reloaded from %s (%d routes)", os.fspath(path), len(mapping.routes))
+        return []
+
+    def swap(self, mapping: Mapping) -> None:
+        """Switch to an already validated mapping; notes the old one holds go off on the next tick."""
+        for r in self.routes_:
+            off = r.note_off_if_held()
+            if off is not None:
+                self._pending.setdefault(r.midi_key, []).append(off)
+        self._install(mapping)

@@ -1,0 +1,322 @@
+"""Validate a mapping against :mod:`.schema`, collecting every problem with its key path.
+
+Why collect everything: a broken edit during a soundcheck should be fixed in one pass, not one
+error per run. Each problem reads ``key.path: what is wrong`` and, for a misspelt key, choice or
+signal name, suggests the nearest valid spelling.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+import re
+from collections.abc import Iterable, Mapping as AbcMapping
+from dataclasses import dataclass
+from typing import Any
+
+from bridge.errors import MappingError
+from bridge.mapping.schema import MAPPING, Option, Section
+
+#: Signal kinds; model outputs auto-range by default.
+MODEL = "model"
+
+_OSC_BAD = re.compile(r"[\s#*,?\[\]{}]")
+_BAD = object()  # marks a value already reported, so cross-checks neither repeat nor trip on it
+_ORDER = re.compile(r"^([^.\[:]*)(?:\[(\d+)\])?")
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """A validated mapping: every default filled in, every reference resolved."""
+
+    rate: float
+    delay_ms: float
+    osc: dict[str, dict]
+    midi: dict[str, dict]
+    routes: tuple[dict, ...]
+    source: str = "mapping"
+    signals_checked: bool = True
+
+    def summary(self) -> str:
+        """Human summary: targets, then one line per route, as `vjbridge check` prints it."""
+        lines = [f"{self.source}: {len(self.routes)} routes at {self.rate:g} Hz, "
+                 f"delay {self.delay_ms:g} ms"]
+        for name, t in self.osc.items():
+            extra = f" framing={t['framing']}" if t["protocol"] == "tcp" else ""
+            lines.append(f"  osc {name}: {t['protocol']}://{t['host']}:{t['port']} "
+                         f"{'bundles' if t['bundle'] else 'plain messages'}{extra}")
+        for name, p in self.midi.items():
+            where = f"port matching {p['port']!r}" if p["port"] else f"virtual port {p['virtual_name']!r}"
+            lines.append(f"  midi {name}: {where}")
+        for i, r in enumerate(self.routes):
+            outs = []
+            if r["osc"]:
+                o = r["osc"]
+                outs.append(f"osc {o['target']} {o['address']} {o['type'][0]} "
+                            f"{r['out'][0]:g}..{r['out'][1]:g}")
+            if r["midi"]:
+                m = r["midi"]
+                if m["cc"] is not None:
+                    outs.append(f"midi {m['target']} ch{m['channel']}c{m['cc']}"
+                                + (f"+c{m['cc'] + 32} (14-bit)" if m["bits"] == 14 else ""))
+                else:
+                    outs.append(f"midi {m['target']} ch{m['channel']}n{m['note']} trigger "
+                                f">= {m['threshold']:g}")
+            tags = ["autorange"] if r["autorange"] else []
+            lines.append(f"  routes[{i}] {r['signal']} -> " + "; ".join(outs)
+                         + (f" [{', '.join(tags)}]" if tags else ""))
+        if not self.signals_checked:
+            lines.append("  (signal names not checked: no signal catalog available)")
+        return "\n".join(lines)
+
+
+#: Outputs of the shipped models, assumed when the catalog has none declared yet (models declare their
+#: outputs into the catalog only when loaded; `vjbridge check` should not need to load them).
+SHIPPED_MODEL_OUTPUTS = ("motion", "weight", "r", "g", "b")
+
+
+def signal_kinds(signals) -> dict[str, str]:
+    """Normalise a signal table to name -> kind ("model" for model outputs).
+
+    Accepts a :class:`bridge.signals.catalog.Catalog` (or anything with a ``signals`` dict of
+    objects with ``source``/``kind``), a dict name -> kind string or object, or plain names.
+    """
+    table = getattr(signals, "signals", signals)
+    if isinstance(table, AbcMapping):
+        out = {}
+        for name, v in table.items():
+            if isinstance(v, str):
+                out[str(name)] = v
+            else:
+                out[str(name)] = MODEL if getattr(v, "source", "") == MODEL else str(
+                    getattr(v, "kind", ""))
+        return out
+    return {str(n): "" for n in table}
+
+
+def known_signals() -> dict[str, str] | None:
+    """Signal name -> kind from ``bridge.signals.catalog.CATALOG``, plus the shipped model outputs
+    when no model has declared its outputs yet; None when there is no catalog."""
+    try:
+        from bridge.signals.catalog import CATALOG
+    except ImportError:
+        return None
+    kinds = signal_kinds(CATALOG)
+    if MODEL not in kinds.values():
+        kinds.update({n: MODEL for n in SHIPPED_MODEL_OUTPUTS if n not in kinds})
+    return kinds
+
+
+def _fmt(x: Any) -> str:
+    if isinstance(x, bool):
+        return "true" if x else "false"
+    if isinstance(x, float):
+        return f"{x:g}"
+    return repr(x) if isinstance(x, str) else str(x)
+
+
+def _suggest(word: Any, candidates: Iterable[str]) -> str:
+    if not isinstance(word, str):
+        return ""
+    best = difflib.get_close_matches(word, [str(c) for c in candidates], n=1, cutoff=0.6)
+    return f"; did you mean {best[0]!r}?" if best else ""
+
+
+def _key(path: str, name: str | int) -> str:
+    if isinstance(name, int):
+        return f"{path}[{name}]"
+    return f"{path}.{name}" if path else str(name)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _check_value(opt: Option, v: Any, path: str, problems: list[str], signals) -> Any:
+    kind = opt.kind
+    if kind in ("number", "int"):
+        if kind == "int" and not (isinstance(v, int) and not isinstance(v, bool)):
+            problems.append(f"{path}: expected a whole number, got {_fmt(v)}")
+            return _BAD
+        if not _is_number(v) or not math.isfinite(v):
+            problems.append(f"{path}: expected a number, got {_fmt(v)}")
+            return _BAD
+        if opt.lo is not None and not (opt.lo <= v <= opt.hi):
+            problems.append(f"{path}: {_fmt(v)} is out of range {opt.lo:g}..{opt.hi:g}")
+            return _BAD
+        return float(v) if kind == "number" else int(v)
+    if kind == "bool":
+        if not isinstance(v, bool):
+            problems.append(f"{path}: expected true or false, got {_fmt(v)}")
+            return _BAD
+        return v
+    if kind in ("str", "signal", "address"):
+        if not isinstance(v, str) or not v.strip():
+            problems.append(f"{path}: expected a non-empty string, got {_fmt(v)}")
+            return _BAD
+        if kind == "address" and (not v.startswith("/") or _OSC_BAD.search(v)):
+            problems.append(f"{path}: {v!r} is not an OSC address: start with '/', no spaces or "
+                            "any of #*,?[]{}")
+            return _BAD
+        if kind == "signal" and signals is not None and v not in signals:
+            problems.append(f"{path}: unknown signal {v!r}{_suggest(v, signals)}")
+            return _BAD
+        return v
+    if kind == "choice":
+        for c in opt.choices:
+            if type(c) is type(v) and c == v:
+                return c
+        shown = ", ".join(_fmt(c) for c in opt.choices)
+        problems.append(f"{path}: {_fmt(v)} is not one of {shown}"
+                        + _suggest(v, [c for c in opt.choices if isinstance(c, str)]))
+        return _BAD
+    if kind == "range":
+        if (not isinstance(v, (list, tuple)) or len(v) != 2
+                or not all(_is_number(x) and math.isfinite(x) for x in v)):
+            problems.append(f"{path}: expected [low, high] (two numbers), got {_fmt(v)}")
+            return _BAD
+        if v[0] == v[1]:
+            problems.append(f"{path}: low and high are both {_fmt(v[0])}; they must differ")
+            return _BAD
+        return (float(v[0]), float(v[1]))
+    if kind == "section":
+        return _check_section(opt.section, v, path, problems, signals)
+    if kind == "named":
+        if not isinstance(v, dict):
+            problems.append(f"{path}: expected a table of name: {{...}}, got {_fmt(v)}")
+            return _BAD
+        return {str(k): _check_section(opt.section, sub, _key(path, str(k)), problems, signals)
+                for k, sub in v.items()}
+    if kind == "list":
+        if not isinstance(v, list):
+            problems.append(f"{path}: expected a list, got {_fmt(v)}")
+            return _BAD
+        return [_check_section(opt.section, sub, _key(path, i), problems, signals)
+                for i, sub in enumerate(v)]
+    raise AssertionError(f"schema kind {kind!r} has no validator")  # a schema bug, not user input
+
+
+def _check_section(sec: Section, raw: Any, path: str, problems: list[str], signals) -> dict | None:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        problems.append(f"{path or 'mapping'}: expected a table of keys ({sec.name}), "
+                        f"got {_fmt(raw)}")
+        return None
+    for key in raw:
+        if key not in sec.names:
+            problems.append(f"{_key(path, str(key))}: unknown key{_suggest(key, sec.names)}")
+    out: dict[str, Any] = {}
+    for opt in sec.options:
+        p = _key(path, opt.name)
+        if opt.name not in raw:
+            if opt.required:
+                problems.append(f"{p}: required key is missing ({opt.description})")
+            out[opt.name] = opt.default
+        elif raw[opt.name] is None:
+            if not opt.nullable:
+                problems.append(f"{p}: needs a value ({opt.description})")
+            out[opt.name] = opt.default
+        else:
+            out[opt.name] = _check_value(opt, raw[opt.name], p, problems, signals)
+    return out
+
+
+def _resolve_target(sub: dict, table: dict, path: str, kind: str, problems: list[str]) -> None:
+    name = sub.get("target")
+    if name is None:
+        if len(table) == 1:
+            sub["target"] = next(iter(table))
+        elif table:
+            problems.append(f"{path}.target: required when there are several {kind} targets "
+                            f"({', '.join(table)})")
+    elif name not in table:
+        problems.append(f"{path}.target: unknown {kind} target {name!r}{_suggest(name, table)}"
+                        + ("" if table else f"; declare it under `{kind}:`"))
+
+
+def _cross_check(m: dict, problems: list[str], signals: dict | None) -> None:
+    if not isinstance(m.get("routes"), list):
+        m["routes"] = []  # missing or not a list: already reported
+    elif not m["routes"]:
+        problems.append("routes: the list is empty; add at least one route")
+    routes = [r for r in m["routes"] if r]
+    for kind in ("osc", "midi"):
+        if not isinstance(m.get(kind), dict):
+            m[kind] = {}
+    if any(r.get("osc") for r in routes) and not m["osc"]:
+        m["osc"]["default"] = {o.name: o.default for o in MAPPING.option("osc").section.options}
+    if any(r.get("midi") for r in routes) and not m["midi"]:
+        m["midi"]["default"] = {o.name: o.default for o in MAPPING.option("midi").section.options}
+    for i, r in enumerate(m["routes"]):
+        if not r:
+            continue
+        p = f"routes[{i}]"
+        if r.get("osc") is None and r.get("midi") is None:
+            problems.append(f"{p}: no output; add `osc:` and/or `midi:`")
+        if r.get("osc"):
+            _resolve_target(r["osc"], {k: v for k, v in m["osc"].items() if v is not None},
+                            f"{p}.osc", "osc", problems)
+        mid = r.get("midi")
+        if mid:
+            _resolve_target(mid, {k: v for k, v in m["midi"].items() if v is not None},
+                            f"{p}.midi", "midi", problems)
+            has_cc, has_note = mid.get("cc") is not None, mid.get("note") is not None
+            if has_cc == has_note:
+                problems.append(f"{p}.midi: give exactly one of `cc` (control change) and `note` "
+                                "(trigger)")
+            if has_cc and mid.get("bits") == 14 and type(mid["cc"]) is int and mid["cc"] > 31:
+                problems.append(f"{p}.midi.cc: {mid['cc']} is out of range 0..31 for 14-bit "
+                                "(its LSB goes on cc+32)")
+        if r.get("autorange") == "auto":
+            kind = (signals or {}).get(r.get("signal"), "")
+            r["autorange"] = kind == MODEL
+
+
+def _problem_order(problem: str) -> tuple:
+    top, index = _ORDER.match(problem).groups()
+    names = MAPPING.names
+    return (names.index(top) if top in names else -1, int(index) if index else -1)
+
+
+def validate(raw: Any, signals: AbcMapping[str, str] | Iterable[str] | None = None,
+             source: str = "mapping") -> Mapping:
+    """Validate a parsed mapping; raise :class:`MappingError` holding every problem.
+
+    ``signals``: the known signals (a Catalog, name -> kind, or just names); None = the catalog
+    (:func:`known_signals`), and skip the name check if there is none.
+    """
+    checked = True
+    if signals is None:
+        signals = known_signals()
+        checked = signals is not None
+    else:
+        signals = signal_kinds(signals)
+    problems: list[str] = []
+    m = _check_section(MAPPING, raw, "", problems, signals)
+    if m is not None:
+        _cross_check(m, problems, signals)
+    if problems:
+        problems.sort(key=_problem_order)  # stable: schema order within a route
+        raise MappingError(problems, source)
+    return Mapping(rate=m["rate"], delay_ms=m["delay_ms"], osc=m["osc"], midi=m["midi"],
+                   routes=tuple(m["routes"]), source=source, signals_checked=checked)
+
+
+def load_mapping(path: str | os.PathLike, signals=None) -> Mapping:
+    """Read and validate a mapping YAML file (errors: :class:`MappingError`, never a traceback)."""
+    import yaml
+
+    source = os.fspath(path)
+    try:
+        with open(source, encoding="utf-8") as f:
+            raw = yaml.safe_load(f)
+    except OSError as exc:
+        raise MappingError([f"cannot read the file: {exc.strerror or exc}"], source) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        what = getattr(exc, "problem", None) or str(exc)
+        raise MappingError([f"{where}not valid YAML: {what}"], source) from None
+    return validate(raw, signals=signals, source=source)

@@ -1,0 +1,174 @@
+"""Validation: every problem with its key path and a did-you-mean; the shipped mappings pass
+`vjbridge check`; the generated reference covers every declared option."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bridge.errors import MappingError
+from bridge.mapping.schema import MAPPING, MIDI_PORT, MIDI_ROUTE, OSC_ROUTE, OSC_TARGET, ROUTE, \
+    schema_markdown
+from bridge.mapping.validate import load_mapping, validate
+from tests.mapping.conftest import SIGNALS
+
+ROOT = Path(__file__).resolve().parents[2]
+SHIPPED = sorted((ROOT / "mappings").glob("*.yaml"))
+
+BAD = """\
+rate: fast
+delay: 10
+osc:
+  td: {host: 127.0.0.1, port: 70000, protocl: tcp}
+routes:
+  - {signal: moton, osc: {address: vjbridge/motion}}
+  - {signal: low, midi: {cc: 130, chanel: 2}}
+  - {signal: kick, midi: {note: 36, cc: 3}, gama: 2}
+  - {signal: rms, midi: {cc: 40, bits: 14}, autorange: maybe, in: [1, 1]}
+  - {signal: rms}
+  - {signal: rms, osc: {address: /x, target: tdd}}
+"""
+
+EXPECTED = [
+    "delay: unknown key; did you mean 'delay_ms'?",
+    "rate: expected a number, got 'fast'",
+    "osc.td.protocl: unknown key; did you mean 'protocol'?",
+    "osc.td.port: 70000 is out of range 1..65535",
+    "routes[0].signal: unknown signal 'moton'; did you mean 'motion'?",
+    "routes[0].osc.address: 'vjbridge/motion' is not an OSC address",
+    "routes[1].midi.chanel: unknown key; did you mean 'channel'?",
+    "routes[1].midi.cc: 130 is out of range 0..127",
+    "routes[2].gama: unknown key; did you mean 'gamma'?",
+    "routes[2].midi: give exactly one of `cc` (control change) and `note` (trigger)",
+    "routes[3].in: low and high are both 1; they must differ",
+    "routes[3].autorange: 'maybe' is not one of 'auto', true, false",
+    "routes[3].midi.cc: 40 is out of range 0..31 for 14-bit",
+    "routes[4]: no output; add `osc:` and/or `midi:`",
+    "routes[5].osc.target: unknown osc target 'tdd'; did you mean 'td'?",
+]
+
+
+def test_every_problem_with_its_key_path(write_yaml):
+    with pytest.raises(MappingError) as info:
+        load_mapping(write_yaml(BAD), signals=SIGNALS)
+    problems = info.value.problems
+    assert len(problems) == len(EXPECTED), problems
+    for got, want in zip(problems, EXPECTED):
+        assert got.startswith(want), (got, want)
+
+
+def test_check_cli_prints_every_error_and_exits_1(write_yaml):
+    path = write_yaml(BAD)
+    done = subprocess.run([sys.executable, "-m", "bridge.cli", "check", str(path)],
+                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 1
+    lines = [ln for ln in done.stderr.splitlines() if ln.startswith(f"{path}: ") and "problems:" not in ln]
+    # the catalog (not the test table) is used here; the same 15 problems must come out
+    assert len(lines) == len(EXPECTED), done.stderr
+    assert f"{path}: routes[1].midi.cc: 130 is out of range 0..127" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
+def test_shipped_mappings_pass_check(path):
+    names = {p.name for p in SHIPPED}
+    assert {"default.yaml", "lighting-desk-midi.yaml", "touchdesigner-audioanalysis.yaml"} <= names
+    done = subprocess.run([sys.executable, "-m", "bridge.cli", "check", str(path)],
+                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith(f"{path}: OK")
+    assert "signal names not checked" not in done.stdout
+
+
+def test_default_mapping_content():
+    m = load_mapping(ROOT / "mappings" / "default.yaml", signals=SIGNALS)
+    assert m.rate == 60.0
+    (target,) = m.osc.values()
+    assert (target["host"], target["port"], target["protocol"]) == ("127.0.0.1", 7000, "udp")
+    signals = {r["signal"] for r in m.routes}
+    assert signals == {"motion", "weight", "r", "g", "b", "low", "mid", "high", "rms", "onset",
+                       "kick", "snare", "beat", "bpm", "spectralcentroid"}
+    auto = {r["signal"] for r in m.routes if r["autorange"]}
+    assert auto == {"motion", "weight", "r", "g", "b"}  # on by default for model outputs only
+
+
+def test_lighting_desk_mapping_uses_7bit_cc_and_notes():
+    m = load_mapping(ROOT / "mappings" / "lighting-desk-midi.yaml", signals=SIGNALS)
+    midis = [r["midi"] for r in m.routes]
+    assert all(x is not None for x in midis)
+    assert all(x["bits"] == 7 for x in midis if x["cc"] is not None)
+    assert sum(x["note"] is not None for x in midis) >= 3
+
+
+def test_defaults_and_target_resolution():
+    m = validate({"routes": [{"signal": "low", "osc": {"address": "/low"}},
+                             {"signal": "kick", "midi": {"note": 36}}]}, signals=SIGNALS)
+    assert m.osc == {"default": {"host": "127.0.0.1", "port": 7000, "protocol": "udp",
+                                 "framing": "slip", "bundle": True}}
+    assert m.midi == {"default": {"port": None, "virtual_name": "vjbridge"}}
+    assert m.routes[0]["osc"]["target"] == "default" and m.routes[1]["midi"]["target"] == "default"
+    assert m.routes[1]["midi"]["channel"] == 1 and m.routes[1]["midi"]["length_ms"] == 100.0
+
+
+def test_several_targets_need_a_name():
+    raw = {"osc": {"a": {}, "b": {"port": 7001}},
+           "routes": [{"signal": "low", "osc": {"address": "/low"}}]}
+    with pytest.raises(MappingError) as info:
+        validate(raw, signals=SIGNALS)
+    assert info.value.problems == ["routes[0].osc.target: required when there are several osc "
+                                   "targets (a, b)"]
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("routes: [\n", "line 2, column 1: not valid YAML"),
+    ("[1, 2]", "mapping: expected a table of keys"),
+    ("", "routes: required key is missing"),
+    ("routes: []", "routes: the list is empty"),
+    ("routes: [{signal: low, osc: {address: /a}, in: [0, x]}]", "routes[0].in: expected [low, high]"),
+    ("routes: [{signal: low, midi: {cc: 1.5}}]", "routes[0].midi.cc: expected a whole number"),
+    ("routes: [{signal: low, midi: {cc: true}}]", "routes[0].midi.cc: expected a whole number"),
+    ("routes: [{signal: low, osc: {address: /a, type: flaot}}]",
+     "routes[0].osc.type: 'flaot' is not one of 'float', 'int'; did you mean 'float'?"),
+    ("routes: [{signal: low, osc: {address: /a}, gamma: 0}]", "routes[0].gamma: 0 is out of range"),
+    ("routes: [{signal: low, osc: {address: '/a b'}}]", "routes[0].osc.address: '/a b' is not"),
+    ("routes: [{signal: low, osc: {address: /a}, clamp: 1}]",
+     "routes[0].clamp: expected true or false, got 1"),
+    ("rate: 60\nrate2: 5\nroutes: [{signal: low, osc: {address: /a}}]",
+     "rate2: unknown key; did you mean 'rate'?"),
+])
+def test_single_problems(write_yaml, text, problem):
+    with pytest.raises(MappingError) as info:
+        load_mapping(write_yaml(text), signals=SIGNALS)
+    assert len(info.value.problems) == 1, info.value.problems
+    assert info.value.problems[0].startswith(problem), info.value.problems
+
+
+def test_signal_table_forms_and_autorange():
+    raw = {"routes": [{"signal": "x", "osc": {"address": "/x"}}]}
+    assert validate(raw, signals=["x"]).routes[0]["autorange"] is False
+    assert validate(raw, signals={"x": "model"}).routes[0]["autorange"] is True
+    raw["routes"][0]["autorange"] = False
+    assert validate(raw, signals={"x": "model"}).routes[0]["autorange"] is False
+
+
+def test_catalog_is_used_by_default():
+    from bridge.signals.catalog import CATALOG
+
+    raw = {"routes": [{"signal": name, "osc": {"address": f"/{name}"}} for name in CATALOG.names()]}
+    assert len(validate(raw).routes) == len(CATALOG)
+    with pytest.raises(MappingError, match=r"routes\[0\].signal: unknown signal 'lwo'; did you mean 'low'"):
+        validate({"routes": [{"signal": "lwo", "osc": {"address": "/a"}}]})
+
+
+def test_reference_documents_every_option():
+    doc = schema_markdown()
+    prefixes = {MAPPING: "", OSC_TARGET: "osc.NAME.", MIDI_PORT: "midi.NAME.", ROUTE: "routes[i].",
+                OSC_ROUTE: "routes[i].osc.", MIDI_ROUTE: "routes[i].midi."}
+    for section, prefix in prefixes.items():
+        for opt in section.options:
+            assert f"| `{prefix}{opt.name}` |" in doc
+            assert opt.description in doc
+    done = subprocess.run([sys.executable, "-m", "bridge.cli", "check", "--schema"],
+                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 0 and done.stdout.strip() == doc.strip()

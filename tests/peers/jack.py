@@ -1,0 +1,140 @@
+"""A private JACK server (dummy driver) and ``jack_midi_dump`` as an independent MIDI receiver.
+
+Each server gets a unique name (``jackd -n``), so tests of several engineers can run JACK at the
+same time; clients find it through ``JACK_DEFAULT_SERVER``. python-rtmidi reaches JACK through
+mido's ``mido.backends.rtmidi/UNIX_JACK`` backend (ALSA's sequencer does not exist on these machines).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+
+from tests.peers.base import poll, require, stop_process
+
+JACK_BACKEND = "mido.backends.rtmidi/UNIX_JACK"
+_EVENT = re.compile(r"^\s*\d+:\s+((?:[0-9a-f]{2}\s)+)")
+
+
+class JackServer:
+    def __init__(self) -> None:
+        require("jackd", "jackd2")
+        require("jack_wait", "jackd2")
+        require("jack_lsp", "jackd2")
+        self.name = f"vjb-{uuid.uuid4().hex[:8]}"
+        self.env = dict(os.environ, JACK_DEFAULT_SERVER=self.name, JACK_NO_AUDIO_RESERVATION="1")
+        self._dir = tempfile.TemporaryDirectory(prefix="vjb-jack-")
+        self.log = Path(self._dir.name) / "jackd.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "JackServer":
+        self._out = open(self.log, "ab")
+        self.proc = subprocess.Popen(
+            ["jackd", "-n", self.name, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "1024",
+             "-C", "2", "-P", "2"], stdout=self._out, stderr=subprocess.STDOUT, env=self.env)
+        done = subprocess.run(["jack_wait", "-s", self.name, "-w", "-t", "15"], env=self.env,
+                              capture_output=True, text=True, timeout=30)
+        if done.returncode != 0 or self.proc.poll() is not None:
+            self.stop()
+            raise AssertionError(f"jackd did not start: {self.log.read_text()[-800:]}")
+        return self
+
+    def ports(self) -> list[str]:
+        out = subprocess.run(["jack_lsp", "-s", self.name], env=self.env, capture_output=True,
+                             text=True, timeout=10).stdout
+        return [p.strip() for p in out.splitlines() if p.strip()]
+
+    def connect(self, src: str, dst: str) -> None:
+        require("jack_connect", "jackd2")
+        subprocess.run(["jack_connect", "-s", self.name, src, dst], env=self.env, check=True,
+                       capture_output=True, timeout=10)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_process(self.proc, signal.SIGINT)  # jackd shuts down cleanly on SIGINT
+            self._out.close()
+            self.proc = None
+
+    def __enter__(self) -> "JackServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+        self._dir.cleanup()
+
+
+def parse_midi_dump(text: str) -> list[list[int]]:
+    """Raw bytes of every event ``jack_midi_dump`` printed, in order."""
+    out = []
+    for line in text.splitlines():
+        m = _EVENT.match(line)
+        if m:
+            out.append([int(b, 16) for b in m.group(1).split()])
+    return out
+
+
+class MidiDump:
+    """``jack_midi_dump`` as JACK client ``client`` (input port ``client:input``)."""
+
+    def __init__(self, jack: JackServer, client: str = "dumper") -> None:
+        require("jack_midi_dump", "jackd2")
+        self.jack = jack
+        self.client = client
+        self.port = f"{client}:input"
+        self.log = Path(jack._dir.name) / f"{client}.txt"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "MidiDump":
+        self._out = open(self.log, "ab")
+        self.proc = subprocess.Popen(["stdbuf", "-oL", "jack_midi_dump", "-a", self.client],
+                                     stdout=self._out, stderr=subprocess.STDOUT, env=self.jack.env)
+        poll(lambda: self.port in self.jack.ports() or self.proc.poll() is not None,
+             what=f"JACK port {self.port}")
+        if self.proc.poll() is not None:
+            raise AssertionError(f"jack_midi_dump exited: {self.log.read_text()}")
+        return self
+
+    def events(self) -> list[list[int]]:
+        return parse_midi_dump(self.log.read_text(errors="replace"))
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[list[int]]:
+        poll(lambda: len(self.events()) >= count, timeout,
+             what=f"{count} MIDI events at jack_midi_dump (got {self.events()})")
+        return self.events()
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_process(self.proc)
+            self._out.close()
+            self.proc = None
+
+    def __enter__(self) -> "MidiDump":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+@contextlib.contextmanager
+def jack_mido_backend(jack: JackServer):
+    """Make mido (in this process) talk to ``jack`` through python-rtmidi's JACK API."""
+    import mido
+
+    old_backend = mido.backend
+    old_env = os.environ.get("JACK_DEFAULT_SERVER")
+    os.environ["JACK_DEFAULT_SERVER"] = jack.name
+    mido.set_backend(JACK_BACKEND, load=True)
+    try:
+        yield mido.backend
+    finally:
+        mido.backend = old_backend
+        if old_env is None:
+            os.environ.pop("JACK_DEFAULT_SERVER", None)
+        else:
+            os.environ["JACK_DEFAULT_SERVER"] = old_env
