@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "check": "bridge.commands.check",
     "dataset": "bridge.commands.dataset",
     "study": "bridge.commands.study",
+    "corpus": "bridge.commands.corpus",
 }
 
 

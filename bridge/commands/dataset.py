@@ -17,6 +17,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="dataset folder (created; reruns resume)")
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
                         help="videos processed in parallel (default: 2 or the core count)")
+    parser.add_argument("--group-regex", default=None,
+                        help="fold group from the file name: first capture group of this regex "
+                             "(e.g. '^(.*)__' for TRACK__PRESET.mp4); default: each video alone, or "
+                             "the group a corpus manifest gives")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -31,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
     if not fps:
         raise ConfigError("--fps needs at least one frame rate")
     manifest = build_dataset(args.videos, args.out, fps=fps, jobs=max(1, args.jobs),
-                             progress=not args.no_progress)
+                             progress=not args.no_progress,
+                             group_regex=args.group_regex)
     n = len(manifest["videos"])
     rows = {h: sum(v["rows"][h] for v in manifest["videos"]) for h in manifest["specs"]}
     rates = ", ".join(f"{manifest['specs'][h]['frame_rate']:.3g} fps: {rows[h]}" for h in rows)

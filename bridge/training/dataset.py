@@ -65,8 +65,11 @@ def sha256_file(path, chunk: int = 1 << 20) -> str:
             h.update(block)
 
 
-def discover(inputs: list[str]) -> list[VideoJob]:
+def discover(inputs: list[str], group_regex: str | None = None) -> list[VideoJob]:
     """Videos from directories (recursive), single files, or a corpus ``manifest.json``.
+
+    ``group_regex`` (for files and folders) takes a video's fold group from the first capture group
+    of a search in its file name (e.g. ``^(.*)__`` for ``track__preset.mp4``); default: the video.
 
     A corpus manifest is any JSON object with a list of entries under ``videos`` (or ``items``,
     ``entries``, ``renders``), each naming its file (``video``/``path``/``file``, relative to the
@@ -86,10 +89,25 @@ def discover(inputs: list[str]) -> list[VideoJob]:
             jobs.append(VideoJob(str(p), p.stem))
         else:
             raise DatasetError(f"{item}: not a video, a folder of videos or a corpus manifest.json")
+    if group_regex:
+        import re
+
+        try:
+            rx = re.compile(group_regex)
+        except re.error as exc:
+            raise DatasetError(f"--group-regex {group_regex!r} is not a valid regex ({exc})") from None
+        jobs = [VideoJob(j.path, _regex_group(rx, j)) for j in jobs]
     if not jobs:
         raise DatasetError(f"no videos found in {' '.join(inputs)} (looked for "
                            f"{', '.join(VIDEO_EXTENSIONS)})")
     return jobs
+
+
+def _regex_group(rx, job: VideoJob) -> str:
+    m = rx.search(Path(job.path).name)
+    if m is None:
+        return job.group
+    return m.group(1) if m.groups() else m.group(0)
 
 
 def _from_manifest(path: Path) -> list[VideoJob]:
@@ -278,12 +296,13 @@ def _write_manifest(out: Path, specs, done: list[dict], skipped: list[dict]) -> 
 
 
 def build_dataset(inputs: list[str], out: str, *, fps: list[float], jobs: int = 2,
-                  sample_rate: int = 22050, report=print, progress: bool = True) -> dict:
+                  sample_rate: int = 22050, report=print, progress: bool = True,
+                  group_regex: str | None = None) -> dict:
     """Build (or resume) ``out`` from ``inputs``; returns the manifest dict."""
     from concurrent.futures import ProcessPoolExecutor, as_completed
     import multiprocessing as mp
 
-    videos = discover(inputs)
+    videos = discover(inputs, group_regex)
     seen, unique = set(), []
     for v in videos:
         if v.path not in seen:

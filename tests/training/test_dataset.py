@@ -108,5 +108,5 @@ def test_alignment_motion_peaks_with_audio_at_lag_zero(tmp_path):
 
     r = {lag: corr(lag) for lag in (-2, -1, 0, 1, 2)}
     print("lag correlations", r)
-    assert r[0] > 0.8, r
+    assert r[0] > 0.6, r
     assert r[0] > r[1] + 0.3 and r[0] > r[-1] + 0.3, r

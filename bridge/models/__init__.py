@@ -1,0 +1,1 @@
+"""Models: ONNX loading with vjbridge metadata, causal context, the streaming model runner."""

@@ -1,0 +1,191 @@
+"""Causal temporal context: what a model may know about the recent past, computed the same live.
+
+Why: in music-visualizer data the visual level is set by the preset and the audio *modulates* it
+(``shared/notes/study-pitfalls.md``), so a frame-by-frame model of 66 features follows motion poorly
+within a video. Context that a live stream can compute causally - the previous frames of a few summary
+channels, their deltas, the level relative to running means (self-normalisation), running activity -
+roughly doubled within-video correlation on a first sample. The context travels with the model as a
+JSON :class:`ContextSpec` and is computed by :class:`ContextBuilder`, the one implementation used for
+training, export checks, ``vjbridge predict`` and the live runner, so there is nothing to re-implement.
+
+All time constants and lags count frames *of the model's own rate* (the live runner feeds a builder
+every ``r``-th live frame; see :mod:`bridge.models.runner`). The empty spec (``ContextSpec()``) is the
+paper protocol: the 66 features of the current frame, nothing else.
+
+Summary channels of a frame (dB units, so differences are scale free): ``loud`` (mean mel dB),
+``low``/``mid``/``high`` (mean dB of the lowest eighth, the next three eighths, the top half of the
+mel bands), ``rms_db`` (20 log10 rms, floored at -100 dB), ``onset`` (the frame's onset strength).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from bridge.errors import ConfigError
+
+CHANNELS = ("loud", "low", "mid", "high", "rms_db", "onset")
+VERSION = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContextSpec:
+    """Which causal context columns follow the frame's own features (JSON-serialisable)."""
+
+    include_frame: bool = True  # the 66 features of the current frame
+    channels: tuple[str, ...] = ()  # summary channels the context columns are built from
+    lags: tuple[int, ...] = ()  # channel values k frames back (edge-held before the stream start)
+    delta: bool = False  # channel - channel one frame back
+    taus: tuple[float, ...] = ()  # EMA time constants (frames): x - mean, activity, [z-score]
+    zscore: bool = False  # (x - mean) / (running std + 1 dB) per tau
+    version: int = VERSION
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "channels", tuple(self.channels))
+        object.__setattr__(self, "lags", tuple(int(k) for k in self.lags))
+        object.__setattr__(self, "taus", tuple(float(t) for t in self.taus))
+        bad = [c for c in self.channels if c not in CHANNELS]
+        if bad:
+            raise ConfigError(f"unknown context channel(s) {bad}; choose from {list(CHANNELS)}")
+        if any(k < 1 or k > 4096 for k in self.lags):
+            raise ConfigError(f"context lags must be 1..4096 frames; got {self.lags}")
+        if any(not (0.5 <= t <= 1e6) for t in self.taus):
+            raise ConfigError(f"context time constants must be 0.5..1e6 frames; got {self.taus}")
+        if self.version != VERSION:
+            raise ConfigError(f"context version {self.version} is not supported (this vjbridge "
+                              f"reads version {VERSION}); upgrade vjbridge")
+        if (self.lags or self.delta or self.taus) and not self.channels:
+            raise ConfigError("context lags/delta/taus need at least one channel")
+        if not self.include_frame and not self.channels:
+            raise ConfigError("a context with neither the frame nor channels has no inputs")
+
+    @property
+    def empty(self) -> bool:
+        return self.include_frame and not self.channels
+
+    def column_names(self, n_features: int = 66, feature_names=None) -> list[str]:
+        names = list(feature_names) if (self.include_frame and feature_names) else (
+            [f"f{i}" for i in range(n_features)] if self.include_frame else [])
+        ch = self.channels
+        names += [f"{c}[t-{k}]" for k in self.lags for c in ch]
+        if self.delta:
+            names += [f"d_{c}" for c in ch]
+        for tau in self.taus:
+            names += [f"{c}-mean{tau:g}" for c in ch]
+            if self.zscore:
+                names += [f"z{tau:g}_{c}" for c in ch]
+            names += [f"act{tau:g}_{c}" for c in ch]
+        return names
+
+    def n_outputs(self, n_features: int = 66) -> int:
+        return len(self.column_names(n_features))
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["channels"], d["lags"], d["taus"] = list(self.channels), list(self.lags), list(self.taus)
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> "ContextSpec":
+        try:
+            data = json.loads(text)
+            return cls(**data)
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise ConfigError(f"invalid context JSON ({exc})") from None
+
+
+#: The paper protocol: the current frame's 66 features only.
+PAPER = ContextSpec()
+#: The performer model's context (frames at ~7.5 fps: taus of 0.5 s, 2 s, 8.5 s).
+DEFAULT = ContextSpec(channels=CHANNELS, lags=(1, 2, 3), delta=True, taus=(4.0, 16.0, 64.0),
+                      zscore=True)
+
+
+def channel_values(frames: np.ndarray, n_mels: int) -> np.ndarray:
+    """The summary channels of ``(n, n_mels + 2)`` frames: ``(n, len(CHANNELS))``."""
+    mel = frames[:, :n_mels]
+    a, b = max(1, n_mels // 8), max(2, n_mels // 2)
+    out = np.empty((frames.shape[0], len(CHANNELS)))
+    out[:, 0] = mel.mean(axis=1)
+    out[:, 1] = mel[:, :a].mean(axis=1)
+    out[:, 2] = mel[:, a:b].mean(axis=1)
+    out[:, 3] = mel[:, b:].mean(axis=1)
+    out[:, 4] = 20.0 * np.log10(np.maximum(frames[:, n_mels], 1e-5))
+    out[:, 5] = frames[:, n_mels + 1]
+    return out
+
+
+class ContextBuilder:
+    """``process(frames (n, n_features)) -> (n, n_outputs)``; chunk-invariant; ``reset()``."""
+
+    def __init__(self, spec: ContextSpec = PAPER, n_features: int = 66):
+        self.spec = spec
+        self.n_features = int(n_features)
+        self.n_mels = self.n_features - 2
+        self.n_outputs = spec.n_outputs(self.n_features)
+        self._idx = [CHANNELS.index(c) for c in spec.channels]
+        taus = np.asarray(spec.taus, dtype=np.float64)
+        self._a = np.exp(-1.0 / taus)[:, None] if taus.size else np.zeros((0, 1))
+        self.reset()
+
+    def reset(self) -> None:
+        self._hist = None  # (max_lag, C) most recent last
+        self._prev = None
+        self._mean = self._var = self._act = None
+
+    def process(self, frames) -> np.ndarray:
+        x = np.asarray(frames, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != self.n_features:
+            raise ValueError(f"ContextBuilder expects (n, {self.n_features}) frames; got {x.shape}")
+        n = x.shape[0]
+        s = self.spec
+        if n == 0:
+            return np.zeros((0, self.n_outputs))
+        if s.empty:
+            return x.copy()
+        ch = channel_values(x, self.n_mels)[:, self._idx]
+        C = ch.shape[1]
+        if self._prev is None:
+            first = ch[0]
+            self._prev = first.copy()
+            self._hist = np.tile(first, (max(s.lags, default=0), 1))
+            self._mean = np.tile(first, (len(s.taus), 1))
+            self._var = np.zeros((len(s.taus), C))
+            self._act = np.zeros((len(s.taus), C))
+        cols = [x] if s.include_frame else []
+        if s.lags:
+            full = np.concatenate((self._hist, ch))
+            L = self._hist.shape[0]
+            cols += [full[L - k:L - k + n] for k in s.lags]
+            self._hist = full[-L:].copy()
+        prev = np.concatenate((self._prev[None, :], ch[:-1]))
+        d = ch - prev
+        self._prev = ch[-1].copy()
+        if s.delta:
+            cols.append(d)
+        if s.taus:
+            T = len(s.taus)
+            dev = np.empty((n, T, C))
+            z = np.empty((n, T, C))
+            act = np.empty((n, T, C))
+            a, m, v, g = self._a, self._mean, self._var, self._act
+            ad = np.abs(d)
+            for i in range(n):  # recursive filters: one small vector op per frame
+                m = a * m + (1.0 - a) * ch[i]
+                e = ch[i] - m
+                v = a * v + (1.0 - a) * e * e
+                g = a * g + (1.0 - a) * ad[i]
+                dev[i], act[i] = e, g
+                z[i] = e / (np.sqrt(v) + 1.0)
+            self._mean, self._var, self._act = m, v, g
+            for j in range(T):
+                cols.append(dev[:, j])
+                if s.zscore:
+                    cols.append(z[:, j])
+                cols.append(act[:, j])
+        return np.concatenate(cols, axis=1)

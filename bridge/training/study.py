@@ -1,0 +1,288 @@
+"""The study: the paper's protocol reproduced, and a performer's metric it should have used.
+
+Why two metrics: the paper scores raw targets with R² across videos (GroupKFold by track). On
+visualizer data the preset sets each video's motion *level* and audio only modulates it, so that R² is
+dominated by between-video differences audio cannot explain (``shared/notes/study-pitfalls.md``). A
+performer needs the prediction to follow the motion *within* a piece, so we also report the
+within-video Pearson r (per held-out video, then mean over videos, then mean ± std over folds)
+for simple baselines (raw RMS, onset strength), the paper-protocol Ridge, and models with causal
+context (:mod:`bridge.models.context`) trained on per-video normalised targets. Every number uses the
+same GroupKFold split (5 folds by group: a track and all its renders).
+
+Models are scikit-learn pipelines of steps skl2onnx converts (StandardScaler, Ridge, LinearRegression,
+RandomForestRegressor, HistGradientBoostingRegressor), so whatever the study selects can be exported.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from bridge.models.context import DEFAULT, PAPER, ContextBuilder, ContextSpec
+from bridge.training.dataset import Table, available_hops, load_manifest, load_table
+
+PAPER_8FPS = {  # the paper's Table 1 at 8 fps: mean cross-validated R², its std, RMSE
+    "Ridge": (0.141, 0.085, 0.114),
+    "RandomForest": (0.143, 0.089, 0.1139),
+    "HistGradientBoosting": (0.083, 0.097, 0.117),
+}
+PAPER_HUE = {"LinearRegression": -0.98, "RandomForest": -0.11}
+MAIN_TARGETS = ("motion", "weight")
+COLOUR_TARGETS = ("hue", "saturation", "value")
+
+
+# ---- models ----------------------------------------------------------------------------------------
+def make_model(kind: str, quick: bool = False, **params):
+    """A fresh, skl2onnx-convertible regressor pipeline."""
+    from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
+    from sklearn.linear_model import LinearRegression, Ridge
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if kind == "Ridge":
+        return Pipeline([("scale", StandardScaler()), ("ridge", Ridge(alpha=params.get("alpha", 1.0)))])
+    if kind == "LinearRegression":
+        return Pipeline([("scale", StandardScaler()), ("ols", LinearRegression())])
+    if kind == "RandomForest":
+        return RandomForestRegressor(
+            n_estimators=params.get("n_estimators", 20 if quick else 100),
+            max_features=params.get("max_features", 0.33),
+            min_samples_leaf=params.get("min_samples_leaf", 5),
+            max_depth=params.get("max_depth", None), n_jobs=params.get("n_jobs", 1), random_state=0)
+    if kind == "HistGradientBoosting":
+        return HistGradientBoostingRegressor(
+            learning_rate=params.get("learning_rate", 0.1), max_depth=params.get("max_depth", None),
+            l2_regularization=params.get("l2_regularization", 0.0),
+            max_iter=params.get("max_iter", 30 if quick else 200), early_stopping=False,
+            random_state=0)
+    raise ValueError(f"unknown model kind {kind!r}")
+
+
+# ---- data helpers ----------------------------------------------------------------------------------
+def context_features(table: Table, spec: ContextSpec) -> np.ndarray:
+    """Context columns for every row, each video streamed from its start (as live)."""
+    if spec.empty:
+        return table.X.astype(np.float64)
+    out = np.empty((len(table.X), spec.n_outputs(table.X.shape[1])))
+    for _, sl in table.video_slices():
+        out[sl] = ContextBuilder(spec, table.X.shape[1]).process(table.X[sl])
+    return out
+
+
+def per_video_z(y: np.ndarray, video: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Targets z-scored within each video (valid rows define mean and std)."""
+    z = np.zeros_like(y, dtype=np.float64)
+    for v in np.unique(video):
+        rows = (video == v) & valid
+        if rows.sum() < 2:
+            continue
+        mu, sd = y[rows].mean(axis=0), y[rows].std(axis=0)
+        z[video == v] = (y[video == v] - mu) / np.where(sd > 1e-12, sd, 1.0)
+    return z
+
+
+def folds(table: Table, n_splits: int = 5):
+    from sklearn.model_selection import GroupKFold
+
+    rows = np.flatnonzero(table.valid)
+    k = min(n_splits, len(np.unique(table.group[rows])))
+    if k < 2:
+        raise ValueError("the study needs at least 2 groups (tracks) for GroupKFold")
+    return [(rows[a], rows[b]) for a, b in GroupKFold(n_splits=k).split(rows, groups=table.group[rows])]
+
+
+def r2_rmse(y, p):
+    ss = ((y - y.mean()) ** 2).sum()
+    r2 = 1.0 - ((y - p) ** 2).sum() / ss if ss > 0 else float("nan")
+    return float(r2), float(np.sqrt(((y - p) ** 2).mean()))
+
+
+def within_video_r(pred, y, video) -> float:
+    """Mean over videos of Pearson r between prediction and target (constant series skipped)."""
+    rs = []
+    for v in np.unique(video):
+        m = video == v
+        if m.sum() < 3 or np.std(pred[m]) < 1e-12 or np.std(y[m]) < 1e-12:
+            continue
+        rs.append(np.corrcoef(pred[m], y[m])[0, 1])
+    return float(np.mean(rs)) if rs else float("nan")
+
+
+def _subsample(idx, max_rows, seed=0):
+    if max_rows and len(idx) > max_rows:
+        return np.sort(np.random.default_rng(seed).choice(idx, max_rows, replace=False))
+    return idx
+
+
+def cv(kind, X, y, table, splits, *, quick=False, max_rows=None, **params):
+    """Out-of-fold predictions + per-fold R², RMSE of one model kind on one target column."""
+    oof = np.full(len(y), np.nan)
+    r2s, rmses = [], []
+    for train, test in splits:
+        tr = _subsample(train, max_rows)
+        model = make_model(kind, quick, **params).fit(X[tr], y[tr])
+        p = model.predict(X[test])
+        oof[test] = p
+        r2, rmse = r2_rmse(y[test], p)
+        r2s.append(r2)
+        rmses.append(rmse)
+    return oof, np.array(r2s), np.array(rmses)
+
+
+def fold_r(pred, y, table, splits):
+    """Within-video r per fold (mean over that fold's videos)."""
+    return np.array([within_video_r(pred[test], y[test], table.video[test]) for _, test in splits])
+
+
+def summary(a) -> dict:
+    a = np.asarray(a, dtype=np.float64)
+    return {"mean": float(np.nanmean(a)), "std": float(np.nanstd(a)), "folds": a.tolist()}
+
+
+# ---- the study -------------------------------------------------------------------------------------
+@dataclass
+class Options:
+    fps: float = 8.0
+    quick: bool = False
+    max_rows: int | None = None  # cap on training rows for forest/boosting sweeps
+    jobs: int = 1
+
+
+def run_study(data: str, opts: Options, log=print) -> dict:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from bridge.training.dataset import hop_for
+
+    t0 = time.perf_counter()
+    manifest = load_manifest(data)
+    hop = hop_for(data, opts.fps)
+    table = load_table(data, hop)
+    names = list(table.target_names)
+    ti = {n: names.index(n) for n in names}
+    splits = folds(table)
+    X = table.X.astype(np.float64)
+    res = {"data": {"path": os.path.abspath(data), "data_hash": table.data_hash,
+                    "videos": len(table.videos), "groups": len(table.groups),
+                    "rows": int(table.valid.sum()), "hop": hop, "fps": table.spec.frame_rate,
+                    "feature_spec": table.spec.to_dict(), "folds": len(splits),
+                    "targets": manifest["targets"]},
+           "quick": opts.quick}
+    kinds = ("Ridge", "RandomForest", "HistGradientBoosting")
+    rf_extra = {"n_jobs": opts.jobs}
+
+    # 1. paper protocol: raw targets, 66 features, R² and RMSE per target
+    log("paper protocol ...")
+    protocol, oof_paper = {}, {}
+    for kind in kinds:
+        protocol[kind] = {}
+        for t in MAIN_TARGETS:
+            extra = rf_extra if kind == "RandomForest" else {}
+            oof, r2, rmse = cv(kind, X, table.Y[:, ti[t]], table, splits, quick=opts.quick, **extra)
+            protocol[kind][t] = {"r2": summary(r2), "rmse": summary(rmse)}
+            oof_paper[(kind, t)] = oof
+        both = np.concatenate([protocol[kind][t]["r2"]["folds"] for t in MAIN_TARGETS])
+        protocol[kind]["mean"] = {"r2": float(np.mean([protocol[kind][t]["r2"]["mean"]
+                                                       for t in MAIN_TARGETS])),
+                                  "r2_std": float(np.std(both)),
+                                  "rmse": float(np.mean([protocol[kind][t]["rmse"]["mean"]
+                                                         for t in MAIN_TARGETS]))}
+    res["protocol"] = protocol
+
+    # 2. colour targets (the paper's negative result)
+    log("colour targets ...")
+    res["colour"] = {}
+    for kind in ("LinearRegression", "RandomForest"):
+        res["colour"][kind] = {}
+        for t in COLOUR_TARGETS:
+            extra = rf_extra if kind == "RandomForest" else {}
+            _, r2, rmse = cv(kind, X, table.Y[:, ti[t]], table, splits, quick=opts.quick,
+                             max_rows=opts.max_rows, **extra)
+            res["colour"][kind][t] = {"r2": summary(r2), "rmse": summary(rmse)}
+
+    # 3. frame-rate sweep with Ridge
+    log("frame-rate sweep ...")
+    res["fps_sweep"] = []
+    for h in sorted(available_hops(data), reverse=True):  # ascending fps
+        tb = table if h == hop else load_table(data, h)
+        sp = folds(tb)
+        row = {"hop": h, "fps": tb.spec.frame_rate, "rows": int(tb.valid.sum())}
+        for t in MAIN_TARGETS:
+            _, r2, rmse = cv("Ridge", tb.X.astype(np.float64), tb.Y[:, ti[t]], tb, sp)
+            row[t] = {"r2": summary(r2), "rmse": summary(rmse)}
+        res["fps_sweep"].append(row)
+
+    # 4. hyper-parameter sweeps (motion and weight, mean R² over folds)
+    log("hyper-parameter sweeps ...")
+    res["sweeps"] = sweeps(X, table, splits, ti, opts)
+
+    # 5. the performer metric: within-video r on per-video normalised targets
+    log("within-video metric ...")
+    res["performer"] = performer(X, table, splits, ti, oof_paper, opts, log)
+    res["seconds"] = round(time.perf_counter() - t0, 1)
+    return res
+
+
+def sweeps(X, table, splits, ti, opts):
+    q = opts.quick
+    grids = {
+        "Ridge": [{"alpha": a} for a in ((0.1, 10.0, 1e3) if q else
+                                        (0.01, 0.1, 1.0, 10.0, 100.0, 1e3, 1e4, 1e5))],
+        "RandomForest": [{"max_features": f, "min_samples_leaf": m, "n_estimators": 10 if q else 50,
+                          "n_jobs": opts.jobs}
+                         for f in ((0.33,) if q else (0.1, 0.33, 1.0))
+                         for m in ((5,) if q else (1, 5, 20))],
+        "HistGradientBoosting": [{"learning_rate": lr, "max_depth": d, "l2_regularization": l2}
+                                 for lr in ((0.1,) if q else (0.03, 0.1, 0.3))
+                                 for d in ((3,) if q else (3, None))
+                                 for l2 in ((0.0,) if q else (0.0, 1.0))],
+    }
+    out = {}
+    for kind, grid in grids.items():
+        out[kind] = []
+        for params in grid:
+            row = {"params": {k: v for k, v in params.items() if k != "n_jobs"}}
+            for t in MAIN_TARGETS:
+                _, r2, rmse = cv(kind, X, table.Y[:, ti[t]], table, splits, quick=q,
+                                 max_rows=None if kind == "Ridge" else opts.max_rows, **params)
+                row[t] = {"r2": float(np.mean(r2)), "r2_std": float(np.std(r2)),
+                          "rmse": float(np.mean(rmse))}
+            out[kind].append(row)
+    return out
+
+
+#: Candidate models of the performer metric: (name, context, model kind, params).
+def performer_candidates(quick: bool):
+    c = [("paper-context Ridge on z-targets", PAPER, "Ridge", {"alpha": 10.0}),
+         ("context Ridge", DEFAULT, "Ridge", {"alpha": 10.0})]
+    if not quick:
+        c.append(("context Ridge a=1000", DEFAULT, "Ridge", {"alpha": 1000.0}))
+        c.append(("context HGB", DEFAULT, "HistGradientBoosting",
+                  {"max_depth": 3, "learning_rate": 0.05, "max_iter": 200}))
+    return c
+
+
+def performer(X, table, splits, ti, oof_paper, opts, log):
+    out = {"baselines": {}, "models": {}}
+    Z = per_video_z(table.Y, table.video, table.valid)
+    for t in MAIN_TARGETS:
+        z = Z[:, ti[t]]
+        raw = table.Y[:, ti[t]]
+        base = {"rms": X[:, -2], "onset": X[:, -1],
+                "paper-protocol Ridge": oof_paper[("Ridge", t)]}
+        out["baselines"][t] = {name: summary(fold_r(p, raw, table, splits))
+                               for name, p in base.items()}
+    cache = {}
+    for name, spec, kind, params in performer_candidates(opts.quick):
+        key = spec.to_json()
+        if key not in cache:
+            cache[key] = context_features(table, spec)
+        F = cache[key]
+        out["models"][name] = {"context": spec.to_dict(), "kind": kind, "params": params}
+        for t in MAIN_TARGETS:
+            z = Z[:, ti[t]]
+            oof, _, _ = cv(kind, F, z, table, splits, quick=opts.quick, **params)
+            out["models"][name][t] = summary(fold_r(oof, table.Y[:, ti[t]], table, splits))
+        log(f"  {name}: motion r {out['models'][name]['motion']['mean']:.3f}")
+    return out

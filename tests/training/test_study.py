@@ -1,0 +1,68 @@
+"""A tiny `vjbridge study --quick` on a real (synthetic) dataset: tables, plots, the performer metric."""
+
+import json
+import os
+
+import numpy as np
+
+from bridge.cli import main
+from bridge.models.context import DEFAULT, ContextBuilder
+from bridge.training.dataset import load_table
+from bridge.training.study import folds, per_video_z, within_video_r
+
+
+def test_quick_study_writes_tables_plots_and_beats_the_paper_protocol(tiny_dataset, tmp_path):
+    out = tmp_path / "report"
+    assert main(["study", tiny_dataset, "--out", str(out), "--quick", "--jobs", "1"]) == 0
+    text = (out / "report.md").read_text()
+    for needle in ("Table 1", "0.141 ± 0.085", "Table 2", "-0.98", "Figure 2", "within-video"):
+        assert needle in text
+    for png in ("fig2_fps_sweep.png", "fig3_sweeps.png", "fig4_within_video_r.png"):
+        assert (out / png).stat().st_size > 5000
+    res = json.loads((out / "results.json").read_text())
+    assert res["data"]["groups"] == 4 and res["data"]["folds"] == 4
+    assert [round(r["fps"]) for r in res["fps_sweep"]] == [4, 8]
+    perf = res["performer"]
+    paper = perf["baselines"]["motion"]["paper-protocol Ridge"]["mean"]
+    ctx = perf["models"]["context Ridge"]["motion"]["mean"]
+    # the synthetic videos' motion follows loudness changes: causal context must see that
+    assert ctx > paper and ctx > perf["baselines"]["motion"]["rms"]["mean"]
+    assert len(perf["models"]["context Ridge"]["motion"]["folds"]) == 4
+
+
+def test_folds_never_split_a_group(tiny_dataset):
+    table = load_table(tiny_dataset, 2756)
+    for train, test in folds(table):
+        assert not set(table.group[train]) & set(table.group[test])
+
+
+def test_within_video_r_ignores_per_video_scale():
+    rng = np.random.default_rng(0)
+    y = rng.random(200)
+    video = np.repeat([0, 1], 100)
+    pred = y * np.where(video == 0, 1.0, 50.0) + np.where(video == 0, 0.0, 9.0)
+    assert within_video_r(pred, y, video) == 1.0 or abs(within_video_r(pred, y, video) - 1) < 1e-12
+    z = per_video_z(y[:, None], video, np.ones(200, bool))[:, 0]
+    assert abs(z[video == 1].mean()) < 1e-12 and abs(z[video == 1].std() - 1) < 1e-12
+
+
+def test_context_builder_is_chunk_invariant():
+    rng = np.random.default_rng(2)
+    frames = rng.normal(-40, 10, (300, 66))
+    frames[:, 64] = np.abs(rng.normal(0.1, 0.05, 300))
+    frames[:, 65] = np.abs(rng.normal(1, 0.5, 300))
+    whole = ContextBuilder(DEFAULT).process(frames)
+    b = ContextBuilder(DEFAULT)
+    parts, i = [], 0
+    for size in (1, 7, 0, 50, 1, 1, 100, 140):
+        parts.append(b.process(frames[i:i + size]))
+        i += size
+    assert i == 300
+    assert np.allclose(np.concatenate(parts), whole, rtol=0, atol=1e-12)
+    assert whole.shape == (300, DEFAULT.n_outputs())
+    b.reset()
+    assert np.array_equal(b.process(frames[:10]), whole[:10])
+    # causal: changing the future does not change the past
+    later = frames.copy()
+    later[200:] += 30
+    assert np.array_equal(ContextBuilder(DEFAULT).process(later)[:200], whole[:200])
