@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "bench": "bridge.commands.bench",
     "check": "bridge.commands.check",
     "dataset": "bridge.commands.dataset",
+    "study": "bridge.commands.study",
     "corpus": "bridge.commands.corpus",
 }
 
