@@ -1,0 +1,224 @@
+"""``beat``, ``bpm``, ``bpmconfidence``, ``beatphase``: a causal tempo tracker on the onset envelope.
+
+Why our own: aubio/madmom/BTrack are heavy dependencies for one number, and the live engine needs
+something that costs a few microseconds per frame and never looks ahead. The method is the classic
+one (Ellis 2007, Davies & Plumbley 2007), made causal and incremental:
+
+1. **Onset envelope.** The extractor's onset column (mean positive rise of the mel bands, what
+   ``librosa.beat`` uses) minus its own 1 s running mean, so the autocorrelation sees zero-mean data.
+2. **Leaky autocorrelation.** Each frame adds ``o[t] * o[t - L]`` for every lag ``L`` up to four
+   beats of the slowest tempo (4 s) to an accumulator that forgets with time constant ``memory``
+   (4 s). That is O(lags) per frame, one vector multiply-add.
+3. **Tempo** (every ``update`` = 0.1 s): the integer lag in 60..200 BPM maximising
+   ``(acf[L] + 0.5 * acf[2L]) * prior(L)``, where the prior is a log-normal around 120 BPM one octave
+   wide (librosa's default). The harmonic term and the prior resolve octave ambiguity towards 80-160
+   BPM; music whose tempo is well outside that band can still be reported at double or half its
+   tempo (the octave errors every tracker makes; a 60 BPM ballad with eighth-note hats reads 120).
+   The winning lag is refined to a fraction of a frame from the parabolic peaks at 1..4 multiples
+   of it (least squares), so 124 BPM at 60 fps reads 124.0, not the 124.1 / 128.4 integer lags give.
+   A new tempo replaces the current one only if it scores 10 % higher (no flip-flopping between
+   octaves); small refinements pass freely.
+4. **Phase.** Given the period P, a comb over the last ``comb_beats`` (4) beats of the envelope finds
+   the offset since the last beat; the beat clock is pulled towards it (half of the error per update)
+   and fires ``beat`` on the frame nearest each predicted beat, compensating the envelope's delay
+   behind the audio (``delay``, 30 ms: a hit's rise peaks when it reaches the middle of the 93 ms
+   analysis window). Beats are *predicted*, so they land on the beat instead of after it.
+5. **Confidence** = ``acf[P] / acf[0]`` clipped to 0..1: 1 for a click track, near 0 for noise.
+   ``beat`` fires only while confidence >= ``min_confidence`` (0.1); ``bpm`` is 0 until the first
+   estimate, which needs ``warmup`` (3 s) of sound.
+
+Behaviour measured on the test signals (tests/signals/test_tempo.py): click tracks at 90/124/150 BPM
+and the demo groove (124 BPM) lock within ~3-4 s; after 8 s the BPM is within 0.5 of the truth and
+predicted beats fall within ~20 ms of the true ones. A tempo change is followed after roughly
+``memory`` to 2x ``memory`` seconds, as the old periodicity fades from the accumulator.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from bridge.audio.spec import FeatureSpec
+from bridge.signals.bands import Stage, as_frames, one_pole
+
+
+class TempoTracker(Stage):
+    """Causal tempo and beat tracker: ``process(frames) -> (n, 4)``: beat, bpm, confidence, phase."""
+
+    names = ("beat", "bpm", "bpmconfidence", "beatphase")
+
+    def __init__(self, spec: FeatureSpec | None = None, *, min_bpm: float = 60.0,
+                 max_bpm: float = 200.0, memory: float = 4.0, update: float = 0.1,
+                 tempo_update: float = 0.25,
+                 prior_bpm: float = 120.0, prior_octaves: float = 1.0, delay: float = 0.030,
+                 warmup: float = 3.0, min_confidence: float = 0.1, comb_beats: int = 4,
+                 layout=None):
+        s = spec if spec is not None else FeatureSpec()
+        fr = s.frame_rate
+        self.min_bpm, self.max_bpm = float(min_bpm), float(max_bpm)
+        self.fr = fr
+        self.lag_min = max(1, int(math.floor(60.0 * fr / max_bpm)))
+        self.lag_max = max(self.lag_min + 1, int(math.ceil(60.0 * fr / min_bpm)))
+        self.n_lags = 4 * self.lag_max + 2  # acf lags 0 .. n_lags-1 (harmonics up to 4 periods)
+        self.comb_beats = int(comb_beats)
+        self._decay = 1.0 - one_pole(memory, fr)
+        self._mean_alpha = one_pole(1.0, fr)
+        self.update_frames = max(1, round(update * fr))  # phase alignment
+        self.tempo_frames = max(1, round(tempo_update * fr))  # tempo re-estimation
+        self.delay_frames = delay * fr
+        self.warmup_frames = warmup * fr
+        self.min_confidence = float(min_confidence)
+        self._buf_len = max(4096, 4 * (self.n_lags + self.comb_beats * self.lag_max + 4))
+        lags = np.arange(self.lag_min, self.lag_max)
+        bpm = 60.0 * fr / (lags + 0.5)
+        self._cand = lags
+        self._prior = np.exp(-0.5 * (np.log2(bpm / prior_bpm) / prior_octaves) ** 2)
+        super().__init__(s, layout=layout)
+
+    def reset(self) -> None:
+        self._buf = np.zeros(self._buf_len)
+        self._pbuf = np.zeros(self._buf_len)  # the phase envelope, same positions
+        self._low_db = None
+        self._low_mean = 0.0
+        self._pos = self.n_lags  # index the next envelope value is written to
+        self._acf = np.zeros(self.n_lags)  # _acf[k] = accumulated o[t] * o[t - k]
+        self._mean = 0.0
+        self._t = 0  # frames seen
+        self._sound = 0  # frames since the onset envelope first moved
+        self.period_ = 0.0  # beat period in frames (0 = no estimate yet)
+        self._bpm = 0.0
+        self._score = 0.0
+        self.confidence_ = 0.0
+        self._next_beat = math.inf  # frame index of the next predicted beat
+
+    # ---------------------------------------------------------------------------------------------
+    def _run(self, frames, energies, out) -> None:
+        onset = frames[:, self.spec.n_mels + 1].tolist()
+        acf, decay, n_lags = self._acf, self._decay, self.n_lags
+        ma, log10 = self._mean_alpha, math.log10
+        tempo_every, phase_every = self.tempo_frames, self.update_frames
+        for i, o in enumerate(onset):
+            if self._pos >= self._buf_len:  # keep the last lags contiguous at the front
+                keep = self.n_lags + self.comb_beats * self.lag_max + 4
+                start = self._pos - keep
+                self._buf[:keep] = self._buf[start:self._pos].copy()
+                self._pbuf[:keep] = self._pbuf[start:self._pos].copy()
+                self._pos = keep
+            mean = self._mean = self._mean + ma * (o - self._mean)
+            v = o - mean
+            if o > 0.0 or self._sound:
+                self._sound += 1  # frames since the first sound
+            pos = self._pos
+            self._buf[pos] = v
+            # Phase envelope: onsets plus the rise of the low band, each relative to its mean, so
+            # the beat clock locks to kicks rather than to louder off-beat hats.
+            low = energies[i][0]
+            low_db = 10.0 * log10(low) if low > 1e-30 else -300.0
+            prev = self._low_db
+            rise = 0.0 if prev is None or low_db < prev else low_db - prev
+            if rise > 40.0:
+                rise = 40.0
+            self._low_db = low_db
+            low_mean = self._low_mean = self._low_mean + ma * (rise - self._low_mean)
+            self._pbuf[pos] = (o / mean if mean > 1e-9 else 0.0) + (
+                rise / low_mean if low_mean > 1e-9 else 0.0)
+            acf *= decay
+            acf += v * self._buf[pos - n_lags + 1:pos + 1][::-1]
+            self._pos = pos + 1
+            t = self._t
+            if self._sound >= self.warmup_frames:
+                if t % tempo_every == 0:
+                    self._estimate()
+                elif self.period_ > 0.0 and t % phase_every == phase_every // 2:
+                    self._phase(t)
+            period = self.period_
+            if period > 0.0:
+                beat = 0.0
+                if t + 0.5 >= self._next_beat:
+                    if self.confidence_ >= self.min_confidence:
+                        beat = 1.0
+                    while self._next_beat <= t + 0.5:
+                        self._next_beat += period
+                phase = 1.0 - (self._next_beat - t) / period
+                phase = 0.0 if phase < 0.0 else 1.0 if phase > 1.0 else phase
+                out[i] = (beat, self._bpm, self.confidence_, phase)
+            else:
+                out[i] = (0.0, 0.0, self.confidence_, 0.0)
+            self._t = t + 1
+
+    def _estimate(self) -> None:
+        acf = self._acf
+        if acf[0] <= 1e-12:
+            self.confidence_ = 0.0
+            return
+        # Candidate c stands for periods in [L, L + 1] (L = lags[c]): summing two neighbouring lags
+        # catches a period that falls between integer lags (124 BPM at 30 fps is 14.5 frames), and
+        # the harmonic term sums the three lags around 2L + 1.
+        lags = self._cand
+        scores = (acf[lags] + acf[lags + 1]
+                  + 0.5 * (acf[2 * lags] + acf[2 * lags + 1] + acf[2 * lags + 2])) * self._prior
+        best = int(np.argmax(scores))
+        score = float(scores[best])
+        period = self._refine(lags[best] + 0.5)
+        if self.period_ > 0.0:
+            current = int(math.floor(self.period_ - 0.5)) - self.lag_min
+            same = abs(period - self.period_) <= 0.04 * self.period_
+            if not same and 0 <= current < scores.size and score < 1.1 * float(scores[current]):
+                period = self._refine(self.period_)
+        self.period_ = period
+        self._bpm = 60.0 * self.fr / period
+        self.confidence_ = min(1.0, max(0.0, float(self._interp(acf, period)) / float(acf[0])))
+
+    @staticmethod
+    def _interp(a: np.ndarray, x: float) -> float:
+        i = int(x)
+        f = x - i
+        return a[i] * (1.0 - f) + a[i + 1] * f if i + 1 < a.size else a[-1]
+
+    def _refine(self, lag: float) -> float:
+        """Sub-frame period from the parabolic peaks near ``k * lag``, k = 1..4 (least squares)."""
+        acf = self._acf.tolist()  # scalar work is faster on a list
+        size = len(acf)
+        num = den = 0.0
+        for k in range(1, 5):
+            centre = k * lag
+            lo = max(1, int(math.floor(centre - k)))
+            hi = min(size - 2, int(math.ceil(centre + k)))
+            if lo > hi:
+                break
+            window = acf[lo:hi + 1]
+            j = lo + window.index(max(window))
+            y0, y1, y2 = acf[j - 1], acf[j], acf[j + 1]
+            curv = y0 - 2.0 * y1 + y2
+            peak = j + (0.5 * (y0 - y2) / curv if curv < 0.0 else 0.0)
+            if not (y1 > 0.0) or abs(peak - centre) > k:
+                break  # no clear peak at this multiple: trust the ones before
+            num += k * peak
+            den += k * k
+        return num / den if den else float(lag)
+
+    def _phase(self, t: int) -> None:
+        """Align the beat clock with the comb over the last beats of the envelope."""
+        period = self.period_
+        n_off = int(math.ceil(period))
+        offsets = np.arange(n_off)
+        back = np.round(np.arange(self.comb_beats) * period).astype(int)
+        idx = (self._pos - 1) - offsets[:, None] - back[None, :]
+        comb = self._pbuf[idx].sum(axis=1)
+        k = int(np.argmax(comb))
+        y0, y1, y2 = comb[(k - 1) % n_off], comb[k], comb[(k + 1) % n_off]
+        curv = y0 - 2.0 * y1 + y2
+        since = k + (0.5 * (y0 - y2) / curv if curv < 0.0 else 0.0)  # frames since the last peak
+        # The envelope peaks `delay` after the beat's audio: the last beat was at t - since - delay.
+        target = t - since - self.delay_frames + period
+        while target <= t - 0.5:
+            target += period
+        if not math.isfinite(self._next_beat):
+            self._next_beat = target
+            return
+        err = target - self._next_beat
+        err -= period * round(err / period)  # the nearest equivalent beat
+        self._next_beat += 0.5 * err
+        while self._next_beat <= t - 0.5:
+            self._next_beat += period

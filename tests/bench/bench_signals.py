@@ -1,0 +1,61 @@
+"""Benchmark (not a test): cost of the classic signals per 60 Hz frame, fed one frame at a time.
+
+    .venv/bin/python tests/bench/bench_signals.py [--seconds 60] [--fps 60]
+
+Feeds the demo groove through the extractor once, then times ``ClassicSignals.process`` (and each
+stage alone) on single frames as the live engine calls it, and prints median and p99 in µs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from bridge.audio.demo import DemoMusic
+from bridge.audio.features import FeatureExtractor
+from bridge.audio.spec import FeatureSpec
+from bridge.signals.bands import BandLevels, Centroid, Levels
+from bridge.signals.classic import ClassicSignals
+from bridge.signals.tempo import TempoTracker
+from bridge.signals.triggers import OnsetTriggers
+
+
+def _time(stage, frames) -> np.ndarray:
+    out = np.empty(len(frames))
+    for i in range(len(frames)):
+        row = frames[i:i + 1]
+        t0 = time.perf_counter_ns()
+        stage.process(row)
+        out[i] = time.perf_counter_ns() - t0
+    return out / 1000.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--fps", type=float, default=60.0)
+    args = parser.parse_args()
+    spec = FeatureSpec(fps=args.fps)
+    frames = FeatureExtractor(spec).process(
+        DemoMusic(spec.sample_rate).read(int(args.seconds * spec.sample_rate)))
+    print(f"{len(frames)} frames at {spec.frame_rate:.2f} fps, one frame per process() call")
+    rows = [("ClassicSignals (all)", ClassicSignals(spec))] + [
+        (cls.__name__, cls(spec)) for cls in (BandLevels, Levels, Centroid, OnsetTriggers,
+                                              TempoTracker)]
+    for name, stage in rows:
+        _time(stage, frames[:600])  # warm up caches and the tracker
+        stage.reset()
+        us = _time(stage, frames)
+        print(f"{name:22s} median {np.median(us):7.1f} µs   p99 {np.percentile(us, 99):7.1f} µs"
+              f"   max {us.max():7.1f} µs")
+    whole = ClassicSignals(spec)
+    t0 = time.perf_counter()
+    whole.process(frames)
+    dt = time.perf_counter() - t0
+    print(f"whole file in one call: {dt * 1e6 / len(frames):.1f} µs per frame")
+
+
+if __name__ == "__main__":
+    main()
