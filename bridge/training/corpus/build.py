@@ -1,0 +1,273 @@
+"""Build the corpus: every (track excerpt, preset) pair of the plan rendered to one video, in parallel.
+
+Why cached per video with a sidecar: a full build is an hour or more on two cores and gets
+interrupted. Each finished video has ``<name>.json`` next to it holding its render settings and the
+video's sha256; a video is rendered again only if its sidecar is missing, its settings changed
+(track or preset hash, excerpt, size, fps, CRF, renderer source) or the file no longer matches the
+hash. Videos are written to a ``.partial`` name and renamed when complete, so a kill leaves nothing
+that looks finished. ``DIR/manifest.json`` is rewritten from the sidecars at the end of every run.
+
+The plan is deterministic: tracks in a seeded order (so ``--tracks 10`` is a mix of the three
+soundtracks), each track's excerpt is its middle ``seconds``, and presets are dealt round-robin
+from a seeded order of the chosen list, so each track gets K distinct presets and every preset is
+used about equally often.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bridge.errors import ConfigError, CorpusError, PresetError
+from bridge.training.corpus import music
+from bridge.training.corpus.renderer import frame_bounds, n_frames_for, render_frames, source_hash
+
+FORMAT = "vjbridge-corpus"
+FORMAT_VERSION = 1
+PRESETS_JSON = music.LISTS / "presets.json"
+ALIGNMENT = ("audio sample 0 has pts 0; video frame i (0-based, in decode order of presentation) "
+             "has pts (i+1)/fps and shows projectM after exactly the audio of [0, (i+1)/fps) was "
+             "pushed (frame i's own audio is [i/fps, (i+1)/fps)); the frame on screen at time t "
+             "has seen exactly the audio before t. Matroska stores pts in whole milliseconds.")
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str            # file stem, unique in the corpus
+    track: str           # track id from tracks.json
+    group: str
+    package: str
+    style: str
+    track_sha256: str
+    preset: str          # relative to /usr/share/projectM/presets
+    preset_sha256: str
+    start: float         # excerpt start in the track, seconds
+    seconds: float       # excerpt length, seconds (before trimming to whole frames)
+    size: int
+    fps: int
+    sample_rate: int
+    crf: int
+    renderer: str        # sha256 of render.cpp
+
+    def settings(self) -> dict:
+        return asdict(self)
+
+
+def load_presets(path: Path = PRESETS_JSON) -> list[dict]:
+    if not Path(path).exists():
+        raise CorpusError(f"preset list {path} is missing; screen presets first: "
+                          "vjbridge corpus --screen 300 --out DIR --save-list")
+    chosen = json.loads(Path(path).read_text()).get("chosen", [])
+    if not chosen:
+        raise CorpusError(f"{path} chooses no presets; rerun the screening")
+    return chosen
+
+
+def plan(*, tracks: int | None = None, presets_per_track: int = 3, seconds: float | None = 150.0,
+         size: int = 128, fps: int = 30, crf: int = 23, seed: int = 0,
+         presets_path: Path = PRESETS_JSON) -> list[Job]:
+    """The list of videos to render (deterministic for the same lists and arguments)."""
+    if presets_per_track < 1:
+        raise ConfigError(f"--presets-per-track must be >= 1; got {presets_per_track}")
+    if seconds is not None and seconds < 2:
+        raise ConfigError(f"--seconds must be at least 2 (or omitted for whole tracks); got {seconds}")
+    usable = sorted((t for t in music.load_tracks() if t["use"]), key=lambda t: t["id"])
+    order = np.random.default_rng(seed).permutation(len(usable))
+    usable = [usable[i] for i in order]
+    if tracks is not None:
+        if tracks < 1:
+            raise ConfigError(f"--tracks must be >= 1; got {tracks}")
+        usable = usable[:tracks]
+    chosen = sorted(load_presets(presets_path), key=lambda p: p["preset"])
+    if presets_per_track > len(chosen):
+        raise ConfigError(f"--presets-per-track {presets_per_track} exceeds the {len(chosen)} "
+                          "chosen presets")
+    porder = np.random.default_rng(seed + 1).permutation(len(chosen))
+    chosen = [chosen[i] for i in porder]
+    renderer = source_hash()
+    jobs = []
+    for j, t in enumerate(usable):
+        start, length = music.excerpt_window(t["duration"], seconds)
+        for k in range(presets_per_track):
+            p = chosen[(j * presets_per_track + k) % len(chosen)]
+            jobs.append(Job(
+                name=f"{_slug(t['id'])}__{_slug(Path(p['preset']).stem)[:40]}_{p['sha256'][:8]}",
+                track=t["id"], group=t["group"], package=t["package"], style=t["style"],
+                track_sha256=t["sha256"], preset=p["preset"], preset_sha256=p["sha256"],
+                start=start, seconds=length, size=int(size), fps=int(fps),
+                sample_rate=music.SAMPLE_RATE, crf=int(crf), renderer=renderer))
+    return jobs
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text.replace("/", "__")).strip("-")
+
+
+def video_path(out: Path, job: Job) -> Path:
+    return out / "videos" / job.package / f"{job.name}.mkv"
+
+
+def is_complete(out: Path, job: Job) -> dict | None:
+    """The sidecar entry if ``job``'s video is finished with the same settings and intact."""
+    video = video_path(out, job)
+    side = video.with_suffix(".json")
+    if not (video.exists() and side.exists()):
+        return None
+    try:
+        entry = json.loads(side.read_text())
+    except json.JSONDecodeError:
+        return None
+    if entry.get("settings") != job.settings() or entry.get("sha256") != music.sha256_file(video):
+        return None
+    return entry
+
+
+def render_job(out: Path, job: Job, *, debs: str | None = None) -> dict:
+    """Render one video (worker process). Returns its manifest entry, or a failure record."""
+    from bridge.training.corpus.video import ClipWriter
+
+    video = video_path(out, job)
+    video.parent.mkdir(parents=True, exist_ok=True)
+    partial = video.with_name(video.name + ".partial")
+    track = {"id": job.track, "package": job.package, "sha256": job.track_sha256,
+             "path": _track_paths()[job.track]}
+    audio = music.load_stereo(music.track_file(track, debs=Path(debs) if debs else None),
+                              start=job.start, seconds=job.seconds, sample_rate=job.sample_rate)
+    n = n_frames_for(len(audio), fps=job.fps, sample_rate=job.sample_rate)
+    audio = audio[: frame_bounds(n - 1, fps=job.fps, sample_rate=job.sample_rate)[1]] if n else audio[:0]
+    try:
+        with ClipWriter(partial, size=job.size, fps=job.fps, sample_rate=job.sample_rate,
+                        crf=job.crf) as writer:
+            for i, frame in enumerate(render_frames(job.preset, audio, sample_rate=job.sample_rate,
+                                                    fps=job.fps, size=job.size)):
+                a, b = frame_bounds(i, fps=job.fps, sample_rate=job.sample_rate)
+                writer.write(frame, audio[a:b])
+    except PresetError as exc:
+        partial.unlink(missing_ok=True)
+        return {"name": job.name, "track": job.track, "preset": job.preset, "status": "failed",
+                "reason": str(exc)}
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    os.replace(partial, video)
+    entry = {"video": os.path.relpath(video, out), "sha256": music.sha256_file(video),
+             "bytes": video.stat().st_size, "track": job.track, "group": job.group,
+             "package": job.package, "style": job.style, "preset": job.preset,
+             "frames": n, "samples": int(len(audio)), "duration": len(audio) / job.sample_rate,
+             "settings": job.settings(), "status": "ok"}
+    tmp = video.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(entry, indent=1))
+    os.replace(tmp, video.with_suffix(".json"))
+    return entry
+
+
+_TRACK_PATHS: dict[str, str] | None = None
+
+
+def _track_paths() -> dict[str, str]:
+    global _TRACK_PATHS
+    if _TRACK_PATHS is None:
+        _TRACK_PATHS = {t["id"]: t["path"] for t in music.load_tracks()}
+    return _TRACK_PATHS
+
+
+def write_manifest(out: Path, jobs: list[Job], entries: list[dict], failed: list[dict]) -> Path:
+    by_name = {e["settings"]["name"]: e for e in entries}
+    videos = [by_name[j.name] for j in jobs if j.name in by_name]
+    first = jobs[0] if jobs else None
+    manifest = {
+        "format": FORMAT, "format_version": FORMAT_VERSION,
+        "about": "projectM 3.1.12 renders of Debian game soundtracks (GPL-2+); rebuild with "
+                 "`vjbridge corpus`. Fold groups: 'group' (re-released tracks share one).",
+        "alignment": ALIGNMENT,
+        "video_format": {"container": "matroska", "video": "h264 yuv420p", "audio": "flac s16 stereo",
+                         "size": first.size if first else None, "fps": first.fps if first else None,
+                         "sample_rate": first.sample_rate if first else None,
+                         "crf": first.crf if first else None},
+        "renderer_sha256": source_hash(),
+        "tracks_list_sha256": music.sha256_file(music.TRACKS_JSON),
+        "presets_list_sha256": music.sha256_file(PRESETS_JSON) if PRESETS_JSON.exists() else None,
+        "planned": len(jobs), "complete": len(videos),
+        "videos": videos, "failed": failed,
+    }
+    path = out / "manifest.json"
+    tmp = out / "manifest.json.tmp"
+    tmp.write_text(json.dumps(manifest, indent=1) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def build(out, jobs: list[Job], *, n_jobs: int = 2, debs: str | None = None,
+          progress: bool = True) -> dict:
+    """Render every job not already complete in ``out``; write ``out/manifest.json``."""
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    import multiprocessing
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for package in sorted({j.package for j in jobs}):  # fetch once, here, not in every worker
+        music.fetch_package(package, debs=Path(debs) if debs else None)
+    entries, todo, failed = [], [], []
+    for job in jobs:
+        done = is_complete(out, job)
+        (entries.append(done) if done else todo.append(job))
+    cached = len(entries)
+    bar = _Bar(len(jobs), cached, enabled=progress)
+    try:
+        if todo:
+            ctx = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=max(1, n_jobs), mp_context=ctx) as pool:
+                futures = {pool.submit(render_job, out, job, debs=debs): job for job in todo}
+                try:
+                    for fut in as_completed(futures):
+                        result = fut.result()
+                        if result["status"] == "ok":
+                            entries.append(result)
+                        else:
+                            failed.append(result)
+                        bar.advance(futures[fut], result)
+                except BaseException:
+                    for f in futures:
+                        f.cancel()
+                    raise
+    finally:
+        bar.close()
+        write_manifest(out, jobs, entries, failed)
+    return {"planned": len(jobs), "cached": cached, "rendered": len(entries) - cached,
+            "failed": failed, "manifest": str(out / "manifest.json")}
+
+
+class _Bar:
+    """A rich progress bar on a terminal; one plain line per video otherwise (nohup logs)."""
+
+    def __init__(self, total: int, done: int, *, enabled: bool):
+        self.tty = enabled and sys.stderr.isatty()
+        self.enabled = enabled
+        self.total, self.done = total, done
+        if self.tty:
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                       TimeElapsedColumn, TimeRemainingColumn)
+
+            self.progress = Progress(TextColumn("corpus"), BarColumn(), MofNCompleteColumn(),
+                                     TimeElapsedColumn(), TimeRemainingColumn(),
+                                     TextColumn("{task.description}"), transient=False)
+            self.progress.start()
+            self.task = self.progress.add_task("", total=total, completed=done)
+
+    def advance(self, job: Job, result: dict) -> None:
+        self.done += 1
+        note = "ok" if result["status"] == "ok" else f"FAILED: {result['reason']}"
+        if self.tty:
+            self.progress.update(self.task, advance=1, description=f"{job.name[:50]} {note[:60]}")
+        elif self.enabled:
+            print(f"[{self.done}/{self.total}] {job.name}: {note}", flush=True)
+
+    def close(self) -> None:
+        if self.tty:
+            self.progress.stop()

@@ -1,0 +1,250 @@
+"""Screen Milkdrop presets for audio response before they enter the corpus.
+
+Why: a first projectM sample showed that the preset, not the music, sets a video's motion level,
+and that many presets barely follow the audio (auto-gain, their own clocks). A preset that fails to
+load, renders black, stands still or ignores the music only adds noise to a model of how visuals
+follow music, so each candidate renders a short excerpt of real music and is scored:
+
+- ``motion``: mean |grey frame difference| at 64x64 (the dataset's motion target, in [0, 1]);
+- ``r_rms`` / ``r_onset``: Pearson r at lag 0 between motion and the audio's RMS / spectral flux,
+  both averaged to 10 Hz (three 30-fps frames) so beat-scale structure dominates frame noise;
+  the r at a lag of +-1 such step is recorded to show the response is aligned, not incidental;
+- ``score``: the mean over the excerpts of max(r_rms, r_onset).
+
+A preset is *kept* if it loads, is not black (mean brightness >= 0.02), moves (mean motion >=
+0.002) and its score is at least :data:`MIN_SCORE`. Results go to a JSON-lines file one preset at
+a time, so an interrupted screening resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from bridge.errors import PresetError
+from bridge.training.corpus.renderer import (PRESET_ROOT, frame_bounds, render_frames,
+                                             resolve_preset)
+
+MIN_SCORE = 0.25
+MIN_BRIGHTNESS = 0.02
+MIN_MOTION = 0.002
+SCREEN_FPS = 30
+SCREEN_SIZE = 128
+BLOCK = 3  # frames per scoring step: 10 Hz at 30 fps
+#: The screening music: the middle 12 s of two tracks of different styles (ids in tracks.json).
+SCREEN_TRACKS = ("nexuiz/infight", "wesnoth/battle")
+SCREEN_SECONDS = 12.0
+
+
+def all_presets(root: Path = PRESET_ROOT) -> list[str]:
+    """Every .milk preset in projectm-data, as paths relative to ``root``, sorted."""
+    return sorted(os.path.relpath(p, root) for p in root.rglob("*.milk"))
+
+
+def candidates(n: int, *, seed: int = 0, root: Path = PRESET_ROOT) -> list[str]:
+    """A seeded random sample of ``n`` presets (the same list for the same seed and projectm-data)."""
+    names = all_presets(root)
+    order = np.random.default_rng(seed).permutation(len(names))
+    return [names[i] for i in order[:n]]
+
+
+def grey64(frame: np.ndarray) -> np.ndarray:
+    """Luma in [0, 1] downscaled to 64x64 by block means (nearest rows/cols if not a multiple)."""
+    f = frame.astype(np.float32) / 255.0
+    grey = f[..., 0] * 0.299 + f[..., 1] * 0.587 + f[..., 2] * 0.114
+    h, w = grey.shape
+    if h % 64 == 0 and w % 64 == 0:
+        return grey.reshape(64, h // 64, 64, w // 64).mean(axis=(1, 3))
+    return grey[np.linspace(0, h - 1, 64).astype(int)][:, np.linspace(0, w - 1, 64).astype(int)]
+
+
+def audio_envelopes(audio: np.ndarray, *, fps: int, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per rendered frame: RMS and spectral flux (positive log-magnitude change) of its audio."""
+    mono = np.asarray(audio, dtype=np.float64)
+    mono = mono.mean(axis=1) if mono.ndim == 2 else mono
+    n = len(mono) * fps // sample_rate
+    rms, flux, prev = np.zeros(n), np.zeros(n), None
+    for i in range(n):
+        a, b = frame_bounds(i, fps=fps, sample_rate=sample_rate)
+        chunk = mono[a:b]
+        rms[i] = np.sqrt(np.mean(chunk ** 2))
+        mag = np.log1p(np.abs(np.fft.rfft(chunk * np.hanning(len(chunk)), n=2048)))
+        flux[i] = 0.0 if prev is None else np.maximum(mag - prev, 0).sum()
+        prev = mag
+    return rms, flux
+
+
+def _blocks(x: np.ndarray) -> np.ndarray:
+    m = len(x) // BLOCK
+    return x[: m * BLOCK].reshape(m, BLOCK).mean(axis=1)
+
+
+def _r(a: np.ndarray, b: np.ndarray, lag: int = 0) -> float:
+    if lag > 0:
+        a, b = a[lag:], b[:-lag]
+    elif lag < 0:
+        a, b = a[:lag], b[-lag:]
+    if len(a) < 3 or a.std() == 0 or b.std() == 0:
+        return 0.0
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def score_render(frames, audio: np.ndarray, *, fps: int, sample_rate: int) -> dict:
+    """Brightness, motion and audio correlation of one rendered excerpt."""
+    greys, bright = [], []
+    for f in frames:
+        greys.append(grey64(f))
+        bright.append(float(f.mean()) / 255.0)
+    g = np.stack(greys)
+    motion = np.concatenate([[0.0], np.abs(np.diff(g, axis=0)).mean(axis=(1, 2))])
+    rms, flux = audio_envelopes(audio, fps=fps, sample_rate=sample_rate)
+    skip = fps  # the first second: the preset warms up from black
+    m, r, o = _blocks(motion[skip:]), _blocks(rms[skip:]), _blocks(flux[skip:])
+    return {"brightness": round(float(np.mean(bright[skip:])), 4),
+            "motion": round(float(motion[skip:].mean()), 5),
+            "r_rms": round(_r(m, r), 4), "r_onset": round(_r(m, o), 4),
+            "r_rms_lag_m1": round(_r(m, r, -1), 4), "r_rms_lag_p1": round(_r(m, r, 1), 4)}
+
+
+def screen_preset(preset: str, excerpts: list[np.ndarray], *, sample_rate: int) -> dict:
+    """Render every excerpt with ``preset`` and judge it (never raises for a bad preset)."""
+    entry = {"preset": preset}
+    parts = []
+    try:
+        entry["sha256"] = hashlib.sha256(resolve_preset(preset).read_bytes()).hexdigest()
+        for audio in excerpts:
+            frames = render_frames(preset, audio, sample_rate=sample_rate, fps=SCREEN_FPS,
+                                   size=SCREEN_SIZE)
+            parts.append(score_render(frames, audio, fps=SCREEN_FPS, sample_rate=sample_rate))
+    except PresetError as exc:
+        return {**entry, "status": "failed", "reason": str(exc).split(": ", 1)[-1]}
+    for key in parts[0]:
+        entry[key] = round(float(np.mean([p[key] for p in parts])), 4)
+    entry["score"] = round(float(np.mean([max(p["r_rms"], p["r_onset"]) for p in parts])), 4)
+    if entry["brightness"] < MIN_BRIGHTNESS:
+        entry["status"] = "black"
+    elif entry["motion"] < MIN_MOTION:
+        entry["status"] = "frozen"
+    elif entry["score"] < MIN_SCORE:
+        entry["status"] = "ignores-audio"
+    else:
+        entry["status"] = "kept"
+    return entry
+
+
+def load_results(path: Path) -> dict[str, dict]:
+    """Screening results so far (a JSON-lines file; a torn last line from a kill is ignored)."""
+    results = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            results[entry["preset"]] = entry
+    return results
+
+
+def chosen_list(results: dict[str, dict], *, keep: int | None = None) -> list[dict]:
+    """Kept presets, best score first (ties by name), at most ``keep``."""
+    kept = sorted((e for e in results.values() if e.get("status") == "kept"),
+                  key=lambda e: (-e["score"], e["preset"]))
+    return kept if keep is None else kept[:keep]
+
+
+_EXCERPTS: list[np.ndarray] | None = None
+
+
+def screening_audio(debs: str | None = None) -> list[np.ndarray]:
+    """The screening excerpts (stereo, 44.1 kHz), decoded once per process."""
+    global _EXCERPTS
+    if _EXCERPTS is None:
+        from bridge.training.corpus import music
+
+        tracks = {t["id"]: t for t in music.load_tracks()}
+        _EXCERPTS = []
+        for tid in SCREEN_TRACKS:
+            t = tracks[tid]
+            start, length = music.excerpt_window(t["duration"], SCREEN_SECONDS)
+            path = music.track_file(t, debs=Path(debs) if debs else None)
+            _EXCERPTS.append(music.load_stereo(path, start=start, seconds=length))
+    return _EXCERPTS
+
+
+def _screen_worker(preset: str, debs: str | None) -> dict:
+    from bridge.training.corpus.music import SAMPLE_RATE
+
+    return screen_preset(preset, screening_audio(debs), sample_rate=SAMPLE_RATE)
+
+
+def run_screening(out, n: int, *, seed: int = 0, n_jobs: int = 2, keep: int | None = None,
+                  debs: str | None = None, progress: bool = True) -> dict:
+    """Screen ``n`` seeded candidates (resuming ``out/screening.jsonl``); write ``out/presets.json``."""
+    import multiprocessing
+    import sys
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    log = out / "screening.jsonl"
+    results = load_results(log)
+    todo = [p for p in candidates(n, seed=seed) if p not in results]
+    screening_audio(debs)  # fetch and verify the music once, before the workers start
+    tty = progress and sys.stderr.isatty()
+    if todo:
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=max(1, n_jobs), mp_context=ctx) as pool, \
+                open(log, "a") as sink:
+            futures = [pool.submit(_screen_worker, p, debs) for p in todo]
+            bar = None
+            if tty:
+                from rich.progress import Progress
+
+                bar = Progress()
+                bar.start()
+                task = bar.add_task("screening presets", total=len(todo))
+            try:
+                for i, fut in enumerate(as_completed(futures), 1):
+                    entry = fut.result()
+                    results[entry["preset"]] = entry
+                    sink.write(json.dumps(entry) + "\n")
+                    sink.flush()
+                    if bar is not None:
+                        bar.update(task, advance=1)
+                    elif progress:
+                        print(f"[{i}/{len(todo)}] {entry['status']:>13} {entry.get('score', '')} "
+                              f"{entry['preset']}", flush=True)
+            except BaseException:
+                for f in futures:
+                    f.cancel()
+                raise
+            finally:
+                if bar is not None:
+                    bar.stop()
+    wanted = set(candidates(n, seed=seed))
+    screened = {p: e for p, e in results.items() if p in wanted}
+    doc = presets_document(screened, seed=seed, n=n, keep=keep)
+    (out / "presets.json").write_text(json.dumps(doc, indent=1) + "\n")
+    return doc
+
+
+def presets_document(results: dict[str, dict], *, seed: int, n: int, keep: int | None) -> dict:
+    counts: dict[str, int] = {}
+    for e in results.values():
+        counts[e["status"]] = counts.get(e["status"], 0) + 1
+    return {
+        "about": "Milkdrop presets (projectm-data, paths relative to /usr/share/projectM/presets) "
+                 "screened for audio response by vjbridge corpus --screen; see "
+                 "bridge/training/corpus/screen.py for the scores and thresholds.",
+        "candidates": n, "seed": seed, "screen_tracks": list(SCREEN_TRACKS),
+        "screen_seconds": SCREEN_SECONDS, "fps": SCREEN_FPS, "size": SCREEN_SIZE,
+        "thresholds": {"min_score": MIN_SCORE, "min_brightness": MIN_BRIGHTNESS,
+                       "min_motion": MIN_MOTION},
+        "counts": dict(sorted(counts.items())),
+        "chosen": chosen_list(results, keep=keep),
+        "screened": sorted(results.values(), key=lambda e: e["preset"]),
+    }
