@@ -46,8 +46,13 @@ class OscEncoder:
 
 
 def frame_slip(packet: bytes) -> bytes:
-    """OSC 1.1 stream framing: SLIP, END byte on both sides (python-osc's ``slip.encode``)."""
-    return slip.encode(packet)
+    """OSC 1.1 stream framing: SLIP-escaped packet followed by one END byte.
+
+    python-osc's ``slip.encode`` also puts an END *before* the packet (the OSC 1.1 "double END"
+    form). liblo 0.31 (oscdump) then drops every *bundle* (plain messages still arrive), while the
+    single trailing END of RFC 1055 reaches liblo and python-osc alike (tests/sinks).
+    """
+    return slip.encode(packet)[1:]
 
 
 def frame_length(packet: bytes) -> bytes:
