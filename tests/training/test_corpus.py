@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from bridge.audio.demo import DemoMusic
-from bridge.errors import PresetError
+from bridge.errors import CorpusError, PresetError
 from bridge.training.corpus import build, music, screen
 from bridge.training.corpus.renderer import (frame_bounds, render_frames, renderer_path,
                                              source_hash)
@@ -164,3 +164,13 @@ def test_manifest_lists_completed_videos_with_hashes(tmp_path, groove):
         f.seek(100)
         f.write(b"\xff")
     assert build.is_complete(tmp_path, job) is None
+
+
+def test_missing_projectm_development_files_name_the_apt_get_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # nothing built yet
+    empty = tmp_path / "pkgconfig"
+    empty.mkdir()
+    monkeypatch.setenv("PKG_CONFIG_LIBDIR", str(empty))  # pkg-config now finds no libprojectM
+    monkeypatch.setenv("PKG_CONFIG_PATH", str(empty))
+    with pytest.raises(CorpusError, match="apt-get install -y libprojectm-dev projectm-data"):
+        renderer_path()

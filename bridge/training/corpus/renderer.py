@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import select
 import shutil
 import subprocess
 import tempfile
@@ -32,6 +33,7 @@ PKG_MODULES = ("libprojectM", "egl", "gl")
 APT_LINE = ("apt-get install -y libprojectm-dev projectm-data libegl-dev libgl-dev libegl-mesa0 "
             "libgl1-mesa-dri g++ pkg-config")
 PRESET_ROOT = Path("/usr/share/projectM/presets")
+STALL_SECONDS = 120  # no frame for this long: the preset hung the renderer
 
 
 def cache_dir() -> Path:
@@ -141,7 +143,7 @@ def render_frames(preset, audio: np.ndarray, *, sample_rate: int = 44100, fps: i
                 except BrokenPipeError:
                     pass  # it died early; its exit code and stderr say why
                 while True:
-                    data = _read_exact(frames, frame_bytes)
+                    data = _read_exact(frames, frame_bytes, proc)
                     if data is None:
                         break
                     got += 1
@@ -160,9 +162,13 @@ def render_frames(preset, audio: np.ndarray, *, sample_rate: int = 44100, fps: i
         raise CorpusError(f"projectM renderer failed on {path.name}: {last} ({got}/{n} frames)")
 
 
-def _read_exact(f, n: int) -> bytes | None:
+def _read_exact(f, n: int, proc) -> bytes | None:
     chunks, left = [], n
     while left:
+        ready, _, _ = select.select([f], [], [], STALL_SECONDS)
+        if not ready:  # a preset that hangs projectM must not stall a whole corpus build
+            proc.kill()
+            raise PresetError(f"projectM produced no frame for {STALL_SECONDS} s (hung)")
         data = f.read(left)
         if not data:
             if left == n:
