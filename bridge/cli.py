@@ -22,6 +22,8 @@ COMMANDS: dict[str, str] = {
     "check": "bridge.commands.check",
     "dataset": "bridge.commands.dataset",
     "study": "bridge.commands.study",
+    "export": "bridge.commands.export",
+    "predict": "bridge.commands.predict",
     "corpus": "bridge.commands.corpus",
 }
 

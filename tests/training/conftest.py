@@ -40,6 +40,6 @@ def tiny_dataset(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiny")
     (root / "videos").mkdir()
     make_corpus(root / "videos")
-    build_dataset([str(root / "videos")], str(root / "data"), fps=[4, 8], jobs=2, progress=False,
+    build_dataset([str(root / "videos")], str(root / "data"), fps=[4, 8, 22050 / 2944], jobs=2, progress=False,
                   group_regex=r"^(t\d+)__")
     return str(root / "data")

@@ -21,7 +21,7 @@ def test_quick_study_writes_tables_plots_and_beats_the_paper_protocol(tiny_datas
         assert (out / png).stat().st_size > 5000
     res = json.loads((out / "results.json").read_text())
     assert res["data"]["groups"] == 4 and res["data"]["folds"] == 4
-    assert [round(r["fps"]) for r in res["fps_sweep"]] == [4, 8]
+    assert [round(r["fps"], 1) for r in res["fps_sweep"]] == [4.0, 7.5, 8.0]
     perf = res["performer"]
     paper = perf["baselines"]["motion"]["paper-protocol Ridge"]["mean"]
     ctx = perf["models"]["context Ridge"]["motion"]["mean"]

@@ -1,0 +1,50 @@
+"""``vjbridge export DATA --out MODEL.onnx``: train a recipe and write one checked ONNX graph."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+HELP = "train a model on a dataset and export it as ONNX with vjbridge metadata"
+#: Names of bridge.training.export.RECIPES (not imported here: `vjbridge run` must start light).
+RECIPE_NAMES = ["default", "light", "paper"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("data", help="dataset folder written by `vjbridge dataset`")
+    parser.add_argument("--out", required=True, help="output .onnx path")
+    parser.add_argument("--recipe", default="default", choices=RECIPE_NAMES,
+                        help="default: causal context + Ridge on per-video normalised motion/weight;"
+                             " paper: the paper's protocol (66 features, raw targets); light: r,g,b")
+    parser.add_argument("--fps", type=float, default=22050 / 2944,
+                        help="dataset frame rate to train at (default 7.4898 = hop 2944 = 8 x the "
+                             "60 Hz live hop 368, so the live runner can evaluate it every frame)")
+    parser.add_argument("--kind", default=None,
+                        choices=["Ridge", "RandomForest", "HistGradientBoosting"],
+                        help="override the recipe's model kind")
+    parser.add_argument("--alpha", type=float, default=None, help="override Ridge alpha")
+
+
+def run(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from bridge.training.export import RECIPES, export
+
+    recipe = RECIPES[args.recipe]
+    if args.kind:
+        recipe = dataclasses.replace(recipe, kind=args.kind, params={})
+    if args.alpha is not None:
+        recipe = dataclasses.replace(recipe, params={**recipe.params, "alpha": args.alpha})
+    info = export(args.data, args.out, recipe=recipe, fps=args.fps)
+    m = info["metrics"]
+    summary = ", ".join(f"{t}: within-video r {m[t]['within_video_r']['mean']:.3f} ± "
+                        f"{m[t]['within_video_r']['std']:.3f}, R² {m[t]['r2']['mean']:.3f}"
+                        for t in recipe.targets)
+    print(f"{args.out}: {info['bytes']} bytes, {info['n_inputs']} inputs, ONNX vs scikit-learn "
+          f"max |diff| {info['max_abs_diff']:.2g} on {info['held_back_rows']} held-back rows")
+    print(f"cross-validated ({m['folds']} folds): {summary}")
+    with open(os.path.splitext(args.out)[0] + ".metrics.json", "w") as f:
+        json.dump(info, f, indent=1)
+    return 0

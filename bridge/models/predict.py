@@ -1,0 +1,34 @@
+"""Offline prediction over a whole file through the same streaming runner the live bridge uses."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bridge.audio.decode import iter_audio
+from bridge.audio.features import FeatureExtractor
+from bridge.errors import MediaError
+from bridge.models.onnx_model import OnnxModel
+from bridge.models.runner import ModelRunner
+
+
+def predict_file(model_path, audio_path, *, rate: float | None = None):
+    """``(times (n,), values (n, k), names)``; time = seconds after the first audio sample at which
+    each frame's window ends (the moment the live bridge would emit it)."""
+    model = OnnxModel.load(model_path)
+    live = model.spec if rate is None else model.spec.replace(fps=rate)
+    runner = ModelRunner(model, live)
+    extractor = FeatureExtractor(live)
+    outs, pending, held = [], [], 0
+    for block in iter_audio(audio_path, sample_rate=live.sample_rate):
+        pending.append(block)
+        held += block.size
+        if held >= 30 * live.sample_rate:
+            outs.append(runner.process(extractor.process(np.concatenate(pending))))
+            pending, held = [], 0
+    if pending:
+        outs.append(runner.process(extractor.process(np.concatenate(pending))))
+    values = np.concatenate(outs) if outs else np.zeros((0, model.n_outputs))
+    if len(values) == 0:
+        raise MediaError(f"{audio_path}: shorter than one analysis window "
+                         f"({live.window_seconds * 1000:.0f} ms); nothing to predict")
+    return live.frame_end_times(len(values)), values, model.names
