@@ -5,7 +5,8 @@ See :mod:`.schema` (the declarations), :mod:`.validate` (every error with its ke
 :mod:`.outputs` (a router plus its opened sinks: what the engine drives).
 """
 
+from bridge.mapping.outputs import Outputs
 from bridge.mapping.router import Router
 from bridge.mapping.validate import Mapping, known_signals, load_mapping, validate
 
-__all__ = ["Mapping", "Router", "known_signals", "load_mapping", "validate"]
+__all__ = ["Mapping", "Outputs", "Router", "known_signals", "load_mapping", "validate"]

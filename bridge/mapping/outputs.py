@@ -61,6 +61,7 @@ class Outputs:
             self._close_all(self.sinks)
             raise
         self._set_idles()
+        self._stamp = _file_stamp(self.path)
 
     @property
     def rate(self) -> float:
@@ -127,6 +128,8 @@ class Outputs:
         keep = set(mapping_keys(mapping))
         retired = {k: s for k, s in old.items() if k not in keep or k in opened}
         self.router.swap(mapping)
+        if path != self.path:
+            self._stamp = _file_stamp(path)
         self.path = path
         self.sinks = {k: s for k, s in sinks.items() if k in keep}
         self._configs = {k: c for k, c in configs.items() if k in keep}
@@ -134,6 +137,18 @@ class Outputs:
         self._close_all(retired)
         log.info("mapping reloaded from %s (%d routes)", path, len(mapping.routes))
         return []
+
+    def reload_if_changed(self) -> list[str] | None:
+        """Reload when the mapping file changed since the last (attempted) load; else None.
+
+        Cheap (one ``stat``): the engine can call it about once a second. A broken edit is
+        reported once (its problems returned) and not retried until the file changes again.
+        """
+        stamp = _file_stamp(self.path)
+        if stamp == self._stamp:
+            return None
+        self._stamp = stamp
+        return self.reload()
 
     def stats(self) -> dict:
         """Per sink ("osc:NAME"/"midi:NAME"): frames, sent (packets/messages) and drops."""
@@ -160,6 +175,14 @@ class Outputs:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _file_stamp(path: str) -> tuple | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size)
 
 
 def mapping_keys(mapping: Mapping) -> list[tuple[str, str]]:

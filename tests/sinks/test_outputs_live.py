@@ -113,3 +113,22 @@ def test_parse_hostport():
     assert parse_hostport("9000") == ("127.0.0.1", 9000)
     with pytest.raises(MappingError, match="not HOST:PORT"):
         parse_hostport("host:99999")
+
+
+def test_reload_if_changed(tmp_path):
+    path = tmp_path / "m.yaml"
+    with OscDump("udp") as dump:
+        path.write_text(f"osc: {{td: {{port: {dump.port}}}}}\n"
+                        "routes: [{signal: low, osc: {address: /a}}]\n")
+        with Outputs(path, signals=SIGNALS) as out:
+            assert out.reload_if_changed() is None  # unchanged: nothing to do
+            path.write_text(path.read_text().replace("/a", "/b") + "\n# edited\n")
+            assert out.reload_if_changed() == []
+            assert out.reload_if_changed() is None
+            # (a size change too, so a coarse file-system clock cannot hide the edit)
+            path.write_text(path.read_text().replace("signal: low", "signal: lwo") + "# bad\n")
+            assert out.reload_if_changed() == [
+                "routes[0].signal: unknown signal 'lwo'; did you mean 'low'?"]
+            assert out.reload_if_changed() is None  # reported once, not retried every second
+            out.tick({"low": 0.5})
+            assert dump.wait_for(1)[0][1:] == ("/b", "f", (0.5,))
