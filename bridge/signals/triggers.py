@@ -5,18 +5,23 @@ sent as 1.0 on exactly one frame, that fires once per drum hit whatever the mix 
 
 Per frame, for one band (kick: mel bands centred 40-160 Hz; snare/clap: 1-5 kHz):
 
-1. flux = rise of the band power in dB over the last ``lag`` frames (half the 93 ms analysis window:
-   3 frames at 60 fps, 1 at 8 fps, the time a hit takes to slide into the window), or 0 if it fell. dB makes the
+1. flux = rise of the band power in dB above its minimum over the last ``lag`` frames (one 93 ms
+   analysis window: 6 frames at 60 fps, 1 at 8 fps, the time a hit takes to slide into the
+   window, so a hit that follows a dip is measured from the dip), or 0. dB makes the
    detector level-independent: a hit 10 dB over the band's floor is a 10 dB rise, loud or quiet mix.
 2. adaptive threshold = ``mean + sensitivity * mean absolute deviation`` of recent flux (time
-   constant ``adapt``, 1 s), and at least ``min_rise`` dB. Busy passages raise the bar; sparse ones
-   lower it.
+   constant ``adapt``, 1 s; each value clipped at twice ``min_rise`` so the statistics describe the
+   background, not the hits), and at least ``min_rise`` (6 dB). A busy band raises the bar.
 3. fire when flux exceeds the threshold, the band is louder than ``floor_dbfs`` (so silence and
-   room hiss never trigger) and at least ``refractory`` (100 ms) has passed since the last trigger
-   (one hit spreads its rise over the ~3 frames the 93 ms analysis window takes to slide over it).
+   room hiss never trigger), at least ``refractory`` (100 ms) has passed since the last trigger
+   (one hit spreads its rise over the ~3 frames the 93 ms analysis window takes to slide over it),
+   and the band is within ``mask_margin`` (3 dB) of a peak follower that falls ``mask_release``
+   (10 dB/s): a wobble in the tail of a hit (a kick beating against a bass note) is not a new hit,
+   while the next real hit, as loud as the last, is.
 
-A trigger is reported on the first frame whose window contains the hit, i.e. the frame emitted at
-most one hop (17 ms at 60 fps) after the hit's attack reached the input.
+A trigger is reported 0-3 frames (0-50 ms at 60 fps) after the first frame whose window contains
+the hit: out of silence at once, over a loud bass line once the hit has risen 6 dB above it
+(tests/signals/test_triggers.py).
 """
 
 from __future__ import annotations
@@ -31,8 +36,12 @@ class BandTrigger:
     """The trigger state of one band (a helper of :class:`OnsetTriggers`)."""
 
     def __init__(self, column: int, floor_power: float, *, frame_rate: float, lag: int,
-                 sensitivity: float, min_rise: float, adapt: float, refractory: float):
+                 sensitivity: float, min_rise: float, adapt: float, refractory: float,
+                 mask_release: float, mask_margin: float):
         self.column = column
+        self.mask_step = mask_release / frame_rate  # dB the mask falls per frame
+        self.clip = 2.0 * min_rise
+        self.mask_margin = mask_margin
         self.lag = lag
         self.floor = floor_power
         self.sensitivity = sensitivity
@@ -46,22 +55,29 @@ class BandTrigger:
         self.mean = 0.0
         self.dev = 0.0
         self.since = math.inf  # frames since the last trigger
+        self.mask = -math.inf  # decaying band peak (dB): the tail of the last hit
 
     def step(self, power: float) -> float:
         db = 10.0 * math.log10(power) if power > 1e-30 else -300.0
-        old = self.history.pop(0)
+        floor = min(self.history) if self.history[0] is not None else db
+        self.history.pop(0)
         self.history.append(db)
-        flux = 0.0 if old is None or db <= old else db - old
+        flux = db - floor if db > floor else 0.0
         threshold = self.mean + self.sensitivity * self.dev
         if threshold < self.min_rise:
             threshold = self.min_rise
         self.since += 1
-        fire = flux > threshold and power > self.floor and self.since >= self.refractory_frames
+        self.mask -= self.mask_step
+        fire = (flux > threshold and power > self.floor and self.since >= self.refractory_frames
+                and db > self.mask - self.mask_margin)
+        if db > self.mask:
+            self.mask = db
         if fire:
             self.since = 0
         # Learn the flux statistics after deciding (the current hit does not raise its own bar).
-        # A rise from digital silence is clipped so one entry does not deafen the next seconds.
-        f = flux if flux < 40.0 else 40.0
+        # The statistics describe the background jitter, so hits are clipped at twice min_rise:
+        # a 40 dB rise out of silence must not deafen the detector to the next 10 dB hit.
+        f = flux if flux < self.clip else self.clip
         self.mean += self.alpha * (f - self.mean)
         self.dev += self.alpha * (abs(f - self.mean) - self.dev)
         return 1.0 if fire else 0.0
@@ -73,15 +89,17 @@ class OnsetTriggers(Stage):
     names = ("kick", "snare")
 
     def __init__(self, spec: FeatureSpec | None = None, *, sensitivity: float = 2.5,
-                 min_rise: float = 3.0, adapt: float = 1.0, refractory: float = 0.1,
+                 min_rise: float = 6.0, adapt: float = 1.0, refractory: float = 0.1,
+                 mask_release: float = 10.0, mask_margin: float = 3.0,
                  floor_dbfs: float = -60.0, layout: BandLayout | None = None):
         self.options = dict(sensitivity=sensitivity, min_rise=min_rise, adapt=adapt,
-                            refractory=refractory)
+                            refractory=refractory, mask_release=mask_release,
+                            mask_margin=mask_margin)
         self.floor_dbfs = floor_dbfs
         s = spec if spec is not None else FeatureSpec()
-        #: Frames over which a rise is measured: half the analysis window, the time a hit takes
-        #: to slide into the window's centre (3 frames at 60 fps, 1 at 8 fps).
-        self.lag = max(1, round(s.window_seconds / 2 * s.frame_rate))
+        #: Frames over which a rise is measured: one analysis window, the time a hit takes to
+        #: slide fully into it (6 frames at 60 fps, 1 at 8 fps).
+        self.lag = max(1, round(s.window_seconds * s.frame_rate))
         self._bands = []
         super().__init__(spec, layout=layout)
         for name in self.names:
