@@ -53,7 +53,7 @@ class Section:
 
 OSC_TARGET = Section("osc target", "Where OSC goes: one receiver (TouchDesigner, Resolume, Eos, ...).", (
     Option("host", "str", "127.0.0.1", "receiver host name or IP address"),
-    Option("port", "int", 7000, "receiver port (TouchDesigner's OSC In CHOP default is 7000)",
+    Option("port", "int", 7000, "receiver port (in TouchDesigner: the OSC In CHOP's Network Port)",
            lo=1, hi=65535),
     Option("protocol", "choice", "udp", "udp, or tcp (ETC Eos prefers tcp, port 3032)",
            choices=("udp", "tcp")),
@@ -142,10 +142,12 @@ MAPPING = Section("mapping", "A mapping file (mappings/*.yaml): global timing, t
 
 
 def _fmt_default(opt: Option) -> str:
+    if opt.required:
+        return "required"
     if opt.kind in ("section", "named", "list"):
         return ""
     if opt.default is None:
-        return "required" if opt.required else "null"
+        return "null"
     if isinstance(opt.default, bool):
         return "true" if opt.default else "false"
     if isinstance(opt.default, tuple):
