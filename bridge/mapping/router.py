@@ -113,6 +113,11 @@ class Router:
         self.delay_ = DelayLine(ticks=int(round(mapping.delay_ms * mapping.rate / 1000.0)))
 
     @property
+    def signals_used(self) -> set[str]:
+        """The signal names this mapping reads (the engine may compute only these)."""
+        return {r.signal for r in self.routes_}
+
+    @property
     def sink_keys(self) -> list[tuple[str, str]]:
         """Every sink this mapping sends to: ("osc", name) and ("midi", name)."""
         return [("osc", n) for n in self.mapping.osc] + [("midi", n) for n in self.mapping.midi]

@@ -27,6 +27,7 @@ def test_tick_produces_per_sink_outputs(write_yaml):
     router = Router.from_path(write_yaml(GOOD), signals=SIGNALS)
     assert router.rate == 50.0
     assert router.sink_keys == [("osc", "td"), ("midi", "desk")]
+    assert router.signals_used == {"low", "bpm", "rms", "kick"}
     frame = router.tick({"low": np.float32(0.5), "bpm": 123.6, "rms": 0.5, "kick": 1.0})
     assert frame[("osc", "td")] == [OscValue("/low", 0.5), OscValue("/bpm", 124)]
     assert type(frame[("osc", "td")][0].value) is float  # numpy scalars never reach a sink
