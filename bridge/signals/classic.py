@@ -48,9 +48,8 @@ class ClassicSignals:
             names.extend(stage.names)
             self._slices.append(slice(start, start + len(stage.names)))
             start += len(stage.names)
-        by_name = {n: names.index(n) for n in names}
-        self._order = [by_name[n] for n in CLASSIC]  # catalog order
-        assert sorted(names) == sorted(CLASSIC), "catalog and stages disagree"
+        if tuple(names) != tuple(CLASSIC):  # the catalog lists the columns in stage order
+            raise AssertionError(f"catalog and stages disagree: {names} vs {tuple(CLASSIC)}")
         self.names: tuple[str, ...] = tuple(CLASSIC)
         self.columns: dict[str, int] = {n: i for i, n in enumerate(self.names)}
         self._scratch = np.empty((0, len(names)))
@@ -70,7 +69,7 @@ class ClassicSignals:
         energies = self.layout.energies(x).tolist() if n else []
         for stage, cols in zip(self.stages, self._slices):
             stage._run(x, energies, raw[:, cols])
-        return raw[:, self._order]
+        return raw.copy()
 
     def as_dict(self, values: np.ndarray) -> dict[str, np.ndarray]:
         """Columns of a ``process`` result by name."""

@@ -84,6 +84,12 @@ class TempoTracker(Stage):
         bpm = 60.0 * fr / (lags + 0.5)
         self._cand = lags
         self._prior = np.exp(-0.5 * (np.log2(bpm / prior_bpm) / prior_octaves) ** 2)
+        score = np.zeros((lags.size, self.n_lags))
+        rows = np.arange(lags.size)
+        for offset, weight in ((lags, 1.0), (lags + 1, 1.0), (2 * lags, 0.5), (2 * lags + 1, 0.5),
+                               (2 * lags + 2, 0.5)):
+            score[rows, offset] += weight
+        self._score_matrix = score * self._prior[:, None]
         super().__init__(s, layout=layout)
 
     def reset(self) -> None:
@@ -165,33 +171,32 @@ class TempoTracker(Stage):
         # Candidate c stands for periods in [L, L + 1] (L = lags[c]): summing two neighbouring lags
         # catches a period that falls between integer lags (124 BPM at 30 fps is 14.5 frames), and
         # the harmonic term sums the three lags around 2L + 1.
-        lags = self._cand
-        scores = (acf[lags] + acf[lags + 1]
-                  + 0.5 * (acf[2 * lags] + acf[2 * lags + 1] + acf[2 * lags + 2])) * self._prior
+        scores = self._score_matrix @ acf  # the sums above, times the prior, in one product
         best = int(np.argmax(scores))
         score = float(scores[best])
-        period = self._refine(lags[best] + 0.5)
+        values = acf.tolist()  # scalar work is faster on a list
+        period = self._refine(values, self._cand[best] + 0.5)
         if self.period_ > 0.0:
             current = int(math.floor(self.period_ - 0.5)) - self.lag_min
             same = abs(period - self.period_) <= 0.04 * self.period_
             if not same and 0 <= current < scores.size and score < 1.1 * float(scores[current]):
-                period = self._refine(self.period_)
+                period = self._refine(values, self.period_)
         self.period_ = period
         self._bpm = 60.0 * self.fr / period
         # Periodic music correlates at 1, 2 and 3 periods; noise only where its maximum was picked.
-        peaks = sum(self._interp(acf, k * period) for k in (1, 2, 3)) / 3.0
-        raw = min(1.0, max(0.0, float(peaks) / float(acf[0])))
+        peaks = sum(self._interp(values, k * period) for k in (1, 2, 3)) / 3.0
+        raw = min(1.0, max(0.0, peaks / values[0]))
         self.confidence_ += self._conf_alpha * (raw - self.confidence_)
 
     @staticmethod
-    def _interp(a: np.ndarray, x: float) -> float:
+    def _interp(a: list, x: float) -> float:
         i = int(x)
         f = x - i
-        return a[i] * (1.0 - f) + a[i + 1] * f if i + 1 < a.size else a[-1]
+        return a[i] * (1.0 - f) + a[i + 1] * f if i + 1 < len(a) else a[-1]
 
-    def _refine(self, lag: float) -> float:
+    @staticmethod
+    def _refine(acf: list, lag: float) -> float:
         """Sub-frame period from the parabolic peaks near ``k * lag``, k = 1..4 (least squares)."""
-        acf = self._acf.tolist()  # scalar work is faster on a list
         size = len(acf)
         num = den = 0.0
         for k in range(1, 5):
@@ -215,11 +220,14 @@ class TempoTracker(Stage):
         """Align the beat clock with the comb over the last beats of the envelope."""
         period = self.period_
         n_off = int(math.ceil(period))
-        offsets = np.arange(n_off)
-        back = np.round(np.arange(self.comb_beats) * period).astype(int)
-        idx = (self._pos - 1) - offsets[:, None] - back[None, :]
-        comb = self._pbuf[idx].sum(axis=1)
-        k = int(np.argmax(comb))
+        # comb[j] = sum over the last comb_beats beats of the envelope j frames before each of them
+        newest = self._pos - 1
+        comb = np.zeros(n_off)
+        for b in range(self.comb_beats):
+            end = newest - round(b * period)  # offset 0 of beat b back
+            comb += self._pbuf[end - n_off + 1:end + 1]
+        comb = comb[::-1].tolist()
+        k = comb.index(max(comb))
         y0, y1, y2 = comb[(k - 1) % n_off], comb[k], comb[(k + 1) % n_off]
         curv = y0 - 2.0 * y1 + y2
         since = k + (0.5 * (y0 - y2) / curv if curv < 0.0 else 0.0)  # frames since the last peak
