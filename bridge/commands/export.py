@@ -24,6 +24,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         choices=["Ridge", "RandomForest", "HistGradientBoosting"],
                         help="override the recipe's model kind")
     parser.add_argument("--alpha", type=float, default=None, help="override Ridge alpha")
+    parser.add_argument("--card", action="store_true",
+                        help="also write a markdown model card MODEL.md next to the model")
+    parser.add_argument("--report", default=None,
+                        help="study report folder the card links to (from `vjbridge study`)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,4 +51,18 @@ def run(args: argparse.Namespace) -> int:
     print(f"cross-validated ({m['folds']} folds): {summary}")
     with open(os.path.splitext(args.out)[0] + ".metrics.json", "w") as f:
         json.dump(info, f, indent=1)
+    if args.card:
+        import shlex
+        import sys
+
+        from bridge.training.export import write_card
+
+        card = os.path.splitext(args.out)[0] + ".md"
+        command = ("vjbridge " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+                   if sys.argv[1:2] == ["export"]
+                   else f"vjbridge export {args.data} --recipe {args.recipe} --out {args.out}")
+        command = ("# the whole chain (corpus -> dataset -> study -> models):\nsh onnx_models/"
+                   "rebuild.sh\n# this model only, from the dataset:\n" + command)
+        write_card(info, recipe, args.data, card, rebuild=command, report=args.report)
+        print(f"model card -> {card}")
     return 0

@@ -199,3 +199,44 @@ def export(data: str, out: str, *, recipe: Recipe, fps: float, log=print) -> dic
     os.replace(tmp, out)
     return {"path": out, "bytes": len(blob), "max_abs_diff": diff, "held_back_rows": int(len(held)),
             "metrics": metrics, "outputs": outputs, "n_inputs": int(F.shape[1])}
+
+
+def write_card(info: dict, recipe: Recipe, data: str, path: str, *, rebuild: str,
+               report: str | None = None) -> str:
+    """A markdown model card next to the model: data, protocol, metrics, outputs, how to rebuild."""
+    from bridge.training.dataset import load_manifest
+
+    manifest = load_manifest(data)
+    m = info["metrics"]
+    name = os.path.basename(info["path"])
+    L = [f"# {name}", "", recipe.description, "",
+         "## Data", "",
+         f"- dataset `{os.path.abspath(data)}`, data hash `{manifest['data_hash'][:16]}`: "
+         f"{len(manifest['videos'])} videos in {len({v['group'] for v in manifest['videos']})} "
+         "groups (tracks)",
+         f"- alignment: {manifest['alignment']}",
+         "- targets: " + "; ".join(f"**{t}**: {manifest['targets'][t]}" for t in recipe.targets),
+         "", "## Model", "",
+         f"- {recipe.kind} {json.dumps(recipe.params)}, "
+         f"{'per-video z-scored' if recipe.per_video_normalised else 'raw'} targets, "
+         f"{info['n_inputs']} inputs (context `{recipe.context.to_json()}`)",
+         f"- file size {info['bytes']} bytes; ONNX vs scikit-learn max |diff| "
+         f"{info['max_abs_diff']:.2g} on {info['held_back_rows']} held-back rows",
+         "", f"## Cross-validation ({m['split']}, {m['folds']} folds; mean ± std over folds)", "",
+         "| output | within-video r | R² | RMSE |", "|---|---|---|---|"]
+    for t in recipe.targets:
+        L.append(f"| {t} | {m[t]['within_video_r']['mean']:.3f} ± {m[t]['within_video_r']['std']:.3f}"
+                 f" | {m[t]['r2']['mean']:.3f} ± {m[t]['r2']['std']:.3f} | "
+                 f"{m[t]['rmse']['mean']:.4f} |")
+    L += ["", "## Outputs", "", "| name | min | max | meaning |", "|---|---|---|---|"]
+    L += [f"| {o['name']} | {o['min']:.3g} | {o['max']:.3g} | {o['description']} |"
+          for o in info["outputs"]]
+    if report:
+        rel = os.path.relpath(report, os.path.dirname(os.path.abspath(path)))
+        L += ["", f"The full study (paper tables, sweeps, within-video comparison, plots): "
+                  f"[{rel}/report.md]({rel}/report.md)."]
+    L += ["", "## Rebuild", "", "```sh", rebuild, "```", ""]
+    text = "\n".join(L)
+    with open(path, "w") as f:
+        f.write(text)
+    return text

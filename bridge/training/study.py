@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bridge.errors import DatasetError
 from bridge.models.context import DEFAULT, PAPER, ContextBuilder, ContextSpec
 from bridge.training.dataset import Table, available_hops, load_manifest, load_table
 
@@ -90,7 +91,9 @@ def folds(table: Table, n_splits: int = 5):
     rows = np.flatnonzero(table.valid)
     k = min(n_splits, len(np.unique(table.group[rows])))
     if k < 2:
-        raise ValueError("the study needs at least 2 groups (tracks) for GroupKFold")
+        raise DatasetError("the study needs videos from at least 2 groups (tracks) for "
+                           "GroupKFold; add videos of another track, or pass --group-regex to "
+                           "`vjbridge dataset` so renders of different tracks are told apart")
     return [(rows[a], rows[b]) for a, b in GroupKFold(n_splits=k).split(rows, groups=table.group[rows])]
 
 
@@ -168,7 +171,8 @@ def run_study(data: str, opts: Options, log=print) -> dict:
                     "rows": int(table.valid.sum()), "hop": hop, "fps": table.spec.frame_rate,
                     "feature_spec": table.spec.to_dict(), "folds": len(splits),
                     "targets": manifest["targets"]},
-           "quick": opts.quick}
+           "quick": opts.quick, "max_rows": opts.max_rows,
+           "sweep_rows": _sweep_rows(opts)}
     kinds = ("Ridge", "RandomForest", "HistGradientBoosting")
     rf_extra = {"n_jobs": opts.jobs}
 
@@ -179,7 +183,9 @@ def run_study(data: str, opts: Options, log=print) -> dict:
         protocol[kind] = {}
         for t in MAIN_TARGETS:
             extra = rf_extra if kind == "RandomForest" else {}
-            oof, r2, rmse = cv(kind, X, table.Y[:, ti[t]], table, splits, quick=opts.quick, **extra)
+            cap = opts.max_rows if kind == "RandomForest" else None
+            oof, r2, rmse = cv(kind, X, table.Y[:, ti[t]], table, splits, quick=opts.quick,
+                               max_rows=cap, **extra)
             protocol[kind][t] = {"r2": summary(r2), "rmse": summary(rmse)}
             oof_paper[(kind, t)] = oof
         both = np.concatenate([protocol[kind][t]["r2"]["folds"] for t in MAIN_TARGETS])
@@ -224,12 +230,16 @@ def run_study(data: str, opts: Options, log=print) -> dict:
     return res
 
 
+def _sweep_rows(opts):
+    return None if not opts.max_rows else max(5000, opts.max_rows // 3)
+
+
 def sweeps(X, table, splits, ti, opts):
     q = opts.quick
     grids = {
         "Ridge": [{"alpha": a} for a in ((0.1, 10.0, 1e3) if q else
                                         (0.01, 0.1, 1.0, 10.0, 100.0, 1e3, 1e4, 1e5))],
-        "RandomForest": [{"max_features": f, "min_samples_leaf": m, "n_estimators": 10 if q else 50,
+        "RandomForest": [{"max_features": f, "min_samples_leaf": m, "n_estimators": 10 if q else 30,
                           "n_jobs": opts.jobs}
                          for f in ((0.33,) if q else (0.1, 0.33, 1.0))
                          for m in ((5,) if q else (1, 5, 20))],
@@ -245,7 +255,7 @@ def sweeps(X, table, splits, ti, opts):
             row = {"params": {k: v for k, v in params.items() if k != "n_jobs"}}
             for t in MAIN_TARGETS:
                 _, r2, rmse = cv(kind, X, table.Y[:, ti[t]], table, splits, quick=q,
-                                 max_rows=None if kind == "Ridge" else opts.max_rows, **params)
+                                 max_rows=None if kind == "Ridge" else _sweep_rows(opts), **params)
                 row[t] = {"r2": float(np.mean(r2)), "r2_std": float(np.std(r2)),
                           "rmse": float(np.mean(rmse))}
             out[kind].append(row)

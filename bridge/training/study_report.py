@@ -29,6 +29,8 @@ def write_report(res: dict, out: str) -> str:
          f"{d['fps']:.3f} fps (hop {d['hop']}); GroupKFold by group, {d['folds']} folds",
          f"- features: {d['feature_spec']['n_mels']} log-mel dB + rms + onset, n_fft "
          f"{d['feature_spec']['n_fft']} @ {d['feature_spec']['sample_rate']} Hz",
+         f"- RandomForest (Table 1, Table 2) trains on at most {res.get('max_rows') or 'all'} "
+         f"random rows per fold; forest/boosting sweeps on at most {res.get('sweep_rows') or 'all'}",
          "- targets: " + "; ".join(f"**{k}**: {v}" for k, v in d["targets"].items()
                                    if k in ("motion", "weight")), "",
          "## Table 1: the paper's protocol (raw targets, 66 features frame by frame)", "",

@@ -64,3 +64,10 @@ def test_export_refuses_to_write_when_onnx_disagrees(tiny_dataset, tmp_path, mon
         E.export(tiny_dataset, str(out), recipe=E.RECIPES["default"], fps=22050 / 2944,
                  log=lambda *_: None)
     assert not out.exists()
+
+
+def test_card_is_written(tiny_dataset, tmp_path):
+    out = tmp_path / "m.onnx"
+    assert main(["export", tiny_dataset, "--out", str(out), "--card"]) == 0
+    card = (tmp_path / "m.md").read_text()
+    assert "within-video r" in card and "## Rebuild" in card and "motion" in card

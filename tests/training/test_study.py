@@ -66,3 +66,15 @@ def test_context_builder_is_chunk_invariant():
     later = frames.copy()
     later[200:] += 30
     assert np.array_equal(ContextBuilder(DEFAULT).process(later)[:200], whole[:200])
+
+
+def test_single_group_dataset_is_a_clear_error(tmp_path, capsys):
+    from tests.training.conftest import make_corpus
+    from bridge.training.dataset import build_dataset
+
+    (tmp_path / "v").mkdir()
+    make_corpus(tmp_path / "v", tracks=1, presets=2, seconds=4.0)
+    build_dataset([str(tmp_path / "v")], str(tmp_path / "d"), fps=[8], jobs=1, progress=False,
+                  group_regex=r"^(t\d+)__")
+    assert main(["study", str(tmp_path / "d"), "--out", str(tmp_path / "r"), "--quick"]) == 1
+    assert "at least 2 groups" in capsys.readouterr().err
