@@ -106,17 +106,23 @@ DEFAULT = ContextSpec(channels=CHANNELS, lags=(1, 2, 3), delta=True, taus=(4.0, 
                       zscore=True)
 
 
+def _channel_matrix(n_features: int) -> np.ndarray:
+    """``frames @ M`` gives the linear channels (all but ``rms_db``, whose column stays 0)."""
+    n_mels = n_features - 2
+    a, b = max(1, n_mels // 8), max(2, n_mels // 2)
+    M = np.zeros((n_features, len(CHANNELS)))
+    M[:n_mels, 0] = 1.0 / n_mels
+    M[:a, 1] = 1.0 / a
+    M[a:b, 2] = 1.0 / (b - a)
+    M[b:n_mels, 3] = 1.0 / (n_mels - b)
+    M[n_mels + 1, 5] = 1.0
+    return M
+
+
 def channel_values(frames: np.ndarray, n_mels: int) -> np.ndarray:
     """The summary channels of ``(n, n_mels + 2)`` frames: ``(n, len(CHANNELS))``."""
-    mel = frames[:, :n_mels]
-    a, b = max(1, n_mels // 8), max(2, n_mels // 2)
-    out = np.empty((frames.shape[0], len(CHANNELS)))
-    out[:, 0] = mel.mean(axis=1)
-    out[:, 1] = mel[:, :a].mean(axis=1)
-    out[:, 2] = mel[:, a:b].mean(axis=1)
-    out[:, 3] = mel[:, b:].mean(axis=1)
+    out = frames @ _channel_matrix(n_mels + 2)
     out[:, 4] = 20.0 * np.log10(np.maximum(frames[:, n_mels], 1e-5))
-    out[:, 5] = frames[:, n_mels + 1]
     return out
 
 
@@ -128,13 +134,19 @@ class ContextBuilder:
         self.n_features = int(n_features)
         self.n_mels = self.n_features - 2
         self.n_outputs = spec.n_outputs(self.n_features)
-        self._idx = [CHANNELS.index(c) for c in spec.channels]
+        idx = [CHANNELS.index(c) for c in spec.channels]
+        self._M = _channel_matrix(self.n_features)[:, idx]
+        self._rms_col = idx.index(4) if 4 in idx else None
+        self._C = len(idx)
         taus = np.asarray(spec.taus, dtype=np.float64)
         self._a = np.exp(-1.0 / taus)[:, None] if taus.size else np.zeros((0, 1))
+        self._b = 1.0 - self._a
+        self._L = max(spec.lags, default=0)
+        self._frame_cols = self.n_features if spec.include_frame else 0
         self.reset()
 
     def reset(self) -> None:
-        self._hist = None  # (max_lag, C) most recent last
+        self._hist = None  # (L, C): the last L channel rows, oldest first
         self._prev = None
         self._mean = self._var = self._act = None
 
@@ -148,44 +160,52 @@ class ContextBuilder:
             return np.zeros((0, self.n_outputs))
         if s.empty:
             return x.copy()
-        ch = channel_values(x, self.n_mels)[:, self._idx]
-        C = ch.shape[1]
+        ch = x @ self._M
+        if self._rms_col is not None:
+            ch[:, self._rms_col] = 20.0 * np.log10(np.maximum(x[:, self.n_mels], 1e-5))
+        C, L = self._C, self._L
         if self._prev is None:
             first = ch[0]
             self._prev = first.copy()
-            self._hist = np.tile(first, (max(s.lags, default=0), 1))
+            self._hist = np.tile(first, (L, 1))
             self._mean = np.tile(first, (len(s.taus), 1))
             self._var = np.zeros((len(s.taus), C))
             self._act = np.zeros((len(s.taus), C))
-        cols = [x] if s.include_frame else []
-        if s.lags:
-            full = np.concatenate((self._hist, ch))
-            L = self._hist.shape[0]
-            cols += [full[L - k:L - k + n] for k in s.lags]
-            self._hist = full[-L:].copy()
-        prev = np.concatenate((self._prev[None, :], ch[:-1]))
-        d = ch - prev
+        out = np.empty((n, self.n_outputs))
+        col = self._frame_cols
+        if col:
+            out[:, :col] = x
+        if L:
+            full = np.concatenate((self._hist, ch)) if n > 1 else np.vstack((self._hist, ch))
+            for k in s.lags:
+                out[:, col:col + C] = full[L - k:L - k + n]
+                col += C
+            self._hist = full[-L:]
+        if n == 1:
+            d = ch - self._prev
+        else:
+            d = np.empty_like(ch)
+            d[0] = ch[0] - self._prev
+            np.subtract(ch[1:], ch[:-1], out=d[1:])
         self._prev = ch[-1].copy()
         if s.delta:
-            cols.append(d)
-        if s.taus:
-            T = len(s.taus)
-            dev = np.empty((n, T, C))
-            z = np.empty((n, T, C))
-            act = np.empty((n, T, C))
-            a, m, v, g = self._a, self._mean, self._var, self._act
+            out[:, col:col + C] = d
+            col += C
+        T = len(s.taus)
+        if T:
+            per = 3 if s.zscore else 2
+            block = out[:, col:col + T * per * C].reshape(n, T, per, C)
+            a, b, m, v, g = self._a, self._b, self._mean, self._var, self._act
             ad = np.abs(d)
-            for i in range(n):  # recursive filters: one small vector op per frame
-                m = a * m + (1.0 - a) * ch[i]
+            for i in range(n):  # recursive filters: a few small vector ops per frame
+                m = a * m + b * ch[i]
                 e = ch[i] - m
-                v = a * v + (1.0 - a) * e * e
-                g = a * g + (1.0 - a) * ad[i]
-                dev[i], act[i] = e, g
-                z[i] = e / (np.sqrt(v) + 1.0)
+                v = a * v + b * (e * e)
+                g = a * g + b * ad[i]
+                row = block[i]
+                row[:, 0] = e
+                if per == 3:
+                    row[:, 1] = e / (np.sqrt(v) + 1.0)
+                row[:, per - 1] = g
             self._mean, self._var, self._act = m, v, g
-            for j in range(T):
-                cols.append(dev[:, j])
-                if s.zscore:
-                    cols.append(z[:, j])
-                cols.append(act[:, j])
-        return np.concatenate(cols, axis=1)
+        return out

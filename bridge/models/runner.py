@@ -82,12 +82,12 @@ class ModelRunner:
         stacked = np.concatenate((self._db, db)) if self._db.size else db
         prev = stacked.shape[0] - n
         t0 = self.frames_seen
-        for i in range(n):
-            j = prev + i  # row of frame t0 + i in `stacked`
-            if t0 + i < lag:
-                x[i, m + 1] = 0.0
-            else:
-                x[i, m + 1] = np.maximum(stacked[j] - stacked[j - lag], 0.0).mean()
+        first = max(0, lag - t0)  # frames of this block with no frame `lag` back: onset 0
+        x[:min(first, n), m + 1] = 0.0
+        if first < n:
+            rise = stacked[prev + first:] - stacked[prev + first - lag:prev + n - lag]
+            np.maximum(rise, 0.0, out=rise)
+            x[first:, m + 1] = rise.mean(axis=1)
         self._db = stacked[-lag:].copy()
         return x
 
@@ -100,10 +100,12 @@ class ModelRunner:
         if n == 0:
             return np.zeros((0, self.model.n_outputs))
         mf = self.model_frames(x)
-        phase = (self.frames_seen + np.arange(n)) % self.ratio
-        rows = np.empty((n, self.model.n_inputs))
-        for p in np.unique(phase):
-            sel = phase == p
-            rows[sel] = self._builders[p].process(mf[sel])
+        if n == 1:  # the live case: one builder, no bookkeeping
+            rows = self._builders[self.frames_seen % self.ratio].process(mf)
+        else:
+            rows = np.empty((n, self.model.n_inputs))
+            for p in range(min(n, self.ratio)):
+                p_abs = (self.frames_seen + p) % self.ratio
+                rows[p::self.ratio] = self._builders[p_abs].process(mf[p::self.ratio])
         self.frames_seen += n
         return self.model.predict(rows)
