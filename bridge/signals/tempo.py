@@ -9,36 +9,39 @@ one (Ellis 2007, Davies & Plumbley 2007), made causal and incremental:
 2. **Leaky autocorrelation.** Each frame adds ``o[t] * o[t - L]`` for every lag ``L`` up to four
    beats of the slowest tempo (4 s) to an accumulator that forgets with time constant ``memory``
    (4 s). That is O(lags) per frame, one vector multiply-add.
-3. **Tempo** (every ``tempo_update`` = 0.25 s): the lag pair ``[L, L+1]`` in 60..200 BPM maximising
-   ``(acf[L] + acf[L+1] + 0.5 * (acf[2L] + acf[2L+1] + acf[2L+2])) * prior``, where the prior is a
-   log-normal around 120 BPM one octave wide (librosa's default). Summing neighbouring lags catches
-   periods that fall between whole frames (124 BPM at 30 fps is 14.5 frames). The harmonic term and the prior resolve octave ambiguity towards 80-160
-   BPM; music whose tempo is well outside that band can still be reported at double or half its
-   tempo (the octave errors every tracker makes; a 60 BPM ballad with eighth-note hats reads 120).
-   The winning lag is refined to a fraction of a frame from the parabolic peaks at 1..4 multiples
-   of it (least squares), so 124 BPM at 60 fps reads 124.0, not the 124.1 / 128.4 integer lags give.
-   A new tempo replaces the current one only if it scores 10 % higher (no flip-flopping between
+3. **Tempo** (every ``tempo_update`` = 0.25 s): the lag pair ``[L, L+1]`` in 60..200 BPM
+   maximising ``(acf[L] + acf[L+1] + 0.5 * (acf[2L] + acf[2L+1] + acf[2L+2])) * prior``, where the
+   prior is a log-normal around 120 BPM one octave wide (librosa's default). Summing neighbouring
+   lags catches periods that fall between whole frames (124 BPM at 30 fps is 14.5 frames). The
+   harmonic term and the prior resolve octave ambiguity towards 80-160 BPM; music whose tempo is
+   well outside that band can still be reported at double or half its tempo (the octave errors
+   every tracker makes; a 60 BPM ballad with eighth-note hats reads 120). The winning lag is
+   refined to a fraction of a frame from the parabolic peaks at 1..4 multiples of it (least
+   squares), so 124 BPM at 60 fps reads 124.0, not the 124.1 / 128.4 integer lags give. A new
+   tempo replaces the current one only if it scores 10 % higher (no flip-flopping between
    octaves); small refinements pass freely.
-4. **Phase** (every ``update`` = 0.1 s). Given the period P, a comb over the last ``comb_beats`` (4) beats of the envelope finds
-   the offset since the last beat, on an envelope that adds the low band's rise to the onsets (so
-   the clock locks to the kick, not to off-beat hats); the beat clock is pulled towards it (half of the error per update)
-   and fires ``beat`` on the frame nearest each predicted beat, compensating the envelope's delay
-   behind the audio (``delay``, 30 ms: a hit's rise peaks when it reaches the middle of the 93 ms
-   analysis window). Beats are *predicted*, so they land on the beat instead of after it.
+4. **Phase** (every ``update`` = 0.1 s). Given the period P, a comb over the last ``comb_beats``
+   (4) beats finds the offset since the last beat, on an envelope that adds the low band's rise
+   to the onsets (so the clock locks to the kick, not to off-beat hats). The beat clock is pulled
+   towards it (half of the error per update) and fires ``beat`` on the frame nearest each
+   predicted beat, compensating the envelope's delay behind the audio (``delay``, 30 ms). Beats
+   are *predicted*, so they land on the beat instead of after it.
 5. **Confidence** = mean of ``acf[k P] / acf[0]`` for k = 1, 2, 3, clipped to 0..1 and smoothed
    over ``confidence_smoothing`` (2 s): a click track reads ~0.95, the demo groove and the test
-   music (tests/data/music) 0.5-0.7, white noise 0.15 (at most 0.27 over six seeds). ``beat`` fires only while
-   confidence >= ``min_confidence`` (0.35); ``bpm`` is 0 until the first estimate, which needs
-   ``warmup`` (3 s) after the first sound.
+   music (tests/data/music) 0.5-0.7, white noise 0.15 (at most 0.27 over six seeds). ``beat``
+   fires only while confidence >= ``min_confidence`` (0.35); ``bpm`` is 0 until the first
+   estimate, which needs ``warmup`` (3 s) after the first sound.
 
 Behaviour measured at 60 fps (tests/signals/test_tempo.py checks the same signals):
 librosa click tracks at 60/90/124/150 BPM lock on the first estimate (3.3 s) to within 0.1 BPM;
 the demo groove (124 BPM) too, with beats from ~5 s. After 8 s predicted beats fall within 30 ms
 of the true ones (clicks ~20 ms early, the demo's kicks ~13 ms late; one frame is 17 ms). Octave
 errors: a 180 BPM click track reads 90 (the prior prefers 90 when both fit equally); anything
-whose periodicity is as strong at twice the period may read half tempo. A tempo change is followed
-after roughly ``memory`` to twice ``memory`` seconds, as the old periodicity fades. At 8 fps (the
-research rate) one frame is 125 ms: tempo is still estimated, beat timing is not meaningful.
+whose periodicity is as strong at twice the period may read half tempo. A tempo change (clicks
+at 100, then 128 BPM) is followed within 3 s; the old periodicity fades from the accumulator
+with time constant ``memory``, so a weak new pulse under a strong old one can take up to about
+twice ``memory``. At 8 fps (the research rate) one frame is 125 ms and the 93 ms windows leave
+gaps: tempo is often an octave off and beat timing is not meaningful; use >= 30 fps live.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ import math
 import numpy as np
 
 from bridge.audio.spec import FeatureSpec
-from bridge.signals.bands import Stage, as_frames, one_pole
+from bridge.signals.bands import Stage, one_pole
 
 
 class TempoTracker(Stage):
