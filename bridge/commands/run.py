@@ -37,12 +37,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="when the device disappears: hold the last values (default) or idle")
     parser.add_argument("--block-ms", type=float, default=10.0,
                         help="audio block length in ms (default 10)")
+    parser.add_argument("--input-latency", default="high", metavar="S|low|high",
+                        help="driver input buffer: seconds, or PortAudio's 'low'/'high' "
+                             "(default high: safer on a busy machine; audio is delivered as soon as "
+                             "each block is ready either way)")
     parser.add_argument("--duration", type=float, default=None, metavar="S",
                         help="stop after S seconds")
     parser.add_argument("--status-interval", type=float, default=2.0, metavar="S",
                         help="seconds between plain status lines when not on a terminal")
     parser.add_argument("--log-level", default=argparse.SUPPRESS,
                         choices=["debug", "info", "warning", "error"], help="logging verbosity")
+
+
+def _latency(text: str):
+    from bridge.errors import ConfigError
+
+    if text in ("low", "high"):
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 2:
+        raise ConfigError(f"--input-latency must be 'low', 'high' or seconds in (0, 2]; got {text!r}")
+    return value
 
 
 def _choose_source(args):
@@ -56,7 +74,7 @@ def _choose_source(args):
     if args.demo:
         return DemoSource(LIVE_SPEC.sample_rate, speed=args.speed, block_seconds=block)
     if args.device is not None:
-        return DeviceSource(args.device, block_seconds=block)
+        return DeviceSource(args.device, block_seconds=block, latency=_latency(args.input_latency))
     try:
         import sounddevice as sd
 
@@ -73,7 +91,7 @@ def _choose_source(args):
         return DemoSource(LIVE_SPEC.sample_rate, block_seconds=block)
     print(f"vjbridge: no source given: recording the default input {device['index']} "
           f"{device['name']!r} (--device, --file or --demo to choose)", file=sys.stderr)
-    return DeviceSource(device["index"], block_seconds=block)
+    return DeviceSource(device["index"], block_seconds=block, latency=_latency(args.input_latency))
 
 
 def run(args: argparse.Namespace) -> int:

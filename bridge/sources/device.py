@@ -86,10 +86,12 @@ class DeviceSource(Source):
     kind = "device"
 
     def __init__(self, query=None, *, block_seconds: float = 0.01, channels: int = 2,
-                 retry_seconds: float = 1.0, stall_seconds: float = 1.5, queue_blocks: int = 256):
+                 retry_seconds: float = 1.0, stall_seconds: float = 1.5, queue_blocks: int = 256,
+                 latency: float | str = "high"):
         super().__init__(queue_blocks=queue_blocks)
         self.query = query
         self.block_seconds = float(block_seconds)
+        self.latency = latency  # PortAudio's suggested input latency: the driver buffer's size
         self.max_channels = int(channels)
         self.retry_seconds = float(retry_seconds)
         self.stall_seconds = float(stall_seconds)
@@ -134,7 +136,7 @@ class DeviceSource(Source):
         self._ended.clear()
         try:
             stream = sd.InputStream(device=device["index"], samplerate=rate, channels=channels,
-                                    dtype="float32", blocksize=max(1, round(rate * self.block_seconds)),
+                                    dtype="float32", latency=self.latency, blocksize=max(1, round(rate * self.block_seconds)),
                                     callback=self._callback, finished_callback=self._ended.set)
             self.sample_rate = rate
             self.channels = channels

@@ -1,0 +1,177 @@
+"""The live bridge on a real audio device: a PulseAudio null sink, played with paplay, recorded by
+``vjbridge run --device pulse`` (a subprocess), received by liblo's oscdump.
+
+What is asserted: the addresses arrive, about one packet per feature frame of the played audio, with
+values that follow the offline pipeline on the same file (aligned by cross-correlation: the capture
+start is arbitrary; correlation, never timing); a PulseAudio stop/start while the bridge runs is
+survived without a restart; a wrong device name is one line listing the real ones.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from bridge.runtime.engine import LIVE_SPEC
+from tests.runtime.conftest import offline_columns
+from tests.runtime.peers import Bridge, OscDump, PulseServer, free_udp_port
+
+
+@pytest.fixture
+def pulse():
+    server = PulseServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def best_lag(live: np.ndarray, ref: np.ndarray, *, min_overlap: float = 0.9) -> int:
+    """The lag with the highest Pearson correlation over the overlap (``live[i + lag]`` ~
+    ``ref[i]``), among lags where at least ``min_overlap`` of ``ref`` lies inside ``live``."""
+    need = int(min_overlap * ref.size)
+    best, best_r = 0, -2.0
+    for lag in range(-(ref.size - need), live.size - need + 1):
+        a, b = aligned(live, ref, lag)
+        if a.size >= need and a.std() > 0:
+            r = corr(a, b)
+            if r > best_r:
+                best, best_r = lag, r
+    return best
+
+
+def aligned(live: np.ndarray, ref: np.ndarray, lag: int) -> tuple[np.ndarray, np.ndarray]:
+    """The overlap of ``live`` and ``ref`` at ``lag``."""
+    start = max(0, lag)
+    live = live[start:]
+    ref = ref[start - lag:]
+    n = min(live.size, ref.size)
+    return live[:n], ref[:n]
+
+
+def corr(a, b) -> float:
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+SEGMENT = 120  # frames: 2 s
+
+
+def segment_lags(live: np.ndarray, ref: np.ndarray, lag: int, search: int = 15) -> list[tuple]:
+    """Per 2 s segment of ``ref``: the best lag within ``search`` frames of ``lag``. Under load a
+    PulseAudio capture can lose or delay a few blocks (notes: 30-40 ms gaps); re-aligning each
+    segment keeps one such hiccup from hiding whether the values match."""
+    out = []
+    for s in range(0, ref.size - SEGMENT + 1, SEGMENT):
+        seg = ref[s:s + SEGMENT]
+        best, best_r = lag, -2.0
+        for k in range(lag - search, lag + search + 1):
+            if 0 <= s + k and s + k + SEGMENT <= live.size:
+                r = corr(live[s + k:s + k + SEGMENT], seg)
+                if r > best_r:
+                    best, best_r = k, r
+        out.append((s, best))
+    return out
+
+
+def segment_corrs(live: np.ndarray, ref: np.ndarray, lags: list[tuple]) -> np.ndarray:
+    return np.array([corr(live[s + k:s + k + SEGMENT], ref[s:s + SEGMENT]) for s, k in lags])
+
+
+def test_device_to_oscdump_matches_the_offline_pipeline(pulse, music_wav):
+    dump = OscDump()
+    bridge = Bridge("run", "--device", "pulse", "--osc", f"127.0.0.1:{dump.port}",
+                    "--status-interval", "1", env=pulse.env)
+    try:
+        bridge.wait_for("Ctrl-C to stop")
+        time.sleep(0.3)  # ~30 callbacks before playing (real-peers.md: the first ones can be late)
+        before = len(dump.series("/vjbridge/rms"))
+        player = pulse.play(music_wav)
+        assert player.wait(timeout=30) == 0
+        time.sleep(0.5)
+        during = len(dump.series("/vjbridge/rms")) - before
+        assert bridge.stop() == 0, bridge.stderr
+    finally:
+        bridge.stop()
+        dump.stop()
+    assert {a for a, _ in dump.messages()} == {f"/vjbridge/{k}" for k in
+                                              ("rms", "onset", "low", "mid", "high")}
+    # rate: one packet per frame of audio; ~8.5 s of playback at 59.92 frames/s (allow for the
+    # player's start-up and the device's 30-40 ms gaps, which delay but do not drop frames)
+    assert 0.85 * 8 * LIVE_SPEC.frame_rate < during < 1.3 * 9.5 * LIVE_SPEC.frame_rate, during
+    ref = offline_columns(music_wav)
+    live_rms = dump.series("/vjbridge/rms")
+    lag = best_lag(live_rms, ref["rms"])  # one lag for every column: they share packets
+    a, b = aligned(live_rms, ref["rms"], lag)
+    assert a.size > 0.95 * ref["rms"].size  # the whole file made it through
+    np.testing.assert_allclose(np.median(a / np.maximum(b, 1e-6)), 1.0, atol=0.05)  # same level
+    lags = segment_lags(live_rms, ref["rms"], lag)
+    for key, floor in (("rms", 0.98), ("low", 0.95), ("mid", 0.95), ("high", 0.9), ("onset", 0.6)):
+        r = segment_corrs(dump.series(f"/vjbridge/{key}"), ref[key], lags)
+        assert np.median(r) > floor and np.mean(r > floor) >= 0.6, (key, r)
+    assert "Traceback" not in bridge.stderr
+    assert "block arrival -> packet sent median" in bridge.stderr
+
+
+def test_bridge_recovers_when_pulseaudio_restarts(pulse, music_wav):
+    dump = OscDump()
+    bridge = Bridge("--log-level", "info", "run", "--device", "pulse", "--osc",
+                    f"127.0.0.1:{dump.port}", env=pulse.env)
+    try:
+        bridge.wait_for("Ctrl-C to stop")
+        time.sleep(0.5)  # values flowing (silence)
+        pulse.stop()  # the device disappears
+        bridge.wait_for("disappeared", timeout=15)
+        held = len(dump.series("/vjbridge/rms"))
+        time.sleep(0.5)
+        assert len(dump.series("/vjbridge/rms")) > held  # last values are held, still sent
+        assert bridge.proc.poll() is None
+        pulse.start()  # ... and comes back
+        bridge.wait_for("is back", timeout=20)
+        mark = len(dump.series("/vjbridge/rms"))
+        time.sleep(0.3)
+        player = pulse.play(music_wav)
+        assert player.wait(timeout=30) == 0
+        time.sleep(0.5)
+        assert bridge.stop() == 0, bridge.stderr
+    finally:
+        bridge.stop()
+        dump.stop()
+    after = dump.series("/vjbridge/rms")[mark:]
+    ref = offline_columns(music_wav)
+    lag = best_lag(after, ref["rms"])
+    assert aligned(after, ref["rms"], lag)[0].size > 0.9 * ref["rms"].size
+    r = segment_corrs(after, ref["rms"], segment_lags(after, ref["rms"], lag))
+    assert np.median(r) > 0.98, r  # values flow again, and they are the music's
+    assert sum("disappeared" in line for line in bridge.err) == 1  # logged once
+    assert "1 stream restarts" in bridge.stderr
+
+
+def test_unknown_device_is_one_line_listing_the_inputs(pulse):
+    bridge = Bridge("run", "--device", "nosuchdevice", env=pulse.env)
+    assert bridge.proc.wait(timeout=30) == 1
+    bridge.stop()
+    errors = [line for line in bridge.err if "error" in line]
+    assert len(errors) == 1, bridge.stderr
+    assert "'nosuchdevice'" in errors[0] and "'pulse'" in errors[0] and "'default'" in errors[0]
+    assert "Traceback" not in bridge.stderr
+
+
+def test_unreachable_and_busy_osc_targets_do_not_crash(pulse):
+    """Nobody listening on the target port, or a program holding it that never reads: the bridge
+    keeps streaming and exits cleanly."""
+    import socket
+
+    busy = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    busy.bind(("127.0.0.1", 0))
+    try:
+        for port in (free_udp_port(), busy.getsockname()[1]):
+            bridge = Bridge("run", "--device", "pulse", "--osc", f"127.0.0.1:{port}",
+                            "--duration", "1.5", env=pulse.env)
+            assert bridge.proc.wait(timeout=30) == 0, bridge.stderr
+            bridge.stop()
+            assert "Traceback" not in bridge.stderr
+            assert "packets (" in bridge.stderr
+    finally:
+        busy.close()
