@@ -174,3 +174,17 @@ def test_missing_projectm_development_files_name_the_apt_get_line(tmp_path, monk
     monkeypatch.setenv("PKG_CONFIG_PATH", str(empty))
     with pytest.raises(CorpusError, match="apt-get install -y libprojectm-dev projectm-data"):
         renderer_path()
+
+
+def test_chosen_presets_are_kept_ones_best_first_without_duplicate_files():
+    results = {
+        "a/x.milk": {"preset": "a/x.milk", "sha256": "1", "status": "kept", "score": 0.3},
+        "b/x.milk": {"preset": "b/x.milk", "sha256": "1", "status": "kept", "score": 0.3},
+        "c/y.milk": {"preset": "c/y.milk", "sha256": "2", "status": "kept", "score": 0.5},
+        "d/z.milk": {"preset": "d/z.milk", "sha256": "3", "status": "black", "score": 0.9},
+    }
+    assert [e["preset"] for e in screen.chosen_list(results)] == ["c/y.milk", "a/x.milk"]
+    assert [e["preset"] for e in screen.chosen_list(results, keep=1)] == ["c/y.milk"]
+    committed = json.loads(build.PRESETS_JSON.read_text())["chosen"]
+    assert len({e["sha256"] for e in committed}) == len(committed)
+    assert all(e["status"] == "kept" and e["score"] >= screen.MIN_SCORE for e in committed)

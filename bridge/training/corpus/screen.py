@@ -150,10 +150,19 @@ def load_results(path: Path) -> dict[str, dict]:
 
 
 def chosen_list(results: dict[str, dict], *, keep: int | None = None) -> list[dict]:
-    """Kept presets, best score first (ties by name), at most ``keep``."""
+    """Kept presets, best score first (ties by name), one per content hash, at most ``keep``.
+
+    projectm-data ships some presets in several packs under the same or another name; identical
+    files would render identical videos, so only the first (by score, then name) is chosen.
+    """
     kept = sorted((e for e in results.values() if e.get("status") == "kept"),
                   key=lambda e: (-e["score"], e["preset"]))
-    return kept if keep is None else kept[:keep]
+    seen, unique = set(), []
+    for e in kept:
+        if e["sha256"] not in seen:
+            seen.add(e["sha256"])
+            unique.append(e)
+    return unique if keep is None else unique[:keep]
 
 
 _EXCERPTS: list[np.ndarray] | None = None
