@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 
-HELP = "run the live bridge: audio device / file / demo -> signals -> OSC"
+HELP = "run the live bridge: audio device / file / demo -> models + signals -> mapping -> OSC/MIDI"
 
 log = logging.getLogger("bridge.run")
 
@@ -28,11 +28,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--demo", action="store_true", help="the built-in synthetic groove")
     parser.add_argument("--speed", type=float, default=1.0,
                         help="--file/--demo playback speed (1 = real time, 0 = as fast as possible)")
-    parser.add_argument("--osc", metavar="HOST:PORT", default="127.0.0.1:7000",
-                        help="OSC/UDP target for the signals (default 127.0.0.1:7000)")
-    parser.add_argument("--osc-prefix", default="/vjbridge", help="OSC address prefix")
-    parser.add_argument("--output-rate", type=float, default=60.0,
-                        help="output ticks per second (default 60)")
+    parser.add_argument("--mapping", default="default", metavar="PATH|none",
+                        help="mapping YAML (default: mappings/default.yaml, OSC to "
+                             "127.0.0.1:7000); 'none' sends every signal raw as "
+                             "/vjbridge/<name> to --osc")
+    parser.add_argument("--model", action="append", metavar="PATH",
+                        help="ONNX model to run (repeatable; default: the shipped onnx_models/*.onnx)")
+    parser.add_argument("--no-models", action="store_true", help="run no models")
+    parser.add_argument("--osc", metavar="HOST:PORT", default=None,
+                        help="send every OSC output of the mapping to HOST:PORT instead")
+    parser.add_argument("--midi", metavar="PORT", default=None,
+                        help="open this MIDI port for every MIDI output of the mapping")
+    parser.add_argument("--osc-prefix", default="/vjbridge", help="OSC prefix with --mapping none")
+    parser.add_argument("--output-rate", type=float, default=None,
+                        help="output ticks per second (default: the mapping's rate, 60)")
     parser.add_argument("--on-loss", choices=["hold", "idle"], default="hold",
                         help="when the device disappears: hold the last values (default) or idle")
     parser.add_argument("--block-ms", type=float, default=10.0,
@@ -98,15 +107,16 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "log_level", None):
         logging.getLogger().setLevel(args.log_level.upper())
     from bridge.runtime.engine import LIVE_SPEC, Engine
-    from bridge.runtime.osc_basic import OscOutput, parse_target
-    from bridge.runtime.stages import FeatureColumns
+    from bridge.runtime.pipeline import build
     from bridge.runtime.status import StatusLine
 
-    host, port = parse_target(args.osc)
+    mapping = None if args.mapping.lower() == "none" else args.mapping
+    models = [] if args.no_models else args.model
+    stages, outputs, rate = build(LIVE_SPEC, mapping=mapping, models=models, osc=args.osc,
+                                  midi=args.midi, osc_prefix=args.osc_prefix)
+    rate = args.output_rate or rate
     source = _choose_source(args)
-    output = OscOutput(host, port, prefix=args.osc_prefix)
-    engine = Engine(source, [FeatureColumns(LIVE_SPEC)], [output], output_rate=args.output_rate,
-                    on_loss=args.on_loss)
+    engine = Engine(source, stages, outputs, output_rate=rate, on_loss=args.on_loss)
     stop = threading.Event()
     failure: list[BaseException] = []
 
@@ -132,7 +142,8 @@ def run(args: argparse.Namespace) -> int:
                 if not announced and source.state == "running":
                     announced = True
                     print(f"vjbridge: {source.describe()} -> {LIVE_SPEC.frame_rate:.2f} frames/s "
-                          f"-> {output.describe()} at {args.output_rate:g} Hz; Ctrl-C to stop",
+                          f"-> {', '.join(o.describe() for o in outputs)} at {rate:g} Hz; "
+                          "Ctrl-C to stop",
                           file=sys.stderr, flush=True)
                 if source.state != "starting":
                     status.update()

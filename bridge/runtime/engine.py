@@ -15,6 +15,9 @@ Latency is measured where it happens: for every block that leads to a packet, ``
 (arrival = the time the callback received the block). Audio buffered inside the pipeline (the
 resampler's hold-back plus samples waiting for the next hop) is measured separately, per tick.
 
+Outputs with a ``poll()`` method (the mapping: reload when its file changed) are polled once a
+second on this thread, between blocks.
+
 Lifecycle: stages start in order, then outputs, then the source; on exit (normal, error, SIGINT via
 the ``stop`` event) the source stops first, outputs go idle and close, stages close, in a ``finally``.
 """
@@ -84,6 +87,7 @@ class Engine:
             for output in self.outputs:
                 output.start()
                 started.append(("output", output))
+            self._warm_up()
             self.started_at = time.perf_counter()
             self.source.start()
             started.append(("source", self.source))
@@ -105,6 +109,23 @@ class Engine:
                 except Exception as exc:  # noqa: BLE001 - keep shutting the rest down
                     log.error("while stopping %s: %s", kind, exc)
 
+    def _warm_up(self) -> None:
+        """Run a little silence through the extractor and stages, then forget it: FFT plans,
+        ONNX sessions and caches get built now instead of on the first live blocks (which would
+        otherwise queue up behind a several-hundred-ms first call)."""
+        spec = self.spec
+        silence = np.zeros(spec.n_fft + 8 * spec.hop_length)
+        frames = self.extractor.process(silence[:spec.n_fft])
+        for i in range(8):
+            frames = self.extractor.process(silence[spec.n_fft + i * spec.hop_length:
+                                                    spec.n_fft + (i + 1) * spec.hop_length])
+            for stage in self.stages:
+                stage.process(frames)
+        StreamResampler(48000, spec.sample_rate).process(np.zeros(480))
+        self.extractor.reset()
+        for stage in self.stages:
+            stage.reset()
+
     def _loop(self, stop: threading.Event, deadline: float | None) -> None:
         period = 1.0 / self.output_rate
         self._next_tick = 0.0
@@ -112,9 +133,19 @@ class Engine:
         self._last_audio = time.perf_counter()
         self._last_send = 0.0
         self._idled = False
+        polls = [o.poll for o in self.outputs if callable(getattr(o, "poll", None))]
+        next_poll = time.perf_counter() + 1.0
         while not stop.is_set():
-            if deadline is not None and time.perf_counter() >= deadline:
+            now = time.perf_counter()
+            if deadline is not None and now >= deadline:
                 break
+            if polls and now >= next_poll:  # e.g. reload an edited mapping, once a second
+                next_poll = now + 1.0
+                for poll in polls:
+                    try:
+                        poll()
+                    except Exception as exc:  # noqa: BLE001 - a failed reload keeps the old one
+                        log.error("output poll failed: %s", exc)
             block = self.source.read(timeout=min(period, 0.05))
             if block is None:
                 if self.source.finished:
@@ -218,11 +249,18 @@ class Engine:
         return sum(int(getattr(o, "drops", 0)) for o in self.outputs)
 
     def levels(self) -> dict[str, float]:
-        """rms and low/mid/high mean mel dB of the newest frame (for the status line)."""
+        """rms of the newest frame, and low/mid/high: the signals' 0..1 auto-gained levels when a
+        signal stage produces them, else the mean mel dB of each third of the bands."""
         frame = self.last_frame
         if frame is None:
             return {}
         n = self.spec.n_mels
+        out = {"rms": float(frame[n])}
+        values = self.values
+        if all(k in values for k in ("low", "mid", "high")):
+            out.update((k, values[k]) for k in ("low", "mid", "high"))
+            return out
         third = n // 3
-        return {"rms": float(frame[n]), "low": float(frame[:third].mean()),
-                "mid": float(frame[third:2 * third].mean()), "high": float(frame[2 * third:n].mean())}
+        out.update(low=float(frame[:third].mean()), mid=float(frame[third:2 * third].mean()),
+                   high=float(frame[2 * third:n].mean()), db=1.0)
+        return out

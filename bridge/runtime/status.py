@@ -38,8 +38,13 @@ class StatusLine:
     def text(self) -> str:
         s = self.snapshot()
         lv = s["levels"]
-        levels = (f"rms {lv['rms']:.3f} low {lv['low']:6.1f} mid {lv['mid']:6.1f} high "
-                  f"{lv['high']:6.1f} dB" if lv else "no audio yet")
+        if not lv:
+            levels = "no audio yet"
+        elif "db" in lv:
+            levels = (f"rms {lv['rms']:.3f} low {lv['low']:6.1f} mid {lv['mid']:6.1f} high "
+                      f"{lv['high']:6.1f} dB")
+        else:
+            levels = f"rms {lv['rms']:.3f} low {lv['low']:.2f} mid {lv['mid']:.2f} high {lv['high']:.2f}"
         lat = ("" if s["latency_ms"] != s["latency_ms"]
                else f" | latency {s['latency_ms']:.2f}/{s['latency_p99_ms']:.2f} ms (p50/p99)")
         return (f"[{s['state']}] {levels} | {s['rate']:5.1f} pkt/s, {s['packets']} sent, "

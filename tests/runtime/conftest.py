@@ -45,3 +45,38 @@ def demo_wav(tmp_path_factory):
 def offline_columns(path) -> dict[str, np.ndarray]:
     """The offline pipeline on a file: extract_file at the live spec, then the same columns."""
     return FeatureColumns(LIVE_SPEC).process(extract_file(path, LIVE_SPEC))
+
+
+def offline_mapped(path, mapping, models=()) -> dict[str, np.ndarray]:
+    """The offline pipeline through a mapping: extract_file at the live spec -> classic signals and
+    models -> the Router, one tick per frame (the live rate) -> OSC address -> values."""
+    from bridge.mapping import Router, load_mapping
+    from bridge.runtime.pipeline import ModelStage, SignalsStage
+
+    frames = extract_file(path, LIVE_SPEC)
+    stages = ([ModelStage(models, LIVE_SPEC)] if models else []) + [SignalsStage(LIVE_SPEC)]
+    values: dict[str, np.ndarray] = {}
+    for stage in stages:
+        stage.start()
+        values.update(stage.process(frames))
+    router = Router(load_mapping(mapping))
+    out: dict[str, list] = {}
+    for i in range(frames.shape[0]):
+        frame = router.tick({k: float(v[i]) for k, v in values.items()})
+        for items in frame.values():
+            for item in items:
+                out.setdefault(item.address, []).append(float(item.value))
+    return {k: np.array(v) for k, v in out.items()}
+
+
+def mapping_for_test_model(tmp_dir) -> str:
+    """mappings/default.yaml without the colour routes (r, g, b): the small test model of
+    tests/models/helpers.py produces only motion and weight, and a mapping naming an output no
+    loaded model produces is refused."""
+    from bridge.runtime.pipeline import DEFAULT_MAPPING
+
+    lines = [line for line in DEFAULT_MAPPING.read_text().splitlines()
+             if not any(f"{{signal: {c}," in line for c in "rgb")]
+    path = tmp_dir / "default-motion-weight.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)

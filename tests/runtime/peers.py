@@ -122,6 +122,7 @@ class OscDump:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self._reader.join(timeout=5)  # every line oscdump printed is read before anyone looks
 
 
 class Bridge:

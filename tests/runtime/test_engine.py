@@ -3,7 +3,7 @@ output rate; stage order; idle on exit. Real OSC receiver (liblo's oscdump) for 
 
 from __future__ import annotations
 
-import threading
+import time
 
 import numpy as np
 import pytest
@@ -74,7 +74,7 @@ def test_file_through_the_live_engine_equals_the_offline_pipeline(demo_wav):
         np.testing.assert_allclose(live, ref[key], rtol=1e-9, atol=1e-9, err_msg=key)
     assert log == ["stage.start", "output.start", "output.idle", "output.close", "stage.close"]
     assert engine.latency.count >= n - 2 and engine.latency.median() > 0  # flushed tail: no block
-    assert stage.resets == 1  # the first block starts the stream
+    assert stage.resets == 2  # after the warm-up, and when the first block starts the stream
 
 
 def test_output_rate_below_the_frame_rate_decimates_in_stream_time(demo_wav):
@@ -114,8 +114,10 @@ def test_engine_idles_outputs_once_when_configured():
     engine = Engine(StalledDemo(LIVE_SPEC.sample_rate, seconds=0.3), [FeatureColumns(LIVE_SPEC)],
                     [out], hold_after=0.1, on_loss="idle")
     engine.run(duration=0.9)
-    assert engine.held_ticks == 0
-    assert log == ["output.start", "output.idle", "output.idle", "output.close"]  # loss, then exit
+    assert engine.held_ticks == 0 and len(out.sent) == engine.frames  # nothing re-sent
+    # idled when the audio stopped (once per gap: a loaded machine may add a gap), and at exit
+    assert log[0] == "output.start" and log[-2:] == ["output.idle", "output.close"]
+    assert 2 <= log.count("output.idle") <= 3
 
 
 def test_bad_options_are_config_errors():
@@ -129,47 +131,91 @@ def test_bad_options_are_config_errors():
     assert parse_target("[::1]:7000") == ("::1", 7000)
 
 
+def is_subsequence(sub, seq) -> bool:
+    it = iter(seq)
+    return all(any(x == y for y in it) for x in sub)
+
+
 def test_oscdump_receives_the_file_signals(demo_wav):
-    """The wire: a real OSC receiver decodes our bundles; values equal the offline pipeline."""
+    """The wire: a real OSC receiver decodes our bundles; values equal the offline pipeline.
+    (UDP on a loaded machine may lose a few packets: what arrives must be the offline values,
+    in order.)"""
     dump = OscDump()
     try:
-        engine = Engine(FileSource(demo_wav, speed=4), [FeatureColumns(LIVE_SPEC)],
+        engine = Engine(FileSource(demo_wav, speed=2), [FeatureColumns(LIVE_SPEC)],
                         [OscOutput("127.0.0.1", dump.port)])
         engine.run()
-        ref = offline_columns(demo_wav)
-        n = len(ref["rms"])
-        for _ in range(100):
-            if len(dump.series("/vjbridge/high")) >= n + 1:
-                break
-            threading.Event().wait(0.05)
+        time.sleep(0.3)
     finally:
         dump.stop()
+    ref = offline_columns(demo_wav)
+    n = len(ref["rms"])
+    assert engine.ticks == n and engine.source.overruns == 0
     addresses = {a for a, _ in dump.messages()}
     assert addresses == {f"/vjbridge/{k}" for k in FeatureColumns.SIGNALS}
     for key in FeatureColumns.SIGNALS:
         got = dump.series(f"/vjbridge/{key}")
-        assert len(got) == n + 1  # one per frame, plus the idle values on exit
-        np.testing.assert_allclose(got[:n], ref[key].astype(np.float32), rtol=1e-5, atol=1e-5)
-        assert got[n] == 0.0
+        assert len(got) >= 0.9 * n, (key, len(got), n)
+        assert got[-1] == 0.0  # the idle value on exit
+        want = [float(f"{v:.6f}") for v in ref[key].astype(np.float32)]  # oscdump prints %f
+        assert is_subsequence([float(f"{v:.6f}") for v in got[:-1]], want), key
 
 
-def test_cli_run_demo_duration_exits_cleanly_and_reports_latency():
-    port = free_udp_port()
-    bridge = Bridge("run", "--demo", "--osc", f"127.0.0.1:{port}", "--duration", "1.5")
-    rc = bridge.proc.wait(timeout=30)
-    bridge.stop()
+CLASSIC_ROUTES = {f"/vjbridge/{k}" for k in ("low", "mid", "high", "rms", "onset", "kick", "snare",
+                                                "beat", "bpm", "spectralcentroid")}
+
+
+def test_cli_run_demo_with_the_default_mapping_reaches_oscdump():
+    """`vjbridge run --demo`: classic signals through mappings/default.yaml to a real receiver."""
+    dump = OscDump()
+    try:
+        bridge = Bridge("run", "--demo", "--osc", f"127.0.0.1:{dump.port}", "--duration", "2")
+        rc = bridge.proc.wait(timeout=30)
+        bridge.stop()
+    finally:
+        dump.stop()
     assert rc == 0, bridge.stderr
-    assert "demo groove" in bridge.stderr
+    assert "demo groove" in bridge.stderr and "default.yaml" in bridge.stderr
     assert "block arrival -> packet sent median" in bridge.stderr
+    # no shipped models yet: the classic routes stream; the model routes only get their idle
+    # value, at exit (blackout)
+    addresses = {a for a, _ in dump.messages()}
+    assert CLASSIC_ROUTES <= addresses
+    for address in addresses - CLASSIC_ROUTES:
+        assert address in {f"/vjbridge/{k}" for k in ("motion", "weight", "r", "g", "b")}
+        assert set(dump.series(address)) == {0.0}  # only idle values (idle(), then close())
+    rms = dump.series("/vjbridge/rms")
+    assert len(rms) > 10 and rms.max() > 0.05  # the groove is not silent
 
 
-def test_cli_osc_target_errors_are_one_clear_line():
-    bridge = Bridge("run", "--demo", "--osc", "no-such-host.invalid:7000", "--duration", "1")
-    assert bridge.proc.wait(timeout=30) == 1
-    bridge.stop()
-    lines = [l for l in bridge.err if "error" in l]
-    assert len(lines) == 1 and "cannot resolve host" in lines[0], bridge.stderr
-    bridge = Bridge("run", "--demo", "--osc", "127.0.0.1:70000")
-    assert bridge.proc.wait(timeout=30) == 1
-    bridge.stop()
-    assert "port in 1..65535" in bridge.stderr and "Traceback" not in bridge.stderr
+def test_cli_run_without_a_mapping_sends_every_signal_raw():
+    from bridge.signals import ClassicSignals
+
+    dump = OscDump()
+    try:
+        bridge = Bridge("run", "--demo", "--mapping", "none", "--osc", f"127.0.0.1:{dump.port}",
+                        "--duration", "1.5")
+        assert bridge.proc.wait(timeout=30) == 0, bridge.stderr
+        bridge.stop()
+    finally:
+        dump.stop()
+    names = ClassicSignals(LIVE_SPEC).names
+    assert {a for a, _ in dump.messages()} == {f"/vjbridge/{n}" for n in names}
+
+
+def test_cli_bad_targets_mappings_and_models_are_one_clear_line(tmp_path):
+    cases = [
+        (["--osc", "no-such-host.invalid:7000"], "cannot resolve host"),
+        (["--mapping", "none", "--osc", "no-such-host.invalid:7000"], "cannot resolve host"),
+        (["--osc", "127.0.0.1:70000"], "port 1..65535"),
+        (["--mapping", "none", "--osc", "127.0.0.1:70000"], "port in 1..65535"),
+        (["--mapping", str(tmp_path / "missing.yaml")], "missing.yaml"),
+        (["--model", str(tmp_path / "missing.onnx")], "no such model file"),
+    ]
+    for args, expected in cases:
+        bridge = Bridge("run", "--demo", "--duration", "1", *args)
+        assert bridge.proc.wait(timeout=30) == 1, (args, bridge.stderr)
+        bridge.stop()
+        lines = [l for l in bridge.err if "error" in l]
+        assert len(lines) == 1 and expected in lines[0], (args, bridge.stderr)
+        assert "Traceback" not in bridge.stderr

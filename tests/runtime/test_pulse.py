@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from bridge.runtime.engine import LIVE_SPEC
-from tests.runtime.conftest import offline_columns
+from tests.runtime.conftest import mapping_for_test_model, offline_columns, offline_mapped
 from tests.runtime.peers import Bridge, OscDump, PulseServer, free_udp_port
 
 
@@ -79,10 +79,15 @@ def segment_corrs(live: np.ndarray, ref: np.ndarray, lags: list[tuple]) -> np.nd
     return np.array([corr(live[s + k:s + k + SEGMENT], ref[s:s + SEGMENT]) for s, k in lags])
 
 
-def test_device_to_oscdump_matches_the_offline_pipeline(pulse, music_wav):
+def test_device_to_oscdump_matches_the_offline_pipeline(pulse, music_wav, tmp_path):
+    """The product: device -> extractor -> a real ONNX model + classic signals -> mapping -> OSC."""
+    from tests.models.helpers import write_model
+
+    model = write_model(tmp_path / "motion-weight.onnx")
+    mapping = mapping_for_test_model(tmp_path)
     dump = OscDump()
-    bridge = Bridge("run", "--device", "pulse", "--osc", f"127.0.0.1:{dump.port}",
-                    "--status-interval", "1", env=pulse.env)
+    bridge = Bridge("run", "--device", "pulse", "--model", model, "--mapping", mapping,
+                    "--osc", f"127.0.0.1:{dump.port}", "--status-interval", "1", env=pulse.env)
     try:
         bridge.wait_for("Ctrl-C to stop")
         time.sleep(0.3)  # ~30 callbacks before playing (real-peers.md: the first ones can be late)
@@ -95,28 +100,36 @@ def test_device_to_oscdump_matches_the_offline_pipeline(pulse, music_wav):
     finally:
         bridge.stop()
         dump.stop()
-    assert {a for a, _ in dump.messages()} == {f"/vjbridge/{k}" for k in
-                                              ("rms", "onset", "low", "mid", "high")}
+    ref = offline_mapped(music_wav, mapping, [model])
+    assert {a for a, _ in dump.messages()} == set(ref)  # every routed address, nothing else
+    assert {"/vjbridge/motion", "/vjbridge/weight", "/vjbridge/kick"} <= set(ref)
     # rate: one packet per frame of audio; ~8.5 s of playback at 59.92 frames/s (allow for the
     # player's start-up and the device's 30-40 ms gaps, which delay but do not drop frames)
     assert 0.85 * 8 * LIVE_SPEC.frame_rate < during < 1.3 * 9.5 * LIVE_SPEC.frame_rate, during
-    ref = offline_columns(music_wav)
     live_rms = dump.series("/vjbridge/rms")
-    lag = best_lag(live_rms, ref["rms"])  # one lag for every column: they share packets
-    a, b = aligned(live_rms, ref["rms"], lag)
-    assert a.size > 0.95 * ref["rms"].size  # the whole file made it through
+    lag = best_lag(live_rms, ref["/vjbridge/rms"])  # one lag for every address: same packets
+    a, b = aligned(live_rms, ref["/vjbridge/rms"], lag)
+    assert a.size > 0.95 * b.size  # the whole file made it through
     np.testing.assert_allclose(np.median(a / np.maximum(b, 1e-6)), 1.0, atol=0.05)  # same level
-    lags = segment_lags(live_rms, ref["rms"], lag)
-    for key, floor in (("rms", 0.98), ("low", 0.95), ("mid", 0.95), ("high", 0.9), ("onset", 0.6)):
-        r = segment_corrs(dump.series(f"/vjbridge/{key}"), ref[key], lags)
-        assert np.median(r) > floor and np.mean(r > floor) >= 0.6, (key, r)
+    lags = segment_lags(live_rms, ref["/vjbridge/rms"], lag)
+    # The capture starts with silence the offline run never saw, so stateful transforms (auto-gain,
+    # auto-range, smoothing) converge over the first seconds: compare the later segments for those.
+    for key, floor, segments in (("rms", 0.98, slice(None)), ("spectralcentroid", 0.9, slice(None)),
+                                 ("low", 0.9, slice(1, None)), ("mid", 0.9, slice(1, None)),
+                                 ("high", 0.85, slice(1, None)), ("onset", 0.6, slice(1, None)),
+                                 ("motion", 0.6, slice(2, None)), ("weight", 0.6, slice(2, None))):
+        r = segment_corrs(dump.series(f"/vjbridge/{key}"), ref[f"/vjbridge/{key}"], lags)[segments]
+        assert np.median(r) > floor, (key, r)
+    for key in ("kick", "snare"):  # triggers: as many events as offline, give or take a few
+        live, want = aligned(dump.series(f"/vjbridge/{key}"), ref[f"/vjbridge/{key}"], lag)
+        assert want.sum() >= 3 and abs(live.sum() - want.sum()) <= max(3, 0.3 * want.sum()), key
     assert "Traceback" not in bridge.stderr
     assert "block arrival -> packet sent median" in bridge.stderr
 
 
 def test_bridge_recovers_when_pulseaudio_restarts(pulse, music_wav):
     dump = OscDump()
-    bridge = Bridge("--log-level", "info", "run", "--device", "pulse", "--osc",
+    bridge = Bridge("--log-level", "info", "run", "--device", "pulse", "--mapping", "none", "--osc",
                     f"127.0.0.1:{dump.port}", env=pulse.env)
     try:
         bridge.wait_for("Ctrl-C to stop")
@@ -167,7 +180,8 @@ def test_unreachable_and_busy_osc_targets_do_not_crash(pulse):
     busy.bind(("127.0.0.1", 0))
     try:
         for port in (free_udp_port(), busy.getsockname()[1]):
-            bridge = Bridge("run", "--device", "pulse", "--osc", f"127.0.0.1:{port}",
+            bridge = Bridge("run", "--device", "pulse", "--mapping", "none", "--osc",
+                            f"127.0.0.1:{port}",
                             "--duration", "1.5", env=pulse.env)
             assert bridge.proc.wait(timeout=30) == 0, bridge.stderr
             bridge.stop()

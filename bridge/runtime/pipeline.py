@@ -1,0 +1,172 @@
+"""Adapters from the signal, model and mapping packages to the engine's Stage/Output protocols, and
+:func:`build` which assembles the default pipeline for ``vjbridge run`` and the benchmark.
+
+Why adapters: :mod:`bridge.signals`, :mod:`bridge.models` and :mod:`bridge.mapping` each expose their
+natural API (arrays of named columns, an ONNX runner, a router plus sinks); the engine wants
+``process(frames) -> {name: column}`` and ``send(values)``. A few lines here keep both sides simple.
+
+Model outputs are declared in the signal catalog when their stage starts, which is before the
+mapping is opened (stages start before outputs), so a mapping can route ``motion`` exactly when a
+loaded model produces it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from bridge.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parents[2]
+MODELS_DIR = ROOT / "onnx_models"  # the shipped models
+DEFAULT_MAPPING = ROOT / "mappings" / "default.yaml"
+
+
+class SignalsStage:
+    """:class:`bridge.signals.ClassicSignals`: low/mid/high, rms, onset, kick, snare, bpm, ..."""
+
+    name = "signals"
+
+    def __init__(self, spec, *, options: dict | None = None):
+        from bridge.signals import ClassicSignals
+
+        self.impl = ClassicSignals(spec, options=options)
+        self.names = self.impl.names
+
+    def start(self) -> None:
+        pass
+
+    def process(self, frames: np.ndarray) -> dict[str, np.ndarray]:
+        return self.impl.as_dict(self.impl.process(frames))
+
+    def reset(self) -> None:
+        self.impl.reset()
+
+    def close(self) -> None:
+        pass
+
+
+def shipped_models() -> list[Path]:
+    return sorted(MODELS_DIR.glob("*.onnx")) if MODELS_DIR.is_dir() else []
+
+
+class ModelStage:
+    """Every model in ``paths`` through a :class:`bridge.models.runner.ModelRunner` at the live
+    spec (one intra-op thread each); outputs by name. Loaded, checked and declared in start()."""
+
+    name = "models"
+
+    def __init__(self, paths, spec):
+        self.paths = [os.fspath(p) for p in paths]
+        self.spec = spec
+        self.runners: list = []
+        self.names: tuple[str, ...] = ()
+
+    def start(self) -> None:
+        from bridge.models.onnx_model import OnnxModel
+        from bridge.models.runner import ModelRunner
+        from bridge.signals.catalog import CATALOG
+
+        names: list[str] = []
+        for path in self.paths:
+            model = OnnxModel.load(path)  # ModelError: one line naming the file
+            runner = ModelRunner(model, self.spec)  # SpecMismatchError when not servable
+            for out in model.outputs:
+                if out.name in names:
+                    raise ConfigError(f"two models produce an output named {out.name!r} "
+                                      f"({path}); load only one of them")
+                CATALOG.declare_model_output(out.name, range=(out.min, out.max),
+                                             description=out.description,
+                                             model=os.path.basename(path))
+                names.append(out.name)
+            self.runners.append(runner)
+            log.info("model %s", model.describe())
+        self.names = tuple(names)
+
+    def process(self, frames: np.ndarray) -> dict[str, np.ndarray]:
+        out = {}
+        for runner in self.runners:
+            pred = runner.process(frames)
+            for j, name in enumerate(runner.names):
+                out[name] = pred[:, j]
+        return out
+
+    def reset(self) -> None:
+        for runner in self.runners:
+            runner.reset()
+
+    def close(self) -> None:
+        self.runners = []
+
+
+class MappingOutput:
+    """A mapping (:class:`bridge.mapping.Outputs`: router + its sinks) as the engine's output.
+
+    The file is validated at construction (fail fast, before any device opens); the sinks open in
+    ``start()``. ``poll()`` (once a second, on the engine thread) reloads an edited mapping; a broken
+    edit is logged and the last good mapping stays live."""
+
+    def __init__(self, path, *, osc: str | None = None, midi: str | None = None):
+        from bridge.mapping import load_mapping
+
+        self.path = os.fspath(path)
+        self.osc = osc
+        self.midi = midi
+        self.rate = float(load_mapping(self.path).rate)  # MappingError naming every bad key
+        self.outputs = None
+
+    def start(self) -> None:
+        from bridge.mapping import Outputs
+
+        self.outputs = Outputs(self.path, osc=self.osc, midi=self.midi)
+
+    def send(self, values: dict[str, float]) -> None:
+        self.outputs.tick(values)
+
+    def poll(self) -> None:
+        self.outputs.reload_if_changed()
+
+    def idle(self) -> None:
+        if self.outputs is not None:
+            self.outputs.blackout()
+
+    def close(self) -> None:
+        if self.outputs is not None:
+            self.outputs.close()
+
+    @property
+    def drops(self) -> int:
+        if self.outputs is None:
+            return 0
+        return sum(int(s.get("drops", 0)) for s in self.outputs.stats().values())
+
+    def describe(self) -> str:
+        targets = ", ".join(f"{k}" for k in self.outputs.stats()) if self.outputs else ""
+        return f"mapping {self.path}" + (f" ({targets})" if targets else "")
+
+
+def build(spec, *, mapping: str | None = "default", models: list | None = None,
+          osc: str | None = None, midi: str | None = None, osc_prefix: str = "/vjbridge"):
+    """The stages and outputs ``vjbridge run`` uses: classic signals, the models (default: the
+    shipped ones), and the mapping (``"default"``, a path, or ``None`` for raw OSC of every signal
+    under ``osc_prefix``). Returns ``(stages, outputs, rate)``; rate is the mapping's (or 60)."""
+    stages = [SignalsStage(spec)]
+    paths = shipped_models() if models is None else list(models)
+    if paths:
+        stages.insert(0, ModelStage(paths, spec))
+    elif models is None:
+        log.warning("no shipped models in %s: model outputs (motion, weight, ...) are not sent; "
+                    "see onnx_models/rebuild.sh", MODELS_DIR)
+    if mapping is None:
+        from bridge.runtime.osc_basic import OscOutput, parse_target
+
+        host, port = parse_target(osc or "127.0.0.1:7000")
+        return stages, [OscOutput(host, port, prefix=osc_prefix)], 60.0
+    path = DEFAULT_MAPPING if mapping == "default" else Path(mapping)
+    output = MappingOutput(path, osc=osc, midi=midi)
+    return stages, [output], output.rate
