@@ -180,10 +180,16 @@ class Engine:
         x = block.samples
         mono = x[:, 0] if x.shape[1] == 1 else x.mean(axis=1)
         t0 = time.perf_counter()
-        frames = self.extractor.process(self.resampler.process(mono))
-        if frames.shape[0]:
-            self.timers["extract"].add(time.perf_counter() - t0)
-        self._frames(frames, period, block.arrival)
+        y = self.resampler.process(mono)
+        hop = self.spec.hop_length
+        # soxr hands out ~2 hops at a time from 10 ms blocks; the extractor's one-frame path is
+        # several times cheaper than its batched one, so feed it at most one hop per call
+        for k in range(0, max(y.size, 1), hop):
+            frames = self.extractor.process(y[k:k + hop])
+            if frames.shape[0]:
+                self.timers["extract"].add(time.perf_counter() - t0)
+                self._frames(frames, period, block.arrival)
+            t0 = time.perf_counter()
 
     def _frames(self, frames: np.ndarray, period: float, arrival: float | None) -> None:
         n = frames.shape[0]

@@ -1,0 +1,268 @@
+"""Benchmark of the live pipeline: per-stage cost, block-arrival -> packet-sent latency, daemon RSS,
+start-to-first-packet. Measured, never asserted; ``vjbridge bench`` calls :func:`bench_pipeline`.
+
+Three measurements, each the way the product runs:
+
+* **hot**: the engine fed 48 kHz audio in 10 ms blocks as fast as it takes them (the demo groove,
+  pre-rendered and pre-queued), with the real stages: shipped models (if any), classic signals, the mapping's router,
+  and its OSC sink sending real UDP packets to a local socket. Per 60 Hz frame: resample+extract,
+  models, signals, mapping, encode+send, and their per-frame sum ("whole pipeline").
+* **real time**: the same pipeline paced like a sound card (blocks arrive every 10 ms). Block
+  arrival -> packet sent is the engine's own measurement (arrival = when the producer enqueued the
+  block, as a PortAudio callback does); also the audio buffered inside the pipeline (resampler
+  hold-back + the part of a hop waiting for the next frame).
+* **daemon**: ``vjbridge run --demo`` as a subprocess: time from launch to the first packet at a
+  local UDP socket, and the process's peak RSS (VmHWM).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+
+TARGETS = {"whole_median_us": 150.0, "arrival_to_sent_p99_ms": 2.0, "rss_mb": 150.0,
+           "start_to_first_packet_s": 2.0}
+
+
+def _stats_us(samples) -> dict:
+    a = np.asarray(samples, dtype=float) * 1e6
+    if a.size == 0:
+        return {"median_us": None, "p99_us": None, "n": 0}
+    return {"median_us": float(np.median(a)), "p99_us": float(np.percentile(a, 99)), "n": int(a.size)}
+
+
+class _Sink:
+    """A local UDP socket that counts what arrives (the daemon benchmark's receiver)."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        self.port = self.sock.getsockname()[1]
+        self.count = 0
+        self.first_at: float | None = None
+        self._stop = threading.Event()
+        self.sock.settimeout(0.05)
+        self._thread = threading.Thread(target=self._drain, daemon=True)
+        self._thread.start()
+
+    def _drain(self):
+        while not self._stop.is_set():
+            try:
+                self.sock.recv(65536)
+            except (socket.timeout, OSError):
+                continue
+            if self.first_at is None:
+                self.first_at = time.perf_counter()
+            self.count += 1
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(timeout=1)
+        self.sock.close()
+
+
+def _timed_output(output, timers):
+    """Wrap a MappingOutput so the router (mapping) and the sinks (encode+send) time separately."""
+    def send(values):
+        outs = output.outputs
+        t0 = time.perf_counter()
+        frame = outs.router.tick(values)
+        t1 = time.perf_counter()
+        for key, items in frame.items():
+            sink = outs.sinks.get(key)
+            if sink is not None:
+                sink.send(items)
+        t2 = time.perf_counter()
+        timers["mapping"].append(t1 - t0)
+        timers["encode+send"].append(t2 - t1)
+    output.send = send
+    return output
+
+
+class _Replay:
+    """Pre-rendered demo audio at 48 kHz in 10 ms blocks, so no audio is synthesised while timing.
+    ``paced=False``: every block is queued before the engine starts (no producer thread at all:
+    the hot loop measures the engine alone). ``paced=True``: a thread pushes the blocks at real
+    time, as a sound card's callback would."""
+
+    @staticmethod
+    def make(seconds: float, *, paced: bool):
+        from bridge.audio.demo import DemoMusic
+        from bridge.sources.base import FINISHED
+        from bridge.sources.paced import PacedSource
+
+        audio = DemoMusic(48000).read(int(seconds * 48000))
+
+        class Replay(PacedSource):
+            kind = "replay"
+
+            def _generate(self):
+                yield audio
+
+            def describe(self):
+                return "pre-rendered demo groove"
+
+        n_blocks = int(np.ceil(audio.size / 480))
+        src = Replay(speed=1.0, block_seconds=0.01, queue_blocks=n_blocks + 8)
+        src.sample_rate = 48000.0
+        if not paced:
+            src.generation = 1
+            for i in range(0, audio.size, 480):
+                src._push(audio[i:i + 480, None].copy())
+            src.start = lambda: None
+            src.state = FINISHED
+        return src
+
+
+def _pipeline(*, models, mapping, port, paced, seconds):
+    from bridge.runtime.engine import LIVE_SPEC, Engine
+    from bridge.runtime.pipeline import build
+
+    stages, outputs, rate = build(LIVE_SPEC, mapping=mapping, models=models,
+                                  osc=f"127.0.0.1:{port}")
+    timers = {"mapping": [], "encode+send": []}
+    if mapping is not None:
+        outputs = [_timed_output(outputs[0], timers)]
+    engine = Engine(_Replay.make(seconds, paced=paced), stages, outputs, output_rate=rate)
+    engine.run()
+    return engine, timers
+
+
+def bench_pipeline(*, frames: int = 3000, realtime_seconds: float = 10.0, models=None,
+                   mapping: str | None = "default", daemon: bool = True) -> dict:
+    """Measure the live pipeline (see the module docstring). ``models``: ONNX paths (None = the
+    shipped ones); ``mapping``: "default", a path, or None (raw OSC). Returns a JSON-able dict."""
+    from bridge.runtime.engine import LIVE_SPEC
+    from bridge.runtime.pipeline import shipped_models
+
+    model_paths = [os.fspath(p) for p in (shipped_models() if models is None else models)]
+    report: dict = {"models": [os.path.basename(p) for p in model_paths],
+                    "mapping": mapping, "frame_rate": LIVE_SPEC.frame_rate, "targets": TARGETS}
+    # The packets go to a bound local socket nobody reads: sendto() does all its real work, and no
+    # receiver thread competes with the engine for the GIL (the kernel drops what overflows).
+    sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sink.bind(("127.0.0.1", 0))
+    port = sink.getsockname()[1]
+    try:
+        frames = min(int(frames), 4000)  # the engine's timing rings hold 4096 frames
+        seconds = (frames * LIVE_SPEC.hop_length + LIVE_SPEC.n_fft) / LIVE_SPEC.sample_rate + 0.05
+        engine, timers = _pipeline(models=model_paths, mapping=mapping, port=port, paced=False,
+                                   seconds=seconds)
+        per_stage = {"extract": engine.timers["extract"].values()}
+        for name in ("models", "signals"):
+            if name in engine.timers:
+                per_stage[name] = engine.timers[name].values()
+        if mapping is not None:
+            per_stage["mapping"] = np.asarray(timers["mapping"])
+            per_stage["encode+send"] = np.asarray(timers["encode+send"])
+        else:
+            per_stage["encode+send"] = engine.timers["send"].values()
+        n = min(len(v) for v in per_stage.values())
+        whole = sum(np.asarray(v[:n]) for v in per_stage.values())
+        report["hot"] = {"frames": int(engine.frames),
+                         "stages": {k: _stats_us(v[20:]) for k, v in per_stage.items()},
+                         "whole": _stats_us(whole[20:])}
+
+        engine, timers = _pipeline(models=model_paths, mapping=mapping, port=port, paced=True,
+                                   seconds=realtime_seconds)
+        lat = engine.latency.values()
+        report["realtime"] = {
+            "seconds": realtime_seconds, "frames": int(engine.frames),
+            "arrival_to_sent_ms": {"median": float(np.median(lat) * 1e3),
+                                   "p99": float(np.percentile(lat, 99) * 1e3),
+                                   "max": float(lat.max() * 1e3)},
+            "buffered_ms": {"median": engine.buffered.median() * 1e3,
+                            "p99": engine.buffered.p99() * 1e3},
+            "stages": {k: _stats_us(v.values()[20:]) for k, v in engine.timers.items()},
+            "overruns": engine.source.overruns}
+    finally:
+        sink.close()
+    if daemon:
+        report["daemon"] = bench_daemon(mapping=mapping, models=model_paths)
+    return report
+
+
+def bench_daemon(*, mapping: str | None = "default", models=None, seconds: float = 4.0) -> dict:
+    """Launch ``vjbridge run --demo`` (what ``make run`` starts on a machine without input) and
+    measure launch -> first packet received, and the peak RSS of the process."""
+    sink = _Sink()
+    try:
+        cmd = [sys.executable, "-m", "bridge.cli", "run", "--demo", "--osc",
+               f"127.0.0.1:{sink.port}", "--duration", str(seconds)]
+        for path in models or []:
+            cmd += ["--model", os.fspath(path)]
+        if mapping is None:
+            cmd += ["--mapping", "none"]
+        elif mapping != "default":
+            cmd += ["--mapping", os.fspath(mapping)]
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        hwm = 0
+        while proc.poll() is None:
+            hwm = max(hwm, _vm_hwm_kb(proc.pid))
+            time.sleep(0.05)
+        err = proc.stderr.read()
+        first = None if sink.first_at is None else sink.first_at - t0
+        return {"start_to_first_packet_s": first, "rss_mb": hwm / 1024.0,
+                "packets": sink.count, "exit_code": proc.returncode,
+                "summary": [line for line in err.splitlines() if "vjbridge:" in line][-2:]}
+    finally:
+        sink.close()
+
+
+def _vm_hwm_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def format_report(report: dict) -> str:
+    """Human-readable lines for ``vjbridge bench``; each target shown next to the measurement."""
+    t = report["targets"]
+    lines = [f"live pipeline @ {report['frame_rate']:.2f} frames/s; models: "
+             f"{', '.join(report['models']) or 'none shipped'}; mapping: {report['mapping']}"]
+    hot = report.get("hot")
+    if hot:
+        parts = [f"{k} {v['median_us']:.1f}/{v['p99_us']:.1f}" for k, v in hot["stages"].items()
+                 if v["median_us"] is not None]
+        w = hot["whole"]
+        lines.append(f"  per frame, median/p99 µs: {'; '.join(parts)}")
+        lines.append(f"  whole pipeline per 60 Hz frame: median {w['median_us']:.1f} µs, p99 "
+                     f"{w['p99_us']:.1f} µs (target <= {t['whole_median_us']:.0f} µs median)")
+    rt = report.get("realtime")
+    if rt:
+        a = rt["arrival_to_sent_ms"]
+        lines.append(f"  real time ({rt['seconds']:g} s, 10 ms blocks at 48 kHz): block arrival -> "
+                     f"packet sent median {a['median']:.2f} ms, p99 {a['p99']:.2f} ms, max "
+                     f"{a['max']:.2f} ms (target p99 <= {t['arrival_to_sent_p99_ms']:g} ms); audio "
+                     f"buffered in the pipeline median {rt['buffered_ms']['median']:.1f} ms; "
+                     f"{rt['overruns']} overruns")
+    d = report.get("daemon")
+    if d:
+        first = d["start_to_first_packet_s"]
+        lines.append(f"  daemon (vjbridge run --demo): start -> first packet "
+                     f"{'never' if first is None else f'{first:.2f} s'} (target <= "
+                     f"{t['start_to_first_packet_s']:g} s); peak RSS {d['rss_mb']:.0f} MB "
+                     f"(target <= {t['rss_mb']:.0f} MB)")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # pragma: no cover - python -m bridge.runtime.bench_pipeline
+    import json
+
+    result = bench_pipeline()
+    print(format_report(result))
+    if "--json" in sys.argv:
+        print(json.dumps(result, indent=2))
