@@ -3,6 +3,7 @@ output rate; stage order; idle on exit. Real OSC receiver (liblo's oscdump) for 
 
 from __future__ import annotations
 
+import signal
 import time
 
 import numpy as np
@@ -219,3 +220,52 @@ def test_cli_bad_targets_mappings_and_models_are_one_clear_line(tmp_path):
         lines = [l for l in bridge.err if "error" in l]
         assert len(lines) == 1 and expected in lines[0], (args, bridge.stderr)
         assert "Traceback" not in bridge.stderr
+
+
+def test_sigterm_stops_cleanly_with_outputs_at_idle():
+    dump = OscDump()
+    try:
+        bridge = Bridge("run", "--demo", "--mapping", "none", "--osc", f"127.0.0.1:{dump.port}")
+        bridge.wait_for("Ctrl-C to stop")
+        for _ in range(200):  # until values flow
+            if len(dump.series("/vjbridge/rms")) > 10:
+                break
+            time.sleep(0.05)
+        bridge.proc.send_signal(signal.SIGTERM)
+        assert bridge.proc.wait(timeout=15) == 0, bridge.stderr
+        bridge.stop()
+        time.sleep(0.2)
+    finally:
+        dump.stop()
+    assert "stopped after" in bridge.stderr and "Traceback" not in bridge.stderr
+    rms = dump.series("/vjbridge/rms")
+    assert rms[:-1].max() > 0.05 and rms[-1] == 0.0  # streaming, then the idle value on exit
+
+
+def test_an_edited_mapping_is_reloaded_and_a_broken_edit_keeps_the_last_good_one(tmp_path):
+    mapping = tmp_path / "live.yaml"
+    text = ("version: 1\nrate: 60\nosc:\n  out: {host: 127.0.0.1, port: 7000}\nroutes:\n"
+            "  - {signal: rms, osc: {address: /first/rms}}\n")
+    mapping.write_text(text)
+    dump = OscDump()
+    try:
+        bridge = Bridge("run", "--demo", "--no-models", "--mapping", str(mapping), "--osc",
+                        f"127.0.0.1:{dump.port}")
+        bridge.wait_for("Ctrl-C to stop")
+        deadline = time.monotonic() + 20
+        while not dump.series("/first/rms").size and time.monotonic() < deadline:
+            time.sleep(0.05)
+        mapping.write_text(text.replace("/first/rms", "/second/rms"))
+        while not dump.series("/second/rms").size and time.monotonic() < deadline:
+            time.sleep(0.05)
+        mapping.write_text(text.replace("signal: rms", "signal: rmss"))  # broken: unknown signal
+        time.sleep(2.5)
+        assert bridge.proc.poll() is None  # still running
+        n = dump.series("/second/rms").size
+        time.sleep(0.5)
+        assert dump.series("/second/rms").size > n  # the last good mapping stays live
+        assert bridge.stop() == 0, bridge.stderr
+    finally:
+        dump.stop()
+    assert dump.series("/first/rms").size and dump.series("/second/rms").size
+    assert "rmss" in bridge.stderr  # the broken edit was reported, naming the bad value

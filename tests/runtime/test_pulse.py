@@ -189,3 +189,35 @@ def test_unreachable_and_busy_osc_targets_do_not_crash(pulse):
             assert "packets (" in bridge.stderr
     finally:
         busy.close()
+
+
+def test_devices_lists_the_pulse_inputs_and_run_defaults_to_the_default_input(pulse):
+    import json
+    import subprocess
+
+    from tests.runtime.peers import VJBRIDGE
+
+    out = subprocess.run([*VJBRIDGE, "devices"], env=pulse.env, capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "pulse" in out.stdout and "default" in out.stdout and "MIDI outputs" in out.stdout
+    data = json.loads(subprocess.run([*VJBRIDGE, "devices", "--json"], env=pulse.env,
+                                     capture_output=True, text=True, timeout=60).stdout)
+    names = {d["name"]: d for d in data["audio_inputs"]}
+    assert {"pulse", "default"} <= set(names) and names["default"]["default"]
+    assert all(d["channels"] > 0 and d["default_rate"] > 0 for d in data["audio_inputs"])
+    # no source option: the default input is recorded (and named), not the demo
+    port = free_udp_port()
+    bridge = Bridge("run", "--mapping", "none", "--osc", f"127.0.0.1:{port}", "--duration", "1.5",
+                    env=pulse.env)
+    assert bridge.proc.wait(timeout=30) == 0, bridge.stderr
+    bridge.stop()
+    assert "recording the default input" in bridge.stderr and "'default'" in bridge.stderr
+    assert "demo groove" not in bridge.stderr
+    # and by index
+    index = str(names["pulse"]["index"])
+    bridge = Bridge("run", "--device", index, "--mapping", "none", "--osc", f"127.0.0.1:{port}",
+                    "--duration", "1", env=pulse.env)
+    assert bridge.proc.wait(timeout=30) == 0, bridge.stderr
+    bridge.stop()
+    assert f"audio input {index} 'pulse'" in bridge.stderr
