@@ -62,7 +62,9 @@ class StatusLine:
 
     def update(self) -> None:
         if self._live is not None:
-            self._live.update(self.text())
+            from rich.text import Text
+
+            self._live.update(Text(self.text()))  # plain text: "[lost]" is not rich markup
         elif time.perf_counter() - self._printed >= self.interval:
             self._printed = time.perf_counter()
             print("vjbridge:", self.text(), file=self.stream, flush=True)

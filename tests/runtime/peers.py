@@ -85,6 +85,7 @@ class OscDump:
 
     def __init__(self, port: int | None = None):
         require("oscdump", "liblo-tools")
+        require("ss", "iproute2")
         self.port = port or free_udp_port()
         self.proc = subprocess.Popen(["oscdump", "-L", str(self.port)], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
