@@ -8,15 +8,16 @@ import os
 
 HELP = "train a model on a dataset and export it as ONNX with vjbridge metadata"
 #: Names of bridge.training.export.RECIPES (not imported here: `vjbridge run` must start light).
-RECIPE_NAMES = ["default", "light", "paper"]
+RECIPE_NAMES = ["default", "light", "paper", "ridge"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data", help="dataset folder written by `vjbridge dataset`")
     parser.add_argument("--out", required=True, help="output .onnx path")
     parser.add_argument("--recipe", default="default", choices=RECIPE_NAMES,
-                        help="default: causal context + Ridge on per-video normalised motion/weight;"
-                             " paper: the paper's protocol (66 features, raw targets); light: r,g,b")
+                        help="default: causal context + boosting (depth 3) on per-video normalised "
+                             "motion/weight; ridge: the same with Ridge; paper: the paper's "
+                             "protocol (66 features, raw targets); light: mean r,g,b")
     parser.add_argument("--fps", type=float, default=22050 / 2944,
                         help="dataset frame rate to train at (default 7.4898 = hop 2944 = 8 x the "
                              "60 Hz live hop 368, so the live runner can evaluate it every frame)")

@@ -34,7 +34,7 @@ import json
 import os
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +45,8 @@ from bridge.training import targets as T
 
 FORMAT = "vjbridge-dataset"
 FORMAT_VERSION = 1
+#: Corpus manifest fields copied into the dataset manifest (the study can split by preset).
+INFO_KEYS = ("track", "preset", "style", "package")
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".mov", ".avi", ".m4v", ".ogv", ".mpg", ".mpeg", ".flv")
 
 
@@ -52,6 +54,7 @@ VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".mov", ".avi", ".m4v", ".ogv", ".m
 class VideoJob:
     path: str
     group: str
+    info: dict = field(default_factory=dict, compare=False)  # e.g. preset, track from a corpus
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -96,7 +99,7 @@ def discover(inputs: list[str], group_regex: str | None = None) -> list[VideoJob
             rx = re.compile(group_regex)
         except re.error as exc:
             raise DatasetError(f"--group-regex {group_regex!r} is not a valid regex ({exc})") from None
-        jobs = [VideoJob(j.path, _regex_group(rx, j)) for j in jobs]
+        jobs = [VideoJob(j.path, _regex_group(rx, j), j.info) for j in jobs]
     if not jobs:
         raise DatasetError(f"no videos found in {' '.join(inputs)} (looked for "
                            f"{', '.join(VIDEO_EXTENSIONS)})")
@@ -135,7 +138,8 @@ def _from_manifest(path: Path) -> list[VideoJob]:
         f = (path.parent / rel) if not os.path.isabs(rel) else Path(rel)
         group = next((str(e[k]) for k in ("group", "track_group", "track") if e.get(k) is not None),
                      f.stem)
-        jobs.append(VideoJob(str(f), group))
+        info = {k: e[k] for k in INFO_KEYS if isinstance(e.get(k), (str, int, float))}
+        jobs.append(VideoJob(str(f), group, info))
     return jobs
 
 
@@ -225,7 +229,7 @@ def _process_video(job: VideoJob, out_dir: str, specs: list[FeatureSpec]) -> dic
         try:
             meta = json.loads(meta_path.read_text())
             if meta.get("key") == key and all((vdir / f).exists() for f in meta["files"].values()):
-                meta.update(path=path, group=job.group, cached=True)
+                meta.update(path=path, group=job.group, info=job.info, cached=True)
                 return meta
         except (OSError, json.JSONDecodeError, KeyError):
             pass
@@ -273,13 +277,14 @@ def _process_video(job: VideoJob, out_dir: str, specs: list[FeatureSpec]) -> dic
     tmp = vdir / "meta.json.tmp"
     tmp.write_text(json.dumps(meta, indent=1))
     os.replace(tmp, meta_path)
-    meta.update(path=path, group=job.group, cached=False)
+    meta.update(path=path, group=job.group, info=job.info, cached=False)
     return meta
 
 
 def _write_manifest(out: Path, specs, done: list[dict], skipped: list[dict]) -> None:
     videos = sorted(({k: m[k] for k in ("id", "path", "group", "files", "rows", "audio_seconds",
-                                        "audio_start", "video")} | {"sha256": m["key"]["sha256"]}
+                                        "audio_start", "video", "info")}
+                     | {"sha256": m["key"]["sha256"]}
                      for m in done), key=lambda m: m["path"])
     digest = hashlib.sha256(json.dumps([v["sha256"] for v in videos]).encode()).hexdigest()
     manifest = {"format": FORMAT, "format_version": FORMAT_VERSION,

@@ -50,9 +50,15 @@ class Recipe:
 
 
 RECIPES = {
-    "default": Recipe("default", DEFAULT, "Ridge", {"alpha": 10.0}, per_video_normalised=True,
-                      description="causal context + Ridge on per-video z-scored targets: follows "
-                                  "motion/weight within a piece; outputs are in z units, auto-range"),
+    "default": Recipe("default", DEFAULT, "HistGradientBoosting",
+                      {"max_depth": 3, "learning_rate": 0.05, "max_iter": 200},
+                      per_video_normalised=True,
+                      description="causal context + HistGradientBoosting (depth 3) on per-video "
+                                  "z-scored targets: follows motion/weight within a piece; outputs "
+                                  "are in z units, use auto-range"),
+    "ridge": Recipe("ridge", DEFAULT, "Ridge", {"alpha": 10.0}, per_video_normalised=True,
+                    description="causal context + Ridge on per-video z-scored targets (smaller, "
+                                "linear alternative to the default); outputs in z units"),
     "paper": Recipe("paper", PAPER, "Ridge", {"alpha": 1.0}, per_video_normalised=False,
                     description="the paper's protocol: 66 features frame by frame, Ridge, raw targets"),
     "light": Recipe("light", DEFAULT, "Ridge", {"alpha": 10.0}, targets=("r", "g", "b"),

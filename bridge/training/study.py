@@ -159,6 +159,11 @@ def run_study(data: str, opts: Options, log=print) -> dict:
     from bridge.training.dataset import hop_for
 
     t0 = time.perf_counter()
+    plain_log = log
+
+    def log(msg):  # noqa: F811 - elapsed time on every progress line
+        plain_log(f"[{time.perf_counter() - t0:6.0f} s] {msg}")
+
     manifest = load_manifest(data)
     hop = hop_for(data, opts.fps)
     table = load_table(data, hop)
@@ -295,4 +300,39 @@ def performer(X, table, splits, ti, oof_paper, opts, log):
             oof, _, _ = cv(kind, F, z, table, splits, quick=opts.quick, **params)
             out["models"][name][t] = summary(fold_r(oof, table.Y[:, ti[t]], table, splits))
         log(f"  {name}: motion r {out['models'][name]['motion']['mean']:.3f}")
+    strict = unseen_preset_splits(table, splits)
+    if strict:
+        log("within-video metric, held-out tracks and presets ...")
+        out["unseen_presets"] = {"folds": len(strict), "models": {}}
+        for name, spec, kind, params in performer_candidates(opts.quick):
+            F = cache[spec.to_json()]
+            out["unseen_presets"]["models"][name] = {}
+            for t in MAIN_TARGETS:
+                oof, _, _ = cv(kind, F, Z[:, ti[t]], table, strict, quick=opts.quick, **params)
+                out["unseen_presets"]["models"][name][t] = summary(
+                    fold_r(oof, table.Y[:, ti[t]], table, strict))
+        for t in MAIN_TARGETS:
+            oof, _, _ = cv("Ridge", X, table.Y[:, ti[t]], table, strict)
+            out["unseen_presets"].setdefault("paper-protocol Ridge", {})[t] = summary(
+                fold_r(oof, table.Y[:, ti[t]], table, strict))
+            out["unseen_presets"].setdefault("rms", {})[t] = summary(
+                fold_r(X[:, -2], table.Y[:, ti[t]], table, strict))
+    return out
+
+
+def unseen_preset_splits(table: Table, splits):
+    """The same track folds, with every training video whose preset is in the test fold removed.
+
+    Empty when the dataset does not know its presets (not a corpus) or has too few of them.
+    """
+    presets = [v.get("info", {}).get("preset") for v in table.videos]
+    if any(p is None for p in presets) or len(set(presets)) < 3:
+        return []
+    presets = np.array(presets, dtype=object)
+    out = []
+    for train, test in splits:
+        held = set(presets[np.unique(table.video[test])])
+        keep = train[~np.isin(presets[table.video[train]], list(held))]
+        if len(keep) >= max(50, len(train) // 20):
+            out.append((keep, test))
     return out

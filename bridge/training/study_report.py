@@ -78,6 +78,15 @@ def write_report(res: dict, out: str) -> str:
                  f"{_ms(perf['baselines']['weight'][name])} |")
     for name, m in perf["models"].items():
         L.append(f"| {name} | {_ms(m['motion'])} | {_ms(m['weight'])} |")
+    if perf.get("unseen_presets"):
+        u = perf["unseen_presets"]
+        L += ["", f"**Held-out tracks and presets** (the same {u['folds']} track folds, training "
+                  "videos whose preset appears in the test fold removed: music *and* visuals unseen):",
+              "", "| predictor | motion r | weight r |", "|---|---|---|"]
+        for name in ("rms", "paper-protocol Ridge"):
+            L.append(f"| baseline: {name} | {_ms(u[name]['motion'])} | {_ms(u[name]['weight'])} |")
+        for name, m in u["models"].items():
+            L.append(f"| {name} | {_ms(m['motion'])} | {_ms(m['weight'])} |")
     goal = goal_check(res)
     L += ["", f"![within-video r]({plots['performer']})", "", "**Goal** (context model within-video "
           "r ≥ 1.5x the paper-protocol Ridge's and above raw RMS, on motion): " + goal["text"], "",

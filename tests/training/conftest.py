@@ -37,9 +37,19 @@ def make_corpus(folder, *, tracks=4, presets=2, seconds=12.0, sr=22050, fps_v=12
 
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory):
+    """Built from a corpus-style manifest: groups by track, presets known (3 presets, 4 tracks)."""
+    import json
+    from pathlib import Path
+
     root = tmp_path_factory.mktemp("tiny")
     (root / "videos").mkdir()
-    make_corpus(root / "videos")
-    build_dataset([str(root / "videos")], str(root / "data"), fps=[4, 8, 22050 / 2944], jobs=2, progress=False,
-                  group_regex=r"^(t\d+)__")
+    paths = make_corpus(root / "videos")
+    entries = []
+    for p in paths:
+        track, preset = Path(p).stem.split("__")
+        entries.append({"video": f"videos/{Path(p).name}", "group": track, "track": track,
+                        "preset": f"preset{(int(track[1:]) + int(preset[1:])) % 3}"})
+    (root / "manifest.json").write_text(json.dumps({"videos": entries}))
+    build_dataset([str(root / "manifest.json")], str(root / "data"), fps=[4, 8, 22050 / 2944],
+                  jobs=2, progress=False)
     return str(root / "data")

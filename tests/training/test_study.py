@@ -28,6 +28,9 @@ def test_quick_study_writes_tables_plots_and_beats_the_paper_protocol(tiny_datas
     # the synthetic videos' motion follows loudness changes: causal context must see that
     assert ctx > paper and ctx > perf["baselines"]["motion"]["rms"]["mean"]
     assert len(perf["models"]["context Ridge"]["motion"]["folds"]) == 4
+    # presets known from the corpus manifest: the stricter split is reported too
+    assert perf["unseen_presets"]["folds"] >= 2
+    assert "Held-out tracks and presets" in text
 
 
 def test_folds_never_split_a_group(tiny_dataset):
@@ -78,3 +81,14 @@ def test_single_group_dataset_is_a_clear_error(tmp_path, capsys):
                   group_regex=r"^(t\d+)__")
     assert main(["study", str(tmp_path / "d"), "--out", str(tmp_path / "r"), "--quick"]) == 1
     assert "at least 2 groups" in capsys.readouterr().err
+
+
+def test_unseen_preset_splits_hold_out_presets(tiny_dataset):
+    from bridge.training.study import unseen_preset_splits
+
+    table = load_table(tiny_dataset, 2756)
+    preset = np.array([v["info"]["preset"] for v in table.videos], dtype=object)
+    strict = unseen_preset_splits(table, folds(table))
+    assert strict
+    for train, test in strict:
+        assert not set(preset[table.video[train]]) & set(preset[table.video[test]])
