@@ -71,3 +71,54 @@ def test_card_is_written(tiny_dataset, tmp_path):
     assert main(["export", tiny_dataset, "--out", str(out), "--card"]) == 0
     card = (tmp_path / "m.md").read_text()
     assert "within-video r" in card and "## Rebuild" in card and "motion" in card
+
+
+# ---- end to end on a real visualizer: projectM renders of real music -> dataset -> study -> model
+PRESET = "presets_stock/Geiss - Cepiasound.milk"  # follows the bass (corpus screening)
+
+
+@pytest.fixture(scope="module")
+def projectm_dataset(tmp_path_factory):
+    from pathlib import Path
+
+    from bridge.audio.decode import load_audio
+    from bridge.training.corpus.renderer import frame_bounds, render_frames
+    from bridge.training.corpus.video import ClipWriter
+    from bridge.training.dataset import build_dataset
+
+    root = tmp_path_factory.mktemp("projectm")
+    music = sorted((Path(__file__).parents[1] / "data" / "music").glob("*.o*"))
+    assert len(music) == 3, music
+    sr, fps = 22050, 30
+    for f in music:
+        audio = load_audio(f, sample_rate=sr).astype(np.float32)
+        with ClipWriter(root / f"{f.stem}.mkv", size=64, fps=fps, sample_rate=sr) as writer:
+            for i, frame in enumerate(render_frames(PRESET, audio, sample_rate=sr, fps=fps, size=64)):
+                a, b = frame_bounds(i, fps=fps, sample_rate=sr)
+                writer.write(frame, audio[a:b])
+    build_dataset([str(root)], str(root / "data"), fps=[16, 22050 / 2944], jobs=2, progress=False)
+    return str(root / "data"), [str(m) for m in music]
+
+
+def test_projectm_motion_follows_the_audio_at_lag_zero(projectm_dataset):
+    """The alignment on a real visualizer: motion correlates best with RMS at lag 0, not +-1 frame."""
+    table = load_table(projectm_dataset[0], 1378)
+    for vi, sl in table.video_slices():
+        motion, rms, keep = table.Y[sl, 0], table.X[sl, 64], table.valid[sl].copy()
+        keep[:3] = keep[-3:] = False
+        r = {lag: np.corrcoef(motion[keep], np.roll(rms, lag)[keep])[0, 1] for lag in (-1, 0, 1)}
+        assert r[0] > 0.2 and r[0] > r[-1] + 0.03 and r[0] > r[1] + 0.03, (table.videos[vi], r)
+
+
+def test_projectm_study_export_load_predict(projectm_dataset, tmp_path):
+    data, music = projectm_dataset
+    assert main(["study", data, "--fps", "16", "--out", str(tmp_path / "r"), "--quick"]) == 0
+    assert "Table 1" in (tmp_path / "r" / "report.md").read_text()
+    onnx_path = tmp_path / "m.onnx"
+    assert main(["export", data, "--out", str(onnx_path)]) == 0
+    model = OnnxModel.load(onnx_path)
+    assert model.names == ("motion", "weight") and model.spec.hop_length == 2944
+    csv = tmp_path / "curves.csv"
+    assert main(["predict", str(onnx_path), music[0], "--out", str(csv), "--rate", "60"]) == 0
+    rows = np.loadtxt(csv, delimiter=",", skiprows=1)
+    assert rows.shape[1] == 3 and len(rows) > 60 * 10 and np.isfinite(rows).all()
