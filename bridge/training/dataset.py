@@ -74,7 +74,8 @@ def discover(inputs: list[str], group_regex: str | None = None) -> list[VideoJob
     ``group_regex`` (for files and folders) takes a video's fold group from the first capture group
     of a search in its file name (e.g. ``^(.*)__`` for ``track__preset.mp4``); default: the video.
 
-    A corpus manifest is any JSON object with a list of entries under ``videos`` (or ``items``,
+    In folders, a ``<stem>.json`` sidecar with a ``group`` (and ``preset``...) is honoured. A corpus
+    manifest is any JSON object with a list of entries under ``videos`` (or ``items``,
     ``entries``, ``renders``), each naming its file (``video``/``path``/``file``, relative to the
     manifest) and optionally its fold group (``group``/``track_group``/``track``). Without a group, a
     video is its own group.
@@ -85,7 +86,7 @@ def discover(inputs: list[str], group_regex: str | None = None) -> list[VideoJob
         if p.is_dir():
             for f in sorted(p.rglob("*")):
                 if f.suffix.lower() in VIDEO_EXTENSIONS and f.is_file():
-                    jobs.append(VideoJob(str(f), f.stem))
+                    jobs.append(_with_sidecar(f))
         elif p.suffix.lower() == ".json":
             jobs.extend(_from_manifest(p))
         elif p.is_file():
@@ -104,6 +105,21 @@ def discover(inputs: list[str], group_regex: str | None = None) -> list[VideoJob
         raise DatasetError(f"no videos found in {' '.join(inputs)} (looked for "
                            f"{', '.join(VIDEO_EXTENSIONS)})")
     return jobs
+
+
+def _with_sidecar(f: Path) -> VideoJob:
+    """A video found in a folder; a ``<stem>.json`` beside it (as `vjbridge corpus` writes while it
+    renders) may name its group and preset, so a corpus still being built can be used."""
+    side = f.with_suffix(".json")
+    if side.is_file():
+        try:
+            e = json.loads(side.read_text())
+        except (OSError, json.JSONDecodeError):
+            e = None
+        if isinstance(e, dict) and e.get("group") is not None:
+            info = {k: e[k] for k in INFO_KEYS if isinstance(e.get(k), (str, int, float))}
+            return VideoJob(str(f), str(e["group"]), info)
+    return VideoJob(str(f), f.stem)
 
 
 def _regex_group(rx, job: VideoJob) -> str:

@@ -110,3 +110,11 @@ def test_alignment_motion_peaks_with_audio_at_lag_zero(tmp_path):
     print("lag correlations", r)
     assert r[0] > 0.6, r
     assert r[0] > r[1] + 0.3 and r[0] > r[-1] + 0.3, r
+
+
+def test_sidecar_json_gives_group_and_preset(tmp_path):
+    a = write_video(tmp_path / "x1.mkv", still, 24, audio=noise_audio(1.0))
+    (tmp_path / "x1.json").write_text(json.dumps({"group": "trackA", "preset": "p/one.milk"}))
+    m = build_dataset([str(tmp_path)], str(tmp_path / "data"), fps=[8], jobs=1, progress=False)
+    assert m["videos"][0]["group"] == "trackA" and m["videos"][0]["info"]["preset"] == "p/one.milk"
+    assert m["videos"][0]["path"] == a
