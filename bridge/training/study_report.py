@@ -44,7 +44,7 @@ def write_report(res: dict, out: str) -> str:
                  f"{_ms(r['weight']['r2'])} | {_f(r['weight']['rmse']['mean'], 4)} | "
                  f"{_f(r['mean']['r2'])} ± {_f(r['mean']['r2_std'])} | {_f(r['mean']['rmse'], 4)} | "
                  f"{p[0]:.3f} ± {p[1]:.3f} | {p[2]} |")
-    L += ["", "## Table 2: colour targets (the paper's negative result)", "",
+    L += ["", f"![paper protocol]({plots['protocol']})", "", "## Table 2: colour targets (the paper's negative result)", "",
           "| model | hue R² | saturation R² | value R² | paper hue R² |", "|---|---|---|---|---|"]
     for kind, r in res["colour"].items():
         L.append(f"| {kind} | " + " | ".join(_ms(r[t]["r2"]) for t in COLOUR_TARGETS)
@@ -121,7 +121,25 @@ def _plots(res: dict, out: str) -> dict:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    import numpy as np
+
     names = {}
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    kinds = list(res["protocol"])
+    x = np.arange(len(kinds))
+    for j, t in enumerate(MAIN_TARGETS):
+        ax.bar(x + (j - 1) * 0.27, [res["protocol"][k][t]["r2"]["mean"] for k in kinds], 0.27,
+               yerr=[res["protocol"][k][t]["r2"]["std"] for k in kinds], capsize=3,
+               label=f"{t} (ours)")
+    ax.bar(x + 0.27, [PAPER_8FPS[k][0] for k in kinds], 0.27, yerr=[PAPER_8FPS[k][1] for k in kinds],
+           capsize=3, color="k", alpha=0.6, label="paper (mean of both)")
+    ax.set_xticks(x, kinds, fontsize=8)
+    ax.set_ylabel("GroupKFold R²")
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.legend(fontsize=8)
+    ax.set_title("paper protocol: raw targets, 66 features", fontsize=9)
+    names["protocol"] = _save(fig, out, "fig1_protocol_r2.png")
+
     fig, ax = plt.subplots(figsize=(6, 3.5))
     rows = res["fps_sweep"]
     for t in MAIN_TARGETS:
@@ -154,8 +172,6 @@ def _plots(res: dict, out: str) -> dict:
                for n in perf["baselines"]["motion"]]
     entries += [(n, m["motion"], m["weight"]) for n, m in perf["models"].items()]
     fig, ax = plt.subplots(figsize=(8, 3.8))
-    import numpy as np
-
     x = np.arange(len(entries))
     for j, (t, off) in enumerate((("motion", -0.2), ("weight", 0.2))):
         ax.bar(x + off, [e[1 + j]["mean"] for e in entries], 0.4,

@@ -17,7 +17,7 @@ def test_quick_study_writes_tables_plots_and_beats_the_paper_protocol(tiny_datas
     text = (out / "report.md").read_text()
     for needle in ("Table 1", "0.141 ± 0.085", "Table 2", "-0.98", "Figure 2", "within-video"):
         assert needle in text
-    for png in ("fig2_fps_sweep.png", "fig3_sweeps.png", "fig4_within_video_r.png"):
+    for png in ("fig1_protocol_r2.png", "fig2_fps_sweep.png", "fig3_sweeps.png", "fig4_within_video_r.png"):
         assert (out / png).stat().st_size > 5000
     res = json.loads((out / "results.json").read_text())
     assert res["data"]["groups"] == 4 and res["data"]["folds"] == 4
