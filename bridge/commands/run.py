@@ -139,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
             announced = False
             while thread.is_alive():
                 thread.join(timeout=0.25)
-                if not announced and source.state == "running":
+                if not announced and source.state != "starting":
                     announced = True
                     print(f"vjbridge: {source.describe()} -> {LIVE_SPEC.frame_rate:.2f} frames/s "
                           f"-> {', '.join(o.describe() for o in outputs)} at {rate:g} Hz; "

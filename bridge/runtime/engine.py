@@ -91,7 +91,8 @@ class Engine:
             self.started_at = time.perf_counter()
             self.source.start()
             started.append(("source", self.source))
-            deadline = None if duration is None else self.started_at + duration
+            # --duration counts audio time from the moment the source runs, not its opening
+            deadline = None if duration is None else time.perf_counter() + duration
             self._loop(stop, deadline)
         except BaseException as exc:
             self.error = exc
@@ -133,6 +134,7 @@ class Engine:
         self._last_audio = time.perf_counter()
         self._last_send = 0.0
         self._idled = False
+        self._triggers = _trigger_names()
         polls = [o.poll for o in self.outputs if callable(getattr(o, "poll", None))]
         next_poll = time.perf_counter() + 1.0
         while not stop.is_set():
@@ -246,7 +248,8 @@ class Engine:
                 self._idled = True
             return
         if now - self._last_send >= period:
-            self._send(self.values)
+            # hold continuous values; a trigger held at 1.0 would fire for ever: hold it at 0
+            self._send({k: 0.0 if k in self._triggers else v for k, v in self.values.items()})
             self.held_ticks += 1
 
     # ---- for the status line and the report --------------------------------------------------------
@@ -270,3 +273,12 @@ class Engine:
         out.update(low=float(frame[:third].mean()), mid=float(frame[third:2 * third].mean()),
                    high=float(frame[2 * third:n].mean()), db=1.0)
         return out
+
+
+def _trigger_names() -> set[str]:
+    """Names the signal catalog declares as triggers (1.0 on an event frame), if it is there."""
+    try:
+        from bridge.signals.catalog import CATALOG
+    except ImportError:
+        return set()
+    return {name for name in CATALOG.names() if CATALOG[name].is_trigger}

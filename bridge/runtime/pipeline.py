@@ -51,8 +51,14 @@ class SignalsStage:
         pass
 
 
+#: The shipped model loaded first (the default recipe); other shipped models follow by name.
+DEFAULT_MODEL = "motion-weight.onnx"
+
+
 def shipped_models() -> list[Path]:
-    return sorted(MODELS_DIR.glob("*.onnx")) if MODELS_DIR.is_dir() else []
+    if not MODELS_DIR.is_dir():
+        return []
+    return sorted(MODELS_DIR.glob("*.onnx"), key=lambda p: (p.name != DEFAULT_MODEL, p.name))
 
 
 class ModelStage:
@@ -61,9 +67,10 @@ class ModelStage:
 
     name = "models"
 
-    def __init__(self, paths, spec):
+    def __init__(self, paths, spec, *, skip_duplicates: bool = False):
         self.paths = [os.fspath(p) for p in paths]
         self.spec = spec
+        self.skip_duplicates = skip_duplicates  # shipped models: the first to produce a name wins
         self.runners: list = []
         self.names: tuple[str, ...] = ()
 
@@ -76,6 +83,11 @@ class ModelStage:
         for path in self.paths:
             model = OnnxModel.load(path)  # ModelError: one line naming the file
             runner = ModelRunner(model, self.spec)  # SpecMismatchError when not servable
+            taken = [out.name for out in model.outputs if out.name in names]
+            if taken and self.skip_duplicates:
+                log.info("not loading %s: %s already produced by an earlier shipped model (choose "
+                         "with --model)", path, ", ".join(taken))
+                continue
             for out in model.outputs:
                 if out.name in names:
                     raise ConfigError(f"two models produce an output named {out.name!r} "
@@ -111,19 +123,33 @@ class MappingOutput:
     ``start()``. ``poll()`` (once a second, on the engine thread) reloads an edited mapping; a broken
     edit is logged and the last good mapping stays live."""
 
-    def __init__(self, path, *, osc: str | None = None, midi: str | None = None):
+    def __init__(self, path, *, osc: str | None = None, midi: str | None = None,
+                 produced=None):
         from bridge.mapping import load_mapping
 
         self.path = os.fspath(path)
         self.osc = osc
         self.midi = midi
+        self.produced = produced  # () -> names the stages produce (known once they started)
         self.rate = float(load_mapping(self.path).rate)  # MappingError naming every bad key
         self.outputs = None
 
     def start(self) -> None:
         from bridge.mapping import Outputs
+        from bridge.mapping.validate import SHIPPED_MODEL_OUTPUTS, known_signals
 
-        self.outputs = Outputs(self.path, osc=self.osc, midi=self.midi)
+        # Routes to a shipped model output (motion, weight, r, g, b) stay valid when the loaded
+        # models do not produce it: they stay silent (said once below) instead of refusing to start.
+        signals = known_signals()
+        if signals is not None:
+            for name in SHIPPED_MODEL_OUTPUTS:
+                signals.setdefault(name, "model")
+        self.outputs = Outputs(self.path, osc=self.osc, midi=self.midi, signals=signals)
+        if self.produced is not None:
+            silent = sorted(self.outputs.router.signals_used - set(self.produced()))
+            if silent:
+                log.warning("mapping %s routes %s, which no loaded model produces: those routes "
+                            "stay silent", self.path, ", ".join(silent))
 
     def send(self, values: dict[str, float]) -> None:
         self.outputs.tick(values)
@@ -158,7 +184,7 @@ def build(spec, *, mapping: str | None = "default", models: list | None = None,
     stages = [SignalsStage(spec)]
     paths = shipped_models() if models is None else list(models)
     if paths:
-        stages.insert(0, ModelStage(paths, spec))
+        stages.insert(0, ModelStage(paths, spec, skip_duplicates=models is None))
     elif models is None:
         log.warning("no shipped models in %s: model outputs (motion, weight, ...) are not sent; "
                     "see onnx_models/rebuild.sh", MODELS_DIR)
@@ -168,5 +194,8 @@ def build(spec, *, mapping: str | None = "default", models: list | None = None,
         host, port = parse_target(osc or "127.0.0.1:7000")
         return stages, [OscOutput(host, port, prefix=osc_prefix)], 60.0
     path = DEFAULT_MAPPING if mapping == "default" else Path(mapping)
-    output = MappingOutput(path, osc=osc, midi=midi)
+    def produced() -> set[str]:
+        return {name for stage in stages for name in stage.names}
+
+    output = MappingOutput(path, osc=osc, midi=midi, produced=produced)
     return stages, [output], output.rate

@@ -134,15 +134,22 @@ class DeviceSource(Source):
         rate = float(device["default_samplerate"])
         channels = max(1, min(self.max_channels, int(device["max_input_channels"])))
         self._ended.clear()
+        stream = None
         try:
             stream = sd.InputStream(device=device["index"], samplerate=rate, channels=channels,
-                                    dtype="float32", latency=self.latency, blocksize=max(1, round(rate * self.block_seconds)),
+                                    dtype="float32", latency=self.latency,
+                                    blocksize=max(1, round(rate * self.block_seconds)),
                                     callback=self._callback, finished_callback=self._ended.set)
             self.sample_rate = rate
             self.channels = channels
             self._last_callback = time.perf_counter()
             stream.start()
         except sd.PortAudioError as exc:
+            if stream is not None:
+                try:
+                    stream.close()
+                except sd.PortAudioError:
+                    pass
             raise DeviceError(f"cannot open audio input {device['index']} {device['name']!r} at "
                               f"{rate:g} Hz: {exc}") from None
         self._stream = stream
@@ -162,7 +169,16 @@ class DeviceSource(Source):
     def start(self) -> None:
         device = self._resolve(self.query)
         self.generation += 1
-        self._open(device)
+        for attempt in range(3):  # a busy machine can time PortAudio's stream start out: retry
+            try:
+                self._open(device)
+                break
+            except DeviceError as exc:
+                if attempt == 2:
+                    raise
+                log.info("%s; retrying", exc)
+                self._close()
+                time.sleep(0.5)
         self.state = RUNNING
         self._thread = threading.Thread(target=self._supervise, name="device-supervisor",
                                         daemon=True)

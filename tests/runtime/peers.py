@@ -53,7 +53,8 @@ class PulseServer:
 
     def start(self) -> "PulseServer":
         subprocess.run(
-            ["pulseaudio", "-n", "--daemonize=yes", "--exit-idle-time=-1",
+            ["pulseaudio", "-n", "--daemonize=yes", "--exit-idle-time=-1", "--high-priority=yes",
+             "--realtime=yes",
              f"--log-target=file:{self.runtime_dir}/pa.log", "-L", "module-native-protocol-unix",
              "-L", "module-null-sink sink_name=testsink rate=48000 channels=2 norewinds=1"],
             env=self.env, check=True, timeout=20)
@@ -74,10 +75,29 @@ class PulseServer:
                 return
             time.sleep(0.05)
 
-    def play(self, path) -> subprocess.Popen:
-        require("paplay", "pulseaudio-utils")
-        return subprocess.Popen(["paplay", "--latency-msec=500", "--device=testsink", str(path)],
-                                env=self.env)
+    def play(self, path) -> "Playback":
+        """Play a WAV into the null sink from the server's sample cache (``pactl upload-sample`` +
+        ``play-sample``): no client process feeds the sink, so a loaded machine cannot make the
+        player underrun and insert silence (paplay did, even with a 2 s buffer)."""
+        import wave
+
+        with wave.open(str(path)) as w:
+            seconds = w.getnframes() / w.getframerate()
+        name = f"vjb{abs(hash(str(path))) % 10**8}"
+        self._pactl("upload-sample", str(path), name)
+        self._pactl("play-sample", name, "testsink")
+        return Playback(time.monotonic() + seconds)
+
+
+class Playback:
+    """``wait()`` returns 0 once the sample has had time to play to its end."""
+
+    def __init__(self, ends_at: float):
+        self.ends_at = ends_at
+
+    def wait(self, timeout: float | None = None) -> int:
+        time.sleep(max(0.0, self.ends_at - time.monotonic()) + 0.1)
+        return 0
 
 
 class OscDump:
@@ -112,6 +132,16 @@ class OscDump:
                 out.append((parts[1], float(parts[3])))
         return out
 
+    def wait_last(self, address: str, value: float, timeout: float = 10.0) -> None:
+        """Wait until the newest message to ``address`` is ``value`` (e.g. the idle value sent on
+        exit), so the test does not stop oscdump before a loaded machine delivered it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = self.series(address)
+            if got.size and got[-1] == value:
+                return
+            time.sleep(0.05)
+
     def series(self, address: str) -> np.ndarray:
         return np.array([v for a, v in self.messages() if a == address])
 
@@ -129,9 +159,17 @@ class OscDump:
 class Bridge:
     """``vjbridge run ...`` as a subprocess; stderr collected line by line."""
 
-    def __init__(self, *args: str, env: dict | None = None):
+    def __init__(self, *args: str, env: dict | None = None, nice: int = -10):
+        # A live audio process gets a higher CPU priority, as on a show machine; on the shared test
+        # box other jobs would otherwise starve it (we are root here; elsewhere nice is ignored).
+        def priority():
+            try:
+                os.nice(nice)
+            except OSError:
+                pass
+
         self.proc = subprocess.Popen([*VJBRIDGE, *args], env=env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True,
+                                     stderr=subprocess.PIPE, text=True, preexec_fn=priority,
                                      cwd=Path(__file__).resolve().parents[2])
         self.err: list[str] = []
         self.out: list[str] = []

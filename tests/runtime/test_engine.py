@@ -103,10 +103,31 @@ def test_engine_holds_values_while_the_audio_stops():
     engine = Engine(StalledDemo(LIVE_SPEC.sample_rate, seconds=0.3), [FeatureColumns(LIVE_SPEC)],
                     [out], hold_after=0.1)
     engine.run(duration=1.2)
-    assert engine.held_ticks > 5
+    assert engine.held_ticks >= 2  # ~35 on an idle machine; a loaded one starves the engine
     assert engine.frames == (int(0.3 * LIVE_SPEC.sample_rate) - LIVE_SPEC.n_fft) \
         // LIVE_SPEC.hop_length + 1  # every frame of the audio was processed
     assert all(v == engine.values for v in out.sent[-5:])  # held = the last real values, re-sent
+
+
+class KickAlways(FeatureColumns):
+    """Columns plus a trigger that fires on every frame."""
+
+    def process(self, frames):
+        out = super().process(frames)
+        out["kick"] = np.ones(frames.shape[0])
+        return out
+
+
+def test_held_values_release_triggers():
+    """Holding through a loss re-sends continuous values, but a trigger is held at 0, not 1."""
+    out = Recorder([])
+    engine = Engine(StalledDemo(LIVE_SPEC.sample_rate, seconds=0.3), [KickAlways(LIVE_SPEC)],
+                    [out], hold_after=0.1)
+    engine.run(duration=1.0)
+    assert engine.held_ticks >= 2  # ~35 on an idle machine; a loaded one starves the engine
+    live, held = out.sent[:engine.frames], out.sent[-3:]
+    assert all(v["kick"] == 1.0 for v in live)
+    assert all(v["kick"] == 0.0 and v["rms"] == live[-1]["rms"] for v in held)
 
 
 def test_engine_idles_outputs_once_when_configured():
@@ -146,12 +167,13 @@ def test_oscdump_receives_the_file_signals(demo_wav):
         engine = Engine(FileSource(demo_wav, speed=2), [FeatureColumns(LIVE_SPEC)],
                         [OscOutput("127.0.0.1", dump.port)])
         engine.run()
-        time.sleep(0.3)
+        for key in FeatureColumns.SIGNALS:
+            dump.wait_last(f"/vjbridge/{key}", 0.0)
     finally:
         dump.stop()
     ref = offline_columns(demo_wav)
     n = len(ref["rms"])
-    assert engine.ticks == n and engine.source.overruns == 0
+    assert engine.ticks - engine.held_ticks == n and engine.source.overruns == 0
     addresses = {a for a, _ in dump.messages()}
     assert addresses == {f"/vjbridge/{k}" for k in FeatureColumns.SIGNALS}
     for key in FeatureColumns.SIGNALS:
@@ -159,7 +181,11 @@ def test_oscdump_receives_the_file_signals(demo_wav):
         assert len(got) >= 0.9 * n, (key, len(got), n)
         assert got[-1] == 0.0  # the idle value on exit
         want = [float(f"{v:.6f}") for v in ref[key].astype(np.float32)]  # oscdump prints %f
-        assert is_subsequence([float(f"{v:.6f}") for v in got[:-1]], want), key
+        got = [float(f"{v:.6f}") for v in got[:-1]]
+        # a producer starved > 0.25 s on a loaded box makes the engine re-send (hold) the last
+        # values: drop those repeats, then what arrived must be the offline values, in order
+        got = [v for i, v in enumerate(got) if i == 0 or v != got[i - 1]]
+        assert is_subsequence(got, want), key
 
 
 CLASSIC_ROUTES = {f"/vjbridge/{k}" for k in ("low", "mid", "high", "rms", "onset", "kick", "snare",
@@ -178,13 +204,19 @@ def test_cli_run_demo_with_the_default_mapping_reaches_oscdump():
     assert rc == 0, bridge.stderr
     assert "demo groove" in bridge.stderr and "default.yaml" in bridge.stderr
     assert "block arrival -> packet sent median" in bridge.stderr
-    # no shipped models yet: the classic routes stream; the model routes only get their idle
-    # value, at exit (blackout)
+    # the classic routes stream; so do the outputs of the shipped models (if any are shipped);
+    # routes to model outputs nobody produces only get their idle value, at exit (blackout)
+    from bridge.models.onnx_model import OnnxModel
+    from bridge.runtime.pipeline import shipped_models
+
+    produced = {f"/vjbridge/{n}" for p in shipped_models() for n in OnnxModel.load(p).names}
     addresses = {a for a, _ in dump.messages()}
-    assert CLASSIC_ROUTES <= addresses
-    for address in addresses - CLASSIC_ROUTES:
+    assert CLASSIC_ROUTES | produced <= addresses
+    for address in addresses - CLASSIC_ROUTES - produced:
         assert address in {f"/vjbridge/{k}" for k in ("motion", "weight", "r", "g", "b")}
         assert set(dump.series(address)) == {0.0}  # only idle values (idle(), then close())
+    for address in produced:
+        assert len(set(dump.series(address))) > 3  # a model output moves
     rms = dump.series("/vjbridge/rms")
     assert len(rms) > 10 and rms.max() > 0.05  # the groove is not silent
 
@@ -194,8 +226,8 @@ def test_cli_run_without_a_mapping_sends_every_signal_raw():
 
     dump = OscDump()
     try:
-        bridge = Bridge("run", "--demo", "--mapping", "none", "--osc", f"127.0.0.1:{dump.port}",
-                        "--duration", "1.5")
+        bridge = Bridge("run", "--demo", "--no-models", "--mapping", "none", "--osc",
+                        f"127.0.0.1:{dump.port}", "--duration", "1.5")
         assert bridge.proc.wait(timeout=30) == 0, bridge.stderr
         bridge.stop()
     finally:
@@ -234,7 +266,7 @@ def test_sigterm_stops_cleanly_with_outputs_at_idle():
         bridge.proc.send_signal(signal.SIGTERM)
         assert bridge.proc.wait(timeout=15) == 0, bridge.stderr
         bridge.stop()
-        time.sleep(0.2)
+        dump.wait_last("/vjbridge/rms", 0.0)
     finally:
         dump.stop()
     assert "stopped after" in bridge.stderr and "Traceback" not in bridge.stderr

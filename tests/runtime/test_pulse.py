@@ -55,11 +55,11 @@ def corr(a, b) -> float:
     return float(np.corrcoef(a, b)[0, 1])
 
 
-SEGMENT = 120  # frames: 2 s
+SEGMENT = 60  # frames: 1 s
 
 
 def segment_lags(live: np.ndarray, ref: np.ndarray, lag: int, search: int = 15) -> list[tuple]:
-    """Per 2 s segment of ``ref``: the best lag within ``search`` frames of ``lag``. Under load a
+    """Per 1 s segment of ``ref``: the best lag within ``search`` frames of ``lag``. Under load a
     PulseAudio capture can lose or delay a few blocks (notes: 30-40 ms gaps); re-aligning each
     segment keeps one such hiccup from hiding whether the values match."""
     out = []
@@ -76,7 +76,19 @@ def segment_lags(live: np.ndarray, ref: np.ndarray, lag: int, search: int = 15) 
 
 
 def segment_corrs(live: np.ndarray, ref: np.ndarray, lags: list[tuple]) -> np.ndarray:
-    return np.array([corr(live[s + k:s + k + SEGMENT], ref[s:s + SEGMENT]) for s, k in lags])
+    """Correlation per segment; -1 where the capture has no such segment or it is constant (audio
+    lost), so a missing piece counts against the match instead of vanishing."""
+    out = []
+    for s, k in lags:
+        a, b = live[max(0, s + k):s + k + SEGMENT], ref[s:s + SEGMENT]
+        ok = s + k >= 0 and a.size == b.size and a.std() > 0 and b.std() > 0
+        out.append(corr(a, b) if ok else -1.0)
+    return np.array(out)
+
+
+def matches(r: np.ndarray, floor: float) -> bool:
+    """Most segments correlate above ``floor`` (one capture hiccup under load is tolerated)."""
+    return bool(np.median(r) > floor and np.mean(r > floor) >= 0.6)
 
 
 def test_device_to_oscdump_matches_the_offline_pipeline(pulse, music_wav, tmp_path):
@@ -86,7 +98,8 @@ def test_device_to_oscdump_matches_the_offline_pipeline(pulse, music_wav, tmp_pa
     model = write_model(tmp_path / "motion-weight.onnx")
     mapping = mapping_for_test_model(tmp_path)
     dump = OscDump()
-    bridge = Bridge("run", "--device", "pulse", "--model", model, "--mapping", mapping,
+    bridge = Bridge("run", "--device", "pulse", "--input-latency", "0.2", "--model", model,
+                    "--mapping", mapping,
                     "--osc", f"127.0.0.1:{dump.port}", "--status-interval", "1", env=pulse.env)
     try:
         bridge.wait_for("Ctrl-C to stop")
@@ -110,16 +123,18 @@ def test_device_to_oscdump_matches_the_offline_pipeline(pulse, music_wav, tmp_pa
     lag = best_lag(live_rms, ref["/vjbridge/rms"])  # one lag for every address: same packets
     a, b = aligned(live_rms, ref["/vjbridge/rms"], lag)
     assert a.size > 0.95 * b.size  # the whole file made it through
-    np.testing.assert_allclose(np.median(a / np.maximum(b, 1e-6)), 1.0, atol=0.05)  # same level
     lags = segment_lags(live_rms, ref["/vjbridge/rms"], lag)
+    ratios = [np.median(live_rms[s + k:s + k + SEGMENT] / np.maximum(
+        ref["/vjbridge/rms"][s:s + SEGMENT], 1e-6)) for s, k in lags if s + k >= 0]
+    np.testing.assert_allclose(np.median(ratios), 1.0, atol=0.05)  # the same level, not just shape
     # The capture starts with silence the offline run never saw, so stateful transforms (auto-gain,
     # auto-range, smoothing) converge over the first seconds: compare the later segments for those.
     for key, floor, segments in (("rms", 0.98, slice(None)), ("spectralcentroid", 0.9, slice(None)),
-                                 ("low", 0.9, slice(1, None)), ("mid", 0.9, slice(1, None)),
-                                 ("high", 0.85, slice(1, None)), ("onset", 0.6, slice(1, None)),
-                                 ("motion", 0.6, slice(2, None)), ("weight", 0.6, slice(2, None))):
+                                 ("low", 0.9, slice(2, None)), ("mid", 0.9, slice(2, None)),
+                                 ("high", 0.85, slice(2, None)), ("onset", 0.6, slice(2, None)),
+                                 ("motion", 0.6, slice(4, None)), ("weight", 0.6, slice(4, None))):
         r = segment_corrs(dump.series(f"/vjbridge/{key}"), ref[f"/vjbridge/{key}"], lags)[segments]
-        assert np.median(r) > floor, (key, r)
+        assert matches(r, floor), (key, r)
     for key in ("kick", "snare"):  # triggers: as many events as offline, give or take a few
         live, want = aligned(dump.series(f"/vjbridge/{key}"), ref[f"/vjbridge/{key}"], lag)
         assert want.sum() >= 3 and abs(live.sum() - want.sum()) <= max(3, 0.3 * want.sum()), key
@@ -129,7 +144,8 @@ def test_device_to_oscdump_matches_the_offline_pipeline(pulse, music_wav, tmp_pa
 
 def test_bridge_recovers_when_pulseaudio_restarts(pulse, music_wav):
     dump = OscDump()
-    bridge = Bridge("--log-level", "info", "run", "--device", "pulse", "--mapping", "none", "--osc",
+    bridge = Bridge("--log-level", "info", "run", "--device", "pulse", "--input-latency", "0.2",
+                    "--mapping", "none", "--osc",
                     f"127.0.0.1:{dump.port}", env=pulse.env)
     try:
         bridge.wait_for("Ctrl-C to stop")
@@ -142,8 +158,9 @@ def test_bridge_recovers_when_pulseaudio_restarts(pulse, music_wav):
         assert bridge.proc.poll() is None
         pulse.start()  # ... and comes back
         bridge.wait_for("is back", timeout=20)
+        bridge.wait_for("audio stream restarted", timeout=20)  # blocks flow from the new stream
+        time.sleep(0.5)  # the first callbacks of a new stream can come late (real-peers.md)
         mark = len(dump.series("/vjbridge/rms"))
-        time.sleep(0.3)
         player = pulse.play(music_wav)
         assert player.wait(timeout=30) == 0
         time.sleep(0.5)
@@ -156,7 +173,7 @@ def test_bridge_recovers_when_pulseaudio_restarts(pulse, music_wav):
     lag = best_lag(after, ref["rms"])
     assert aligned(after, ref["rms"], lag)[0].size > 0.9 * ref["rms"].size
     r = segment_corrs(after, ref["rms"], segment_lags(after, ref["rms"], lag))
-    assert np.median(r) > 0.98, r  # values flow again, and they are the music's
+    assert matches(r, 0.98), r  # values flow again, and they are the music's
     assert sum("disappeared" in line for line in bridge.err) == 1  # logged once
     assert "1 stream restarts" in bridge.stderr
 
