@@ -140,10 +140,9 @@ def bench_pipeline(*, frames: int = 3000, realtime_seconds: float = 10.0, models
     """Measure the live pipeline (see the module docstring). ``models``: ONNX paths (None = the
     shipped ones); ``mapping``: "default", a path, or None (raw OSC). Returns a JSON-able dict."""
     from bridge.runtime.engine import LIVE_SPEC
-    from bridge.runtime.pipeline import shipped_models
 
-    model_paths = [os.fspath(p) for p in (shipped_models() if models is None else models)]
-    report: dict = {"models": [os.path.basename(p) for p in model_paths],
+    model_paths = None if models is None else [os.fspath(p) for p in models]  # None: shipped
+    report: dict = {"models": [],
                     "mapping": mapping, "frame_rate": LIVE_SPEC.frame_rate, "targets": TARGETS}
     # The packets go to a bound local socket nobody reads: sendto() does all its real work, and no
     # receiver thread competes with the engine for the GIL (the kernel drops what overflows).
@@ -155,6 +154,8 @@ def bench_pipeline(*, frames: int = 3000, realtime_seconds: float = 10.0, models
         seconds = (frames * LIVE_SPEC.hop_length + LIVE_SPEC.n_fft) / LIVE_SPEC.sample_rate + 0.05
         engine, timers = _pipeline(models=model_paths, mapping=mapping, port=port, paced=False,
                                    seconds=seconds)
+        report["models"] = [os.path.basename(r.model.path) for st in engine.stages
+                            for r in getattr(st, "runners_loaded", [])]
         per_stage = {"extract": engine.timers["extract"].values()}
         for name in ("models", "signals"):
             if name in engine.timers:

@@ -113,7 +113,20 @@ class ModelStage:
             runner.reset()
 
     def close(self) -> None:
-        self.runners = []
+        self.runners_loaded, self.runners = self.runners, []  # what ran, for reports
+
+
+def _signal_table() -> dict | None:
+    """The signals a mapping may route: the catalog (classic + declared model outputs) plus the
+    shipped model outputs (motion, weight, r, g, b) even when no loaded model produces them: such a
+    route stays silent (MappingOutput warns once) instead of refusing to start the show."""
+    from bridge.mapping.validate import SHIPPED_MODEL_OUTPUTS, known_signals
+
+    signals = known_signals()
+    if signals is not None:
+        for name in SHIPPED_MODEL_OUTPUTS:
+            signals.setdefault(name, "model")
+    return signals
 
 
 class MappingOutput:
@@ -131,20 +144,14 @@ class MappingOutput:
         self.osc = osc
         self.midi = midi
         self.produced = produced  # () -> names the stages produce (known once they started)
-        self.rate = float(load_mapping(self.path).rate)  # MappingError naming every bad key
+        # MappingError naming every bad key
+        self.rate = float(load_mapping(self.path, signals=_signal_table()).rate)
         self.outputs = None
 
     def start(self) -> None:
         from bridge.mapping import Outputs
-        from bridge.mapping.validate import SHIPPED_MODEL_OUTPUTS, known_signals
 
-        # Routes to a shipped model output (motion, weight, r, g, b) stay valid when the loaded
-        # models do not produce it: they stay silent (said once below) instead of refusing to start.
-        signals = known_signals()
-        if signals is not None:
-            for name in SHIPPED_MODEL_OUTPUTS:
-                signals.setdefault(name, "model")
-        self.outputs = Outputs(self.path, osc=self.osc, midi=self.midi, signals=signals)
+        self.outputs = Outputs(self.path, osc=self.osc, midi=self.midi, signals=_signal_table())
         if self.produced is not None:
             silent = sorted(self.outputs.router.signals_used - set(self.produced()))
             if silent:
