@@ -197,6 +197,8 @@ def bench_daemon(*, mapping: str | None = "default", models=None, seconds: float
     try:
         cmd = [sys.executable, "-m", "bridge.cli", "run", "--demo", "--osc",
                f"127.0.0.1:{sink.port}", "--duration", str(seconds)]
+        if models is not None and not models:
+            cmd += ["--no-models"]
         for path in models or []:
             cmd += ["--model", os.fspath(path)]
         if mapping is None:
