@@ -58,9 +58,9 @@ class WindowedPowerFFT:
     def power(self, frames: np.ndarray) -> np.ndarray:
         """Power spectra of ``frames`` (shape ``(k, n_fft)``, ``k <= max_rows``): ``(k, n_bins)``."""
         k = frames.shape[0]
-        # Two plans serve every call: one frame (live) and full batches; a short last batch of a
-        # large block reuses the batch plan on its first k rows.
-        rows = 1 if k == 1 else self.max_rows
+        # Plans for 1, 2, 4, ... max_rows frames: a call with k frames runs the smallest plan that
+        # holds them, so two frames cost two FFTs, not a full batch (FFTW plans fix their size).
+        rows = min(self.max_rows, 1 << (k - 1).bit_length())
         src, dst, fftw = self._plan(rows)
         src[:k] = frames
         src[:k] *= self._windows[:k]
