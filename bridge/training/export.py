@@ -217,7 +217,7 @@ def write_card(info: dict, recipe: Recipe, data: str, path: str, *, rebuild: str
     name = os.path.basename(info["path"])
     L = [f"# {name}", "", recipe.description, "",
          "## Data", "",
-         f"- dataset `{os.path.abspath(data)}`, data hash `{manifest['data_hash'][:16]}`: "
+         f"- dataset `{data}`, data hash `{manifest['data_hash'][:16]}`: "
          f"{len(manifest['videos'])} videos in {len({v['group'] for v in manifest['videos']})} "
          "groups (tracks)",
          f"- alignment: {manifest['alignment']}",

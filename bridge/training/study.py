@@ -171,7 +171,7 @@ def run_study(data: str, opts: Options, log=print) -> dict:
     ti = {n: names.index(n) for n in names}
     splits = folds(table)
     X = table.X.astype(np.float64)
-    res = {"data": {"path": os.path.abspath(data), "data_hash": table.data_hash,
+    res = {"data": {"path": str(data), "data_hash": table.data_hash,
                     "videos": len(table.videos), "groups": len(table.groups),
                     "rows": int(table.valid.sum()), "hop": hop, "fps": table.spec.frame_rate,
                     "feature_spec": table.spec.to_dict(), "folds": len(splits),
