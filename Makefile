@@ -12,7 +12,7 @@ DEB_TEST := libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins alsa-ut
             libgl-dev libegl-mesa0 libgl1-mesa-dri g++ pkg-config
 DEB_RUN  := libportaudio2
 
-.PHONY: run test bench deb-run deb-test music clean
+.PHONY: run test bench models corpus deb-run deb-test clean
 
 run: $(BIN)/.run-installed deb-run
 	$(BIN)/vjbridge run
@@ -22,6 +22,13 @@ test: $(BIN)/.test-installed deb-test
 
 bench: $(BIN)/.test-installed
 	$(BIN)/vjbridge bench
+
+# Long jobs: commands, not tests. Both resume where they stopped.
+models: $(BIN)/.test-installed deb-test
+	sh onnx_models/rebuild.sh
+
+corpus: $(BIN)/.test-installed deb-test
+	$(BIN)/vjbridge corpus --out data/corpus --presets-per-track 3 --seconds 150 --jobs 2
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
