@@ -1,8 +1,10 @@
-"""``vjbridge bench``: measured speed of the feature extractor (medians and p99, never asserted).
+"""``vjbridge bench``: measured speed (medians and p99, never asserted).
 
-Prints the per-frame cost of the live path at 60 Hz (one hop per call, as a device delivers it),
+Prints the feature extractor's per-frame cost at 60 Hz (one hop per call, as a device delivers it),
 the real-time headroom (frame period / median cost), offline extraction speed against the librosa
-reference when librosa is installed, and what ``import bridge`` costs and pulls in.
+reference when librosa is installed, what ``import bridge`` costs and pulls in, and then the whole
+live pipeline (:mod:`bridge.runtime.bench_pipeline`: per stage, arrival -> sent latency, RSS,
+start to first packet) unless ``--extractor-only``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=int, default=3000, help="live frames to time (default 3000)")
     parser.add_argument("--repeat", type=int, default=7, help="offline repetitions (default 7)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead")
+    parser.add_argument("--extractor-only", action="store_true",
+                        help="skip the live-pipeline benchmark (about 20 s)")
 
 
 def _signal(args, sample_rate: int):
@@ -116,6 +120,10 @@ def run(args: argparse.Namespace) -> int:
     report = {"fft_backend": fft_backend(), "live": bench_live(y, frames=args.frames),
               "offline": [bench_offline(y, fps=f, repeat=args.repeat) for f in (8.0, 60.0)],
               "import": bench_import()}
+    if not args.extractor_only:
+        from bridge.runtime.bench_pipeline import bench_pipeline
+
+        report["pipeline"] = bench_pipeline(frames=args.frames)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
@@ -137,4 +145,8 @@ def run(args: argparse.Namespace) -> int:
     imp = report["import"]
     print(f"import bridge: {imp['seconds'] * 1e3:.0f} ms; pulls in librosa={imp['librosa']} "
           f"sklearn={imp['sklearn']} av={imp['av']}")
+    if "pipeline" in report:
+        from bridge.runtime.bench_pipeline import format_report
+
+        print(format_report(report["pipeline"]))
     return 0
