@@ -80,6 +80,7 @@ class OnnxModel:
             raise ModelError(f"{where}: graph output shape {oshape} does not match the "
                              f"{len(self.outputs)} outputs named in vjbridge.outputs")
         self._out_name = outputs[0].name
+        self._binding = None  # the IOBinding of predict_row, made on its first call
         self.cv_metrics = json.loads(metadata.get("cv_metrics", "{}") or "{}")
         self.train_data_hash = metadata.get("train_data_hash")
 
@@ -123,6 +124,33 @@ class OnnxModel:
         if x.shape[0] == 0:
             return np.zeros((0, self.n_outputs))
         return self._session.run([self._out_name], {"features": x})[0].astype(np.float64)
+
+    def predict_row(self, row: np.ndarray) -> np.ndarray:
+        """One input row ``(n_inputs,)`` -> ``(1, n_outputs)`` float64: the live path.
+
+        The same graph as :meth:`predict`, run through an onnxruntime IOBinding on preallocated
+        float32 input/output buffers (no feed dict, no input validation, no output allocation by
+        onnxruntime: ~3-4 µs less per call than ``session.run`` here)."""
+        if self._binding is None:
+            self._bind()
+        self._in32[0] = row  # float64 -> float32, as ascontiguousarray(dtype=float32) rounds
+        self._session.run_with_iobinding(self._binding)
+        return self._out32.astype(np.float64)
+
+    def _bind(self) -> None:
+        import onnxruntime as ort
+
+        x = ort.OrtValue.ortvalue_from_shape_and_type([1, self.n_inputs], np.float32)
+        y = ort.OrtValue.ortvalue_from_shape_and_type([1, self.n_outputs], np.float32)
+        binding = self._session.io_binding()
+        binding.bind_ortvalue_input("features", x)
+        binding.bind_ortvalue_output(self._out_name, y)
+        self._in32, self._out32 = x.numpy(), y.numpy()  # views of the bound buffers
+        self._keep = (x, y)
+        if (self._in32.__array_interface__["data"][0] != x.data_ptr()
+                or self._out32.__array_interface__["data"][0] != y.data_ptr()):
+            raise ModelError(f"{self.path}: onnxruntime did not expose its bound buffers")
+        self._binding = binding
 
     def describe(self) -> str:
         return (f"{os.path.basename(self.path)}: outputs {', '.join(self.names)}; "

@@ -1,0 +1,60 @@
+"""The one-frame (live) fast paths give the batch paths' numbers: context rows, runner, IOBinding."""
+
+import numpy as np
+import pytest
+
+from bridge.audio.demo import DemoMusic
+from bridge.audio.features import FeatureExtractor
+from bridge.audio.spec import FeatureSpec
+from bridge.models.context import DEFAULT, ContextBuilder, ContextSpec
+from bridge.models.onnx_model import OnnxModel
+from bridge.models.runner import ModelRunner
+from tests.models.helpers import write_model
+
+LIVE = FeatureSpec(fps=60)
+
+SPECS = [DEFAULT,
+         ContextSpec(channels=("loud", "rms_db"), lags=(2,), taus=(3.0,)),
+         ContextSpec(channels=("low",), delta=True),
+         ContextSpec(channels=("mid", "onset"), lags=(3, 1), taus=(2.0, 5.0), include_frame=False),
+         ContextSpec()]
+
+
+def _frames(n=400, seed=3):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(-40, 15, (n, 66))
+    x[:, 64] = np.abs(rng.normal(0.1, 0.1, n))
+    x[:50:7, 64] = 0.0  # digital silence: rms_db floors at -100
+    x[:, 65] = np.abs(rng.normal(1, 0.5, n))
+    return x
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: str(s.n_outputs()))
+def test_context_rows_equal_the_batch_path(spec):
+    x = _frames()
+    whole = ContextBuilder(spec).process(x)
+    b = ContextBuilder(spec)
+    rows = np.vstack([b.process(x[i:i + 1]) for i in range(len(x))])
+    assert np.abs(rows - whole).max() <= 1e-11  # matrix-vector vs matrix-matrix channel sums
+    b, out = ContextBuilder(spec), np.empty(spec.n_outputs())
+    for i in range(len(x)):  # process_row into one reused buffer, mixed with batches
+        if 100 <= i < 130:
+            if i == 100:
+                got = b.process(x[100:130])
+                assert np.abs(got - whole[100:130]).max() <= 1e-11
+            continue
+        b.process_row(x[i], out)
+        assert np.abs(out - whole[i]).max() <= 1e-11, i
+
+
+def test_runner_one_frame_at_a_time_equals_the_whole_block(tmp_path):
+    model = OnnxModel.load(write_model(tmp_path / "m.onnx"))
+    frames = FeatureExtractor(LIVE).process(DemoMusic(22050).read(22050 * 6))
+    whole = ModelRunner(model, LIVE).process(frames)
+    runner = ModelRunner(model, LIVE)
+    ones = np.vstack([runner.process(frames[i:i + 1]) for i in range(len(frames))])
+    assert ones.shape == whole.shape and np.abs(ones - whole).max() <= 1e-6
+    assert np.isfinite(ones).all() and ones.std(axis=0).min() > 0  # predictions move
+    rows = ContextBuilder(model.context).process(frames[:20])
+    for r in rows:  # the IOBinding path is the graph's own answer for each row
+        assert np.array_equal(model.predict_row(r), model.predict(r[None, :]))
