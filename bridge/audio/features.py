@@ -23,6 +23,8 @@ one-frame block always runs on the calling thread).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -54,6 +56,7 @@ class FeatureExtractor:
         self._fft = WindowedPowerFFT(periodic_hann(s.n_fft), max_rows=self.batch,
                                      batch_threads=self.threads)
         self._mel_buf = np.empty((self.batch, s.n_mels))
+        self._one = _OneFrame(self)
         self.reset()
 
     def reset(self) -> None:
@@ -63,11 +66,16 @@ class FeatureExtractor:
         self._history = np.zeros((0, self.spec.n_mels))  # last <= onset_lag mel-dB frames
         self.samples_seen = 0
         self.frames_emitted = 0
+        self._one.reset()
 
     # ---------------------------------------------------------------------------------------------
     def process(self, block) -> np.ndarray:
         """Consume ``block`` and return every frame it completes, shape ``(n, n_mels + 2)``."""
         x = self._validated(block)
+        one = self._one
+        if not self._skip and one.take(self, x.size):
+            return one.process(self, x)  # small blocks (the live engine): no reallocation
+        one.release(self)
         self.samples_seen += x.size
         if self._skip:
             dropped = min(self._skip, x.size)
@@ -92,6 +100,9 @@ class FeatureExtractor:
         return out
 
     def _validated(self, block) -> np.ndarray:
+        if type(block) is np.ndarray and block.ndim == 1 and block.dtype == np.float64:
+            if np.isfinite(np.add.reduce(block)):  # the usual case, checked cheaply
+                return block
         x = np.asarray(block)
         if x.ndim == 2 and 1 in x.shape:
             x = x.reshape(-1)
@@ -138,3 +149,128 @@ class FeatureExtractor:
         rows = rise[max(0, n_prev - lag):]
         onset[max(first, 0):] = np.maximum(rows, 0.0).mean(axis=1)
         self._history = stacked[-lag:].copy()
+
+
+class _OneFrame:
+    """The extractor's path for blocks that leave at most a few frames (the live engine feeds one
+    hop per call): samples gather in a preallocated buffer instead of a concatenated ``_pending``,
+    and a single frame is computed with in-place numpy calls on preallocated views (each call costs
+    ~1 µs on a busy 2-core box, so their count is most of the cost). The arithmetic is the batch
+    path's, operation for operation, except the RMS sum of squares (a dot product instead of
+    einsum: equal to ~1e-16 relative). Larger blocks, and hop > n_fft (frames with gaps), take the
+    batch path; the pending samples and the onset history move between the two representations.
+    """
+
+    def __init__(self, ex: FeatureExtractor):
+        s = ex.spec
+        self.n_fft, self.hop, self.n_mels = s.n_fft, s.hop_length, s.n_mels
+        self.cap = s.n_fft + min(4, ex.batch - 1) * min(s.hop_length, s.n_fft)  # <= 5 frames/call
+        self.buf = np.empty(self.cap)
+        self.frame = self.buf[:s.n_fft]
+        self.amin = s.amin
+        self.lag = s.onset_lag
+        self.n_features = s.n_features
+        self.empty = np.zeros((0, s.n_features))
+        self.empty.flags.writeable = False
+        fft = ex._fft
+        src, dst, self.fftw = fft._plan(1)
+        # without pyFFTW, or with gaps between frames (hop > n_fft), every block takes the batch path
+        self.ok = self.fftw is not None and self.hop <= self.n_fft
+        self.src = src[0]
+        self.window = fft.window
+        self.dst = dst
+        self.squares = fft._squares[:1]
+        self.power = fft._power[:1]
+        self.re, self.im = self.squares[:, 0::2], self.squares[:, 1::2]
+        self.mel = ex._mel_buf[:1]
+        self.parts = [(self.power[:, lo:hi], part, self.mel[:, first:last])
+                      for first, last, lo, hi, part in ex._mel._parts]
+        self.rise = np.empty(s.n_mels)
+        self.ring = np.zeros((self.lag, s.n_mels))  # mel-dB frame t in row t % lag
+        self.active = False
+
+    def reset(self) -> None:
+        self.fill = 0  # buf[:fill] = the pending samples (the next frame starts at buf[0])
+        self.ring[:] = 0.0
+        self.active = self.ok  # this path owns the pending samples and the onset history
+
+    def take(self, ex: FeatureExtractor, size: int) -> bool:
+        """True when this block goes through here (taking the state over from the batch path)."""
+        if self.active:
+            return self.fill + size <= self.cap
+        if not self.ok or ex._pending.size + size > self.cap:
+            return False
+        k = ex._pending.size
+        self.buf[:k] = ex._pending
+        self.fill = k
+        t0 = ex.frames_emitted
+        for i, row in enumerate(ex._history):  # the last rows: frames t0 - len .. t0 - 1
+            self.ring[(t0 - len(ex._history) + i) % self.lag] = row
+        ex._pending = np.zeros(0, dtype=np.float64)
+        self.active = True
+        return True
+
+    def release(self, ex: FeatureExtractor) -> None:
+        """Hand the pending samples and the onset history to the batch path."""
+        if self.active:
+            ex._pending = self.buf[:self.fill].copy()
+            ex._history = self._history(ex.frames_emitted)
+            self.active = False
+
+    def process(self, ex: FeatureExtractor, x: np.ndarray) -> np.ndarray:
+        fill, buf = self.fill, self.buf
+        ex.samples_seen += x.size
+        end = fill + x.size
+        buf[fill:end] = x
+        if end < self.n_fft:
+            self.fill = end
+            return self.empty
+        n = 1 + (end - self.n_fft) // self.hop
+        t0 = ex.frames_emitted
+        if n == 1:
+            out = np.empty((1, self.n_features))
+            self._frame(out[0], t0)
+        else:  # a few frames at once: the batch path, with its onset history from the ring
+            out = np.empty((n, self.n_features))
+            ex._history = self._history(t0)
+            ex._spectral(buf[:end], 0, n, out)
+            ex._onset(out[:, :self.n_mels], out[:, self.n_mels + 1])
+            for i in range(max(0, n - self.lag), n):
+                self.ring[(t0 + i) % self.lag] = out[i, :self.n_mels]
+        consumed = n * self.hop
+        rest = end - consumed
+        if rest:
+            buf[:rest] = buf[consumed:end]
+        self.fill = rest
+        ex.frames_emitted = t0 + n
+        return out
+
+    def _history(self, t0: int) -> np.ndarray:
+        """The batch path's onset history: mel dB of the last ``min(t0, lag)`` frames, in order."""
+        k = min(t0, self.lag)
+        return self.ring[[(t0 - k + i) % self.lag for i in range(k)]]
+
+    def _frame(self, row: np.ndarray, t: int) -> None:
+        """Mel dB, RMS and onset of the frame at buf[:n_fft] into ``row``; stream frame ``t``."""
+        frame, src, m = self.frame, self.src, self.n_mels
+        np.multiply(frame, self.window, src)  # = copy, then *= window (the same product)
+        self.fftw()
+        np.square(self.dst.view(np.float64), self.squares)
+        np.add(self.re, self.im, self.power)
+        for power, part, mel in self.parts:
+            np.matmul(power, part, mel)
+        mel = self.mel[0]
+        np.maximum(mel, self.amin, out=mel)
+        db = row[:m]
+        np.log10(mel, db)
+        np.multiply(db, 10.0, db)
+        row[m] = math.sqrt(frame.dot(frame) / self.n_fft)
+        old = self.ring[t % self.lag]  # mel dB of frame t - lag
+        if t >= self.lag:
+            rise = self.rise
+            np.subtract(db, old, rise)
+            np.maximum(rise, 0.0, out=rise)
+            row[m + 1] = np.add.reduce(rise) / m  # = rise.mean(): the same sum and division
+        else:
+            row[m + 1] = 0.0
+        old[...] = db
