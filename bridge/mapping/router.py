@@ -54,6 +54,9 @@ class _Route:
         if self.osc_key is not None:
             v = int(round(y)) if self.osc_int else float(y)
             frame.setdefault(self.osc_key, []).append(OscValue(self.osc_address, v))
+        self.midi_outputs(y, frame)
+
+    def midi_outputs(self, y: float, frame: Frame) -> None:
         if self.midi_key is not None:
             if self.trigger is None:
                 frac = (y - self.out_lo) / (self.out_hi - self.out_lo)
@@ -111,6 +114,12 @@ class Router:
         self.rate = mapping.rate
         self.routes_ = [_Route(r, mapping.rate) for r in mapping.routes]
         self.delay_ = DelayLine(ticks=int(round(mapping.delay_ms * mapping.rate / 1000.0)))
+        # tick()'s plan: per route (signal, route, chain function or None, OSC list slot or -1,
+        # OSC address, is-int, has MIDI); one list per OSC sink key, made fresh every tick.
+        self._osc_keys = list(dict.fromkeys(r.osc_key for r in self.routes_ if r.osc_key))
+        slot = {key: i for i, key in enumerate(self._osc_keys)}
+        self._plan = [(r.signal, r, r.chain.fn, slot.get(r.osc_key, -1), r.osc_address,
+                       r.osc_int, r.midi_key is not None) for r in self.routes_]
 
     @property
     def signals_used(self) -> set[str]:
@@ -123,15 +132,28 @@ class Router:
         return [("osc", n) for n in self.mapping.osc] + [("midi", n) for n in self.mapping.midi]
 
     def tick(self, values: AbcMapping[str, float]) -> Frame:
-        frame: Frame = {}
-        for r in self.routes_:
-            x = values.get(r.signal)
+        # The per-route work of _Route.outputs, unrolled for OSC (the common case): one list per
+        # OSC sink, OscValue made without its Python-level __new__ (the same tuple). ~15 routes run
+        # every 60 Hz tick, so per-route overhead is most of the router's cost.
+        get, isfinite, new = values.get, math.isfinite, tuple.__new__
+        lists = [[] for _ in self._osc_keys]
+        midi: Frame = {}
+        for signal, r, fn, slot, address, is_int, has_midi in self._plan:
+            x = get(signal)
             if x is not None:
                 x = float(x)
-                if math.isfinite(x):
-                    r.last = r.chain.process(x)
-            if r.last is not None:
-                r.outputs(r.last, frame)
+                if isfinite(x):
+                    r.last = x if fn is None else fn(x)
+            y = r.last
+            if y is not None:
+                if slot >= 0:
+                    lists[slot].append(new(OscValue, (address, int(round(y)) if is_int
+                                                      else float(y))))
+                if has_midi:
+                    r.midi_outputs(y, midi)
+        frame: Frame = {key: items for key, items in zip(self._osc_keys, lists) if items}
+        if midi:
+            frame.update(midi)
         out = self.delay_.process(frame) or {}
         if self._pending:
             for key, items in self._pending.items():

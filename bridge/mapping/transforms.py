@@ -212,6 +212,8 @@ class RouteChain:
         if (lo, hi) != (0.0, 1.0):
             steps.append(lambda x, lo=lo, hi=hi: lo + x * (hi - lo))
         self.steps_ = tuple(steps)
+        #: ``process`` as cheaply as it can be called: None (no transform), the one step, or process
+        self.fn = None if not steps else steps[0] if len(steps) == 1 else self.process
 
     def reset(self) -> None:
         for stage in self.stages_:

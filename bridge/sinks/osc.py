@@ -8,14 +8,19 @@ keeps a frame's values together and cuts per-packet overhead. Values must be Pyt
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Sequence
 
+from bridge.errors import SinkError
 from bridge.sinks.base import Sink
 from bridge.sinks.messages import OscValue
-from bridge.sinks.osc_encode import OscEncoder
+from bridge.sinks.osc_encode import IMMEDIATE, OscEncoder
 from bridge.sinks.transport import TcpTransport, UdpTransport
 
 _F32_MAX = 3.4028234663852886e38
+_F = struct.Struct(">f").pack
+_I = struct.Struct(">i").pack
+_HEADER = b"#bundle\x00" + IMMEDIATE  # what OscEncoder.bundle() writes before the elements
 
 
 class OscSink(Sink):
@@ -27,6 +32,7 @@ class OscSink(Sink):
         self.host, self.port, self.protocol, self.framing = host, port, protocol, framing
         self.bundle = bundle
         self._enc = OscEncoder()
+        self._cache: dict[tuple[str, bool], bytes] = {}  # (address, is int) -> encoded prefix
         what = f"osc target {name!r} ({protocol}://{host}:{port})"
         if protocol == "udp":
             self.transport = UdpTransport(host, port, what=what)
@@ -70,7 +76,54 @@ class OscSink(Sink):
             raise TypeError(f"{address}: value must be a Python float or int, got {t.__name__} "
                             "(convert numpy scalars with float())")
 
-    def _send(self, items: Sequence[OscValue]) -> None:
+    def send(self, items: Sequence[OscValue]) -> None:
+        """The template's send() with validation fused into encoding (the per-frame hot path).
+
+        The same checks and errors as :meth:`_validate`, item by item in order, and nothing is
+        transported unless every item passed. An item passes the fast test when it is an
+        ``OscValue`` whose address was validated before (it has a cached encoding) and whose value
+        is a Python float within the 32-bit range (NaN and inf fail the comparison) or a 32-bit
+        int; anything else goes through ``_validate`` (which raises for bad items) and the
+        general encoder."""
+        if self.closed:
+            raise SinkError(f"{self.kind} output {self.name!r} is closed")
+        if not items:
+            return
+        cache, slow, pack_f, pack_i = self._cache, self._slow, _F, _I
+        parts = [_HEADER] if self.bundle else []
+        for item in items:
+            if type(item) is OscValue:
+                address, v = item
+                t = type(v)
+                if t is float:
+                    if -_F32_MAX <= v <= _F32_MAX:
+                        prefix = cache.get((address, False))
+                        if prefix is not None:
+                            parts.append(prefix + pack_f(v))
+                            continue
+                elif t is int and -2**31 <= v < 2**31:
+                    prefix = cache.get((address, True))
+                    if prefix is not None:
+                        parts.append(prefix + pack_i(v))
+                        continue
+            parts.append(slow(item))
+        if self.bundle:
+            self.transport.send([b"".join(parts)])
+        else:
+            self.transport.send(parts)
+        self.frames += 1
+
+    def _slow(self, item) -> bytes:
+        """Validate ``item`` (raising for a bad one) and encode it, caching its address prefix:
+        with the 4-byte size in front for bundles (a one-argument message has a fixed size)."""
+        self._validate(item)
+        address, v = item
+        msg = self._enc.message(address, v)
+        prefix = msg[:-4]
+        self._cache[(address, type(v) is int)] = _I(len(msg)) + prefix if self.bundle else prefix
+        return _I(len(msg)) + msg if self.bundle else msg
+
+    def _send(self, items: Sequence[OscValue]) -> None:  # blackout (idle values)
         enc = self._enc.message
         msgs = [enc(a, v) for a, v in items]
         self.transport.send([self._enc.bundle(msgs)] if self.bundle else msgs)
