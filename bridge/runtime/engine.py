@@ -35,6 +35,7 @@ from bridge.audio.resample import StreamResampler
 from bridge.audio.spec import FeatureSpec
 from bridge.errors import ConfigError
 from bridge.runtime.latency import Rolling
+from bridge.runtime.stages import Columns
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ class Engine:
         self.on_loss = on_loss
         self.hold_after = float(hold_after)
         self.extractor = FeatureExtractor(spec)
+        self._hop, self._n_fft, self._sr = spec.hop_length, spec.n_fft, float(spec.sample_rate)
         self.resampler: StreamResampler | None = None
         # live counters, read by the status line from another thread
         self.values: dict[str, float] = {}
@@ -181,48 +183,56 @@ class Engine:
         self._idled = False
         x = block.samples
         mono = x[:, 0] if x.shape[1] == 1 else x.mean(axis=1)
-        t0 = time.perf_counter()
+        clock, timer, process = time.perf_counter, self.timers["extract"], self.extractor.process
+        t0 = clock()
         y = self.resampler.process(mono)
-        hop = self.spec.hop_length
+        hop = self._hop
         # soxr hands out ~2 hops at a time from 10 ms blocks; the extractor's one-frame path is
         # several times cheaper than its batched one, so feed it at most one hop per call
         for k in range(0, max(y.size, 1), hop):
-            frames = self.extractor.process(y[k:k + hop])
+            frames = process(y[k:k + hop])
             if frames.shape[0]:
-                self.timers["extract"].add(time.perf_counter() - t0)
+                timer.add(clock() - t0)
                 self._frames(frames, period, block.arrival)
-            t0 = time.perf_counter()
+            t0 = clock()
 
     def _frames(self, frames: np.ndarray, period: float, arrival: float | None) -> None:
         n = frames.shape[0]
         if n == 0:
             return
-        values = {}
+        results = []
+        clock, timers = time.perf_counter, self.timers
         for stage in self.stages:
-            t0 = time.perf_counter()
-            values.update(stage.process(frames))
-            self.timers[stage.name].add(time.perf_counter() - t0)
+            t0 = clock()
+            results.append(stage.process(frames))
+            timers[stage.name].add(clock() - t0)
         self.frames += n
         self.last_frame = frames[-1]
-        ex, spec = self.extractor, self.spec
+        ex = self.extractor
+        hop, n_fft, sr = self._hop, self._n_fft, self._sr  # (spec.hop_length is a property)
         first = ex.frames_emitted - n  # stream index of frames[0]
         for i in range(n):
             # stream time at which frame i ends; one tick per due frame, in order, so a frame's
             # values (an onset peak) are never skipped when the output rate >= the frame rate
-            t_stream = ((first + i) * spec.hop_length + spec.n_fft) / spec.sample_rate
+            t_stream = ((first + i) * hop + n_fft) / sr
             if t_stream + 1e-9 < self._next_tick:
                 continue
             self._next_tick += period  # a fixed grid in stream time...
             if self._next_tick <= t_stream:  # ...re-anchored when the stream is ahead of it
                 self._next_tick = t_stream + period
-            row = {key: float(v[i]) for key, v in values.items()}
+            row: dict[str, float] = {}
+            for values in results:  # later stages win a name, as dict.update would
+                if type(values) is Columns:  # one tolist() instead of a float() per name
+                    row.update(zip(values.names, values.matrix[i].tolist()))
+                else:
+                    row.update((key, float(v[i])) for key, v in values.items())
             self.values = row
             sent = self._send(row)
             if arrival is not None:
                 self.latency.add(sent - arrival)
         if arrival is not None and self.resampler is not None:
-            waiting = ex.samples_seen - ((ex.frames_emitted - 1) * spec.hop_length + spec.n_fft)
-            self.buffered.add((waiting + self.resampler.latency_samples) / spec.sample_rate)
+            waiting = ex.samples_seen - ((ex.frames_emitted - 1) * hop + n_fft)
+            self.buffered.add((waiting + self.resampler.latency_samples) / sr)
 
     def _send(self, values: dict[str, float]) -> float:
         t0 = time.perf_counter()

@@ -1,5 +1,5 @@
 """Rolling timing statistics for the status line and the benchmark (median / p99, no allocation
-per sample: a fixed ring of float64)."""
+per sample: a fixed ring of floats)."""
 
 from __future__ import annotations
 
@@ -7,22 +7,27 @@ import numpy as np
 
 
 class Rolling:
-    """The last ``size`` samples of a duration (seconds); ``add`` is O(1) on the engine thread."""
+    """The last ``size`` samples of a duration (seconds); ``add`` is O(1) on the engine thread.
+
+    The ring is a Python list: storing a float into it costs about half of a numpy item
+    assignment, and the engine adds several samples per 60 Hz frame."""
 
     def __init__(self, size: int = 4096):
-        self._buf = np.zeros(int(size))
+        self._size = int(size)
+        self._buf = [0.0] * self._size
         self._n = 0
 
     def add(self, value: float) -> None:
-        self._buf[self._n % self._buf.size] = value
-        self._n += 1
+        n = self._n
+        self._buf[n % self._size] = value
+        self._n = n + 1
 
     @property
     def count(self) -> int:
         return self._n
 
     def values(self) -> np.ndarray:
-        return self._buf[:min(self._n, self._buf.size)].copy()
+        return np.array(self._buf[:min(self._n, self._size)], dtype=np.float64)
 
     def median(self) -> float:
         v = self.values()

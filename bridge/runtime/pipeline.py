@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from bridge.errors import ConfigError
+from bridge.runtime.stages import Columns
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +38,13 @@ class SignalsStage:
 
         self.impl = ClassicSignals(spec, options=options)
         self.names = self.impl.names
+        self._index = {name: i for i, name in enumerate(self.names)}
 
     def start(self) -> None:
         pass
 
-    def process(self, frames: np.ndarray) -> dict[str, np.ndarray]:
-        return self.impl.as_dict(self.impl.process(frames))
+    def process(self, frames: np.ndarray) -> Columns:
+        return Columns(self.names, self.impl.process(frames), self._index)
 
     def reset(self) -> None:
         self.impl.reset()
@@ -99,8 +101,12 @@ class ModelStage:
             self.runners.append(runner)
             log.info("model %s", model.describe())
         self.names = tuple(names)
+        self._index = {name: i for i, name in enumerate(self.names)}
 
-    def process(self, frames: np.ndarray) -> dict[str, np.ndarray]:
+    def process(self, frames: np.ndarray) -> Columns | dict[str, np.ndarray]:
+        if len(self.runners) == 1:  # the usual case: the columns of the one model's predictions
+            runner = self.runners[0]
+            return Columns(runner.names, runner.process(frames), self._index)
         out = {}
         for runner in self.runners:
             pred = runner.process(frames)

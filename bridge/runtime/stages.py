@@ -14,6 +14,7 @@ Output: ``start()``, ``send(values: {name: float}) -> None`` (never blocks, neve
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -38,6 +39,31 @@ class Output(Protocol):
     def idle(self) -> None: ...
     def close(self) -> None: ...
     def describe(self) -> str: ...
+
+
+class Columns(Mapping):
+    """A stage's result as ``{name: column}`` over one ``(n, k)`` array, without slicing it.
+
+    Why: a stage that computes all its signals into one array (the classic signals, a model's
+    outputs) would otherwise build one column view per name per frame, and the engine would then
+    convert each one-element view to a float. The engine recognises ``Columns`` and turns a row into
+    floats with one ``tolist()``; anyone else sees an ordinary read-only mapping of columns."""
+
+    __slots__ = ("names", "matrix", "_index")
+
+    def __init__(self, names: tuple[str, ...], matrix: np.ndarray, index: dict[str, int]):
+        self.names = names  # column order of ``matrix``
+        self.matrix = matrix
+        self._index = index  # name -> column (made once by the stage)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.matrix[:, self._index[name]]
+
+    def __iter__(self):
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
 
 
 class FeatureColumns:
