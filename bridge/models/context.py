@@ -239,10 +239,17 @@ class _OneRow:
         self.per = 3 if s.zscore else 2
         self.rms = None if b._rms_col is None else (b._rms_col, b.n_mels)
         self.M = np.ascontiguousarray(b._M)
-        self.ch = np.empty(C)
+        # the channels and |delta| side by side, and the running mean and activity side by side,
+        # so both one-pole filters update in one multiply, one multiply and one add
+        self.W = np.empty((2, 1, C))
+        self.ch, self.ad = self.W[0, 0], self.W[1, 0]
+        self.MG = np.empty((2, T, C))
+        self.m, self.g_state = self.MG[0], self.MG[1]
+        self.A3, self.B3 = b._a[None], b._b[None]
+        self.tmp2 = np.empty((2, T, C))
         self.d = np.empty(C)
-        self.ad = np.empty(C)
         self.tmp = np.empty((T, C))
+        self.hist = None
         self._out = None
 
     def _views(self, b: ContextBuilder, out: np.ndarray) -> None:
@@ -275,25 +282,34 @@ class _OneRow:
             b._mean = np.tile(ch, (T, 1))
             b._var = np.zeros((T, self.C))
             b._act = np.zeros((T, self.C))
+        if b._mean is not self.m:  # state from the first frame or the batch path: adopt it
+            self.m[...] = b._mean
+            self.g_state[...] = b._act
+            b._mean, b._act = self.m, self.g_state
         if self.frame is not None:
             self.frame[...] = x
+        d = self.delta
         if self.lags is not None:
             hist = b._hist
+            if hist is not self.hist:  # the previous channels are the newest history row
+                self.hist = hist
+                b._prev = hist[-1]
+            np.subtract(ch, hist[-1], d)
             hist.take(self.lag_rows, 0, self.lags)
             if self.L > 1:
                 hist[:-1] = hist[1:]
-            hist[-1] = ch
-        d, ad, prev = self.delta, self.ad, b._prev
-        np.subtract(ch, prev, d)
-        prev[...] = ch
+            hist[-1] = ch  # also b._prev
+        else:
+            np.subtract(ch, b._prev, d)
+            b._prev[...] = ch
         if self.T:
             a, bb, tmp, e = b._a, b._b, self.tmp, self.e
-            np.abs(d, ad)
-            m = b._mean
-            np.multiply(a, m, m)  # m = a * m + b * ch
-            np.multiply(bb, ch, tmp)
-            np.add(m, tmp, m)
-            np.subtract(ch, m, e)  # e = ch - m
+            np.abs(d, self.ad)
+            MG = self.MG  # m = a * m + b * ch and g = a * g + b * |d|, together
+            np.multiply(self.A3, MG, MG)
+            np.multiply(self.B3, self.W, self.tmp2)
+            np.add(MG, self.tmp2, MG)
+            np.subtract(ch, self.m, e)  # e = ch - m
             if self.per == 3:
                 v = b._var  # v = a * v + b * (e * e)
                 np.multiply(e, e, tmp)
@@ -303,8 +319,4 @@ class _OneRow:
                 np.sqrt(v, tmp)  # z = e / (sqrt(v) + 1)
                 np.add(tmp, 1.0, tmp)
                 np.divide(e, tmp, self.z)
-            g = b._act  # g = a * g + b * |d|
-            np.multiply(bb, ad, tmp)
-            np.multiply(a, g, g)
-            np.add(g, tmp, g)
-            self.g[...] = g
+            self.g[...] = self.g_state
