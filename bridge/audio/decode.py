@@ -31,7 +31,15 @@ class AudioInfo:
     codec: str
 
 
-def _open(path):
+_NEEDS = {"audio": "vjbridge needs the music that goes with it",
+          "video": "the dataset needs videos with their audio"}
+
+
+def open_media(path, *, track: str = "audio"):
+    """Open ``path`` with PyAV and check it has a ``track`` ("audio"/"video") stream.
+
+    Returns ``(av, container)``; every failure is a :class:`MediaError` naming the file.
+    """
     try:
         import av
     except ImportError:  # pragma: no cover - av is a dependency; this guards broken installs
@@ -44,22 +52,27 @@ def _open(path):
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
         raise MediaError(f"{path}: cannot be opened as audio or video ({exc}); is the file "
                          "complete and a supported format?") from None
-    if not container.streams.audio:
+    if not getattr(container.streams, track):
         container.close()
-        raise MediaError(f"{path}: has no audio track; vjbridge needs the music that goes with it")
+        raise MediaError(f"{path}: has no {track} track; {_NEEDS[track]}")
     return av, container
+
+
+def stream_duration(stream, container) -> float | None:
+    """Seconds, from the stream if it says, else from the container, else None."""
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / 1_000_000
+    return None
 
 
 def audio_info(path) -> AudioInfo:
     """Rate, channels, duration and start time of the first audio track of ``path``."""
-    _, container = _open(path)
+    _, container = open_media(path)
     with container:
         stream = container.streams.audio[0]
-        duration = None
-        if stream.duration is not None and stream.time_base is not None:
-            duration = float(stream.duration * stream.time_base)
-        elif container.duration is not None:
-            duration = container.duration / 1_000_000
+        duration = stream_duration(stream, container)
         start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
         return AudioInfo(path=os.fspath(path), sample_rate=int(stream.rate),
                          channels=stream.channels, duration=duration, start_time=start,
@@ -72,7 +85,7 @@ def iter_audio(path, *, sample_rate: int | None = None) -> Iterator[np.ndarray]:
     ``sample_rate=None`` keeps the file's own rate. Blocks are whatever the codec delivers (a few
     thousand samples); their concatenation is the whole track.
     """
-    av, container = _open(path)
+    av, container = open_media(path)
     with container:
         stream = container.streams.audio[0]
         native = int(stream.rate)

@@ -15,6 +15,7 @@ from typing import Iterator
 
 import numpy as np
 
+from bridge.audio.decode import open_media, stream_duration
 from bridge.errors import MediaError
 
 
@@ -27,32 +28,12 @@ class VideoInfo:
     duration: float | None  # seconds
 
 
-def _open_video(path):
-    import av
-
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise MediaError(f"{path}: no such file; check the path")
-    try:
-        container = av.open(path)
-    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
-        raise MediaError(f"{path}: cannot be opened as a video ({exc}); is the file complete?") from None
-    if not container.streams.video:
-        container.close()
-        raise MediaError(f"{path}: has no video track; the dataset needs videos with their audio")
-    return av, container
-
-
 def video_info(path) -> VideoInfo:
-    _, container = _open_video(path)
+    _, container = open_media(path, track="video")
     with container:
         stream = container.streams.video[0]
         rate = float(stream.average_rate) if stream.average_rate else None
-        duration = None
-        if stream.duration is not None and stream.time_base is not None:
-            duration = float(stream.duration * stream.time_base)
-        elif container.duration is not None:
-            duration = container.duration / 1_000_000
+        duration = stream_duration(stream, container)
         return VideoInfo(os.fspath(path), stream.codec_context.width, stream.codec_context.height,
                          rate, duration)
 
@@ -63,7 +44,7 @@ def iter_frames(path, *, size: int = 64) -> Iterator[tuple[float, np.ndarray]]:
     Frames come in presentation order. A frame without a timestamp gets the previous one's time plus
     the nominal frame duration. Decoding errors become :class:`MediaError`.
     """
-    av, container = _open_video(path)
+    av, container = open_media(path, track="video")
     with container:
         stream = container.streams.video[0]
         rate = float(stream.average_rate) if stream.average_rate else 25.0
