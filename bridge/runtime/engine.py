@@ -11,6 +11,19 @@ packet goes out per frame. When the audio stops arriving (device lost, stalled),
 the wall clock: after ``hold_after`` seconds without audio it re-sends the last values at the output
 rate (``on_loss="hold"``) or sets the outputs to their idle values once (``on_loss="idle"``).
 
+Why packets leave in pairs, and why that stays. soxr's "HQ" stream resampler (the quality the
+models were trained on) releases its output in fixed chunks of ~736 samples at 48 kHz -> 22,050 Hz
+(830 at 44.1 kHz): two 60 Hz hops every ~33 ms, whatever the input block size (measured with
+128-, 240-, 256-, 441-, 480- and 960-sample blocks: the chunk is soxr's internal DFT block, which
+python-soxr 1.1 does not let us set). So two frames become ready at the same moment and go out
+~1 ms apart, then nothing for ~32 ms. A different block size cannot change that, and another
+quality would change the resampled samples (the features the models were trained on). Spreading
+the second tick of a pair half a period later would even out the packet spacing without raising
+the pair's worst audio-to-output delay (the first frame of a pair already waited ~17 ms inside
+soxr), but it would add ~17 ms to every second frame's block-arrival -> sent latency (p99 from
+~1 ms to ~17 ms) and the mean delay by ~8 ms, for receivers (TouchDesigner's OSC In CHOP, desks)
+that sample the latest value anyway; so frames are sent as soon as they exist.
+
 Latency is measured where it happens: for every block that leads to a packet, ``sent - arrival``
 (arrival = the time the callback received the block). Audio buffered inside the pipeline (the
 resampler's hold-back plus samples waiting for the next hop) is measured separately, per tick.
@@ -47,7 +60,8 @@ class Engine:
     """Runs ``source`` through the extractor and ``stages`` into ``outputs`` on the calling thread."""
 
     def __init__(self, source, stages, outputs, *, spec: FeatureSpec = LIVE_SPEC,
-                 output_rate: float = 60.0, on_loss: str = "hold", hold_after: float = 0.25):
+                 output_rate: float = 60.0, on_loss: str = "hold", hold_after: float = 0.25,
+                 timer_clock=time.perf_counter):
         if not (output_rate > 0 and output_rate <= 1000):
             raise ConfigError(f"the output rate must be in (0, 1000] Hz; got {output_rate}")
         if on_loss not in ("hold", "idle"):
@@ -75,6 +89,9 @@ class Engine:
         self.buffered = Rolling()  # audio inside the pipeline at each tick (s)
         self.timers = {"extract": Rolling()} | {s.name: Rolling() for s in self.stages}
         self.timers["send"] = Rolling()
+        # what the per-stage timers read: wall time, or time.thread_time for the benchmark on a
+        # shared machine (CPU time of this thread only; a syscall, so not the default)
+        self.timer_clock = timer_clock
         self.error: BaseException | None = None
 
     # ---- lifecycle ------------------------------------------------------------------------------
@@ -183,7 +200,7 @@ class Engine:
         self._idled = False
         x = block.samples
         mono = x[:, 0] if x.shape[1] == 1 else x.mean(axis=1)
-        clock, timer, process = time.perf_counter, self.timers["extract"], self.extractor.process
+        clock, timer, process = self.timer_clock, self.timers["extract"], self.extractor.process
         t0 = clock()
         y = self.resampler.process(mono)
         hop = self._hop
@@ -201,7 +218,7 @@ class Engine:
         if n == 0:
             return
         results = []
-        clock, timers = time.perf_counter, self.timers
+        clock, timers = self.timer_clock, self.timers
         for stage in self.stages:
             t0 = clock()
             results.append(stage.process(frames))
@@ -235,11 +252,12 @@ class Engine:
             self.buffered.add((waiting + self.resampler.latency_samples) / sr)
 
     def _send(self, values: dict[str, float]) -> float:
-        t0 = time.perf_counter()
+        clock = self.timer_clock
+        t0 = clock()
         for output in self.outputs:
             output.send(values)
+        self.timers["send"].add(clock() - t0)
         sent = time.perf_counter()
-        self.timers["send"].add(sent - t0)
         self.ticks += 1
         self._last_send = sent
         if self.first_packet_at is None:

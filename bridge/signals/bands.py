@@ -276,6 +276,14 @@ class Levels(Stage):
 
     def _run(self, frames, energies, out) -> None:
         n_mels = self.spec.n_mels
+        if frames.shape[0] == 1:  # the live case: scalars and one row write (no column copies)
+            rms, o = frames[0, n_mels:n_mels + 2].tolist()
+            peak = self._peak * self._decay
+            if o > peak:
+                peak = o
+            self._peak = peak
+            out[0] = (rms, o / (peak if peak > self.min_peak else self.min_peak), o)
+            return
         rms_onset = frames[:, n_mels:n_mels + 2]
         out[:, 0] = rms_onset[:, 0]
         out[:, 2] = rms_onset[:, 1]
