@@ -101,7 +101,7 @@ class FeatureExtractor:
 
     def _validated(self, block) -> np.ndarray:
         if type(block) is np.ndarray and block.ndim == 1 and block.dtype == np.float64:
-            if np.isfinite(np.add.reduce(block)):  # the usual case, checked cheaply
+            if math.isfinite(np.add.reduce(block)):  # the usual case, checked cheaply
                 return block
         x = np.asarray(block)
         if x.ndim == 2 and 1 in x.shape:
