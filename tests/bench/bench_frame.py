@@ -19,6 +19,12 @@ the default mapping, its OSC sink sending real UDP to a local socket) inside the
   arrival -> packet sent (the engine's own measurement) and the gaps between packets (soxr hands
   out about two hops per 10 ms block, so packets can leave in pairs).
 
+Measured 2026-11-21 22:22 (load average ~1.5, after the corpus render), ``bench_pipeline`` hot
+pass (wall; engine-thread CPU in brackets), three alternating runs each, before (398f278) -> after
+(d445850): whole pipeline median 239-292 -> 136-142 µs (139-149), p99 424-598 -> 204-240 µs;
+real time block arrival -> packet sent p99 2.2-3.3 -> 1.5-1.7 ms. This script at the same time:
+whole per tick (engine thread CPU, resampling and queue included) median 335 -> 230 µs.
+
 To compare with an older tree on the same box, run this script with that tree first on
 ``PYTHONPATH`` (e.g. ``git archive COMMIT | tar -x -C /tmp/old`` and link its onnx_models to this
 checkout's so both load the same model); the script only uses APIs both have.
