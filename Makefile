@@ -9,7 +9,7 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 # rendering a real visualizer corpus.
 DEB_TEST := libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins alsa-utils jackd2 \
             liblo-tools ola ola-python sox ffmpeg libprojectm-dev projectm-data libegl-dev \
-            libgl-dev libegl-mesa0 libgl1-mesa-dri g++ pkg-config
+            libgl-dev libegl-mesa0 libgl1-mesa-dri g++ pkg-config iproute2
 DEB_RUN  := libportaudio2
 
 .PHONY: run test bench models corpus deb-run deb-test clean
