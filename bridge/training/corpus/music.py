@@ -195,16 +195,12 @@ def load_stereo(path, *, start: float = 0.0, seconds: float | None = None,
     float stereo with FFmpeg (mono files are duplicated), cuts at the native rate, then resamples
     the excerpt with soxr. Deterministic: the same file gives the same samples.
     """
-    import av
     import soxr
 
-    try:
-        container = av.open(os.fspath(path))
-    except (av.error.FFmpegError, OSError) as exc:
-        raise MediaError(f"{path}: cannot be opened ({exc})") from None
+    from bridge.audio.decode import open_media
+
+    av, container = open_media(path)
     with container:
-        if not container.streams.audio:
-            raise MediaError(f"{path}: has no audio track")
         stream = container.streams.audio[0]
         native = int(stream.rate)
         first = int(round(start * native))
