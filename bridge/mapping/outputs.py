@@ -12,25 +12,21 @@ import logging
 import os
 from collections.abc import Mapping as AbcMapping
 
-from bridge.errors import MappingError, SinkError
+from bridge.errors import ConfigError, MappingError, SinkError
 from bridge.mapping.router import Router
 from bridge.mapping.validate import Mapping, load_mapping
+from bridge.sinks.osc import parse_osc_target
 
 log = logging.getLogger(__name__)
 
 
 def parse_hostport(text: str) -> tuple[str, int]:
-    """``HOST:PORT`` or ``:PORT`` / ``PORT`` (host 127.0.0.1) -> (host, port); ConfigError-free:
-    raises :class:`MappingError` naming the option."""
-    host, _, port = text.rpartition(":")
+    """``HOST:PORT`` or ``:PORT`` / ``PORT`` (host 127.0.0.1) -> (host, port), as a mapping
+    override: a bad target raises :class:`MappingError` naming the option."""
     try:
-        p = int(port)
-        if not 1 <= p <= 65535:
-            raise ValueError
-    except ValueError:
-        raise MappingError([f"--osc: {text!r} is not HOST:PORT with a port 1..65535"],
-                           "--osc") from None
-    return (host.strip("[]") or "127.0.0.1"), p
+        return parse_osc_target(text)
+    except ConfigError as exc:
+        raise MappingError([str(exc)], "--osc") from None
 
 
 class Outputs:

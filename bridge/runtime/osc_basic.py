@@ -14,7 +14,7 @@ import math
 import socket
 import struct
 
-from bridge.errors import ConfigError, SinkError
+from bridge.errors import SinkError
 
 log = logging.getLogger(__name__)
 
@@ -29,18 +29,6 @@ _BUNDLE_HEAD = b"#bundle\x00" + struct.pack(">II", 0, 1)  # timetag 1 = "immedia
 def _osc_string(text: str) -> bytes:
     raw = text.encode("ascii") + b"\x00"
     return raw + b"\x00" * (-len(raw) % 4)
-
-
-def parse_target(text: str, *, default_host: str = "127.0.0.1") -> tuple[str, int]:
-    """``"HOST:PORT"``, ``":PORT"`` or ``"PORT"`` -> ``(host, port)``; ConfigError otherwise."""
-    host, sep, port = str(text).rpartition(":")
-    if not sep:
-        host, port = default_host, text
-    host = host.strip("[]") or default_host
-    if not port.isdigit() or not 1 <= int(port) <= 65535:
-        raise ConfigError(f"--osc expects HOST:PORT with a port in 1..65535 (e.g. 127.0.0.1:7000); "
-                          f"got {text!r}")
-    return host, int(port)
 
 
 class OscOutput:

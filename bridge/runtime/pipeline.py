@@ -202,9 +202,10 @@ def build(spec, *, mapping: str | None = "default", models: list | None = None,
         log.warning("no shipped models in %s: model outputs (motion, weight, ...) are not sent; "
                     "see onnx_models/rebuild.sh", MODELS_DIR)
     if mapping is None:
-        from bridge.runtime.osc_basic import OscOutput, parse_target
+        from bridge.runtime.osc_basic import OscOutput
+        from bridge.sinks.osc import parse_osc_target
 
-        host, port = parse_target(osc or "127.0.0.1:7000")
+        host, port = parse_osc_target(osc or "127.0.0.1:7000")
         return stages, [OscOutput(host, port, prefix=osc_prefix)], 60.0
     path = DEFAULT_MAPPING if mapping == "default" else Path(mapping)
     def produced() -> set[str]:

@@ -11,11 +11,26 @@ import math
 import struct
 from collections.abc import Sequence
 
-from bridge.errors import SinkError
+from bridge.errors import ConfigError, SinkError
 from bridge.sinks.base import Sink
 from bridge.sinks.messages import OscValue
 from bridge.sinks.osc_encode import IMMEDIATE, OscEncoder
 from bridge.sinks.transport import TcpTransport, UdpTransport
+
+
+def parse_osc_target(text: str, *, default_host: str = "127.0.0.1") -> tuple[str, int]:
+    """``"HOST:PORT"``, ``":PORT"`` or ``"PORT"`` (``[::1]:PORT`` for IPv6) -> ``(host, port)``.
+
+    The one parser of ``--osc`` targets; a bad one is a :class:`ConfigError` naming the option.
+    """
+    host, sep, port = str(text).rpartition(":")
+    if not sep:
+        host, port = default_host, str(text)
+    host = host.strip("[]") or default_host
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ConfigError(f"--osc: {text!r} is not HOST:PORT with a port in 1..65535 "
+                          "(e.g. 127.0.0.1:7000)")
+    return host, int(port)
 
 _F32_MAX = 3.4028234663852886e38
 _F = struct.Struct(">f").pack

@@ -11,7 +11,8 @@ import pytest
 
 from bridge.errors import ConfigError
 from bridge.runtime.engine import LIVE_SPEC, Engine
-from bridge.runtime.osc_basic import OscOutput, parse_target
+from bridge.runtime.osc_basic import OscOutput
+from bridge.sinks.osc import parse_osc_target as parse_target
 from bridge.runtime.stages import FeatureColumns
 from bridge.sources import DemoSource, FileSource
 from tests.runtime.conftest import offline_columns
@@ -240,7 +241,7 @@ def test_cli_bad_targets_mappings_and_models_are_one_clear_line(tmp_path):
     cases = [
         (["--osc", "no-such-host.invalid:7000"], "cannot resolve host"),
         (["--mapping", "none", "--osc", "no-such-host.invalid:7000"], "cannot resolve host"),
-        (["--osc", "127.0.0.1:70000"], "port 1..65535"),
+        (["--osc", "127.0.0.1:70000"], "port in 1..65535"),
         (["--mapping", "none", "--osc", "127.0.0.1:70000"], "port in 1..65535"),
         (["--mapping", str(tmp_path / "missing.yaml")], "missing.yaml"),
         (["--model", str(tmp_path / "missing.onnx")], "no such model file"),
