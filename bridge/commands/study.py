@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 
-HELP = "reproduce the audio->visual study on a dataset: tables and plots in REPORT"
+HELP = ("reproduce the audio->visual study on a dataset: tables and plots in REPORT "
+        "(resumable: rerun after an interruption to continue)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,9 +29,12 @@ def run(args: argparse.Namespace) -> int:
     from bridge.training.study import Options, run_study
     from bridge.training.study_report import goal_check, write_report
 
+    resume = os.path.join(args.out, ".resume")
     res = run_study(args.data, Options(fps=args.fps, quick=args.quick,
-                                       max_rows=args.max_rows or None, jobs=max(1, args.jobs)))
+                                       max_rows=args.max_rows or None, jobs=max(1, args.jobs),
+                                       resume_dir=resume))
     write_report(res, args.out)
+    shutil.rmtree(resume, ignore_errors=True)
     print(f"report -> {os.path.join(args.out, 'report.md')}")
     print("goal: " + goal_check(res)["text"])
     return 0

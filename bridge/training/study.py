@@ -15,9 +15,11 @@ RandomForestRegressor, HistGradientBoostingRegressor), so whatever the study sel
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -152,6 +154,53 @@ class Options:
     quick: bool = False
     max_rows: int | None = None  # cap on training rows for forest/boosting sweeps
     jobs: int = 1
+    resume_dir: str | None = None  # finished sections are kept here, so a rerun continues
+
+
+class Sections:
+    """Finished sections of one study run on disk, so an interrupted run continues where it stopped.
+
+    The full study takes hours on two cores; a machine that goes away must not cost them all. A
+    section is computed once and saved (JSON, plus an ``.npz`` of arrays when it has any); a rerun with
+    the same data hash and options reads it back. Different data or options start afresh.
+    """
+
+    def __init__(self, folder: str | None, key: dict, log=print):
+        self.folder, self.log = folder, log
+        if not folder:
+            return
+        key_path = os.path.join(folder, "key.json")
+        if os.path.exists(key_path):
+            with open(key_path) as f:
+                if json.load(f) != key:
+                    log(f"{folder}: saved sections are for other data or options; starting afresh")
+                    shutil.rmtree(folder)
+        os.makedirs(folder, exist_ok=True)
+        self._write(key_path, key)
+
+    def get(self, name: str, compute):
+        """``compute()`` -> (json-able value, {name: array}) once; later calls read it back."""
+        if not self.folder:
+            return compute()
+        base = os.path.join(self.folder, name.replace("/", "__").replace(" ", "_"))
+        if os.path.exists(base + ".json"):
+            with open(base + ".json") as f:
+                value = json.load(f)
+            arrays = dict(np.load(base + ".npz")) if os.path.exists(base + ".npz") else {}
+            self.log(f"  {name}: resumed from {self.folder}")
+            return value, arrays
+        value, arrays = compute()
+        if arrays:
+            np.savez(base + ".tmp.npz", **arrays)
+            os.replace(base + ".tmp.npz", base + ".npz")
+        self._write(base + ".json", value)
+        return value, arrays
+
+    @staticmethod
+    def _write(path, value):
+        with open(path + ".tmp", "w") as f:
+            json.dump(value, f)
+        os.replace(path + ".tmp", path)
 
 
 def run_study(data: str, opts: Options, log=print) -> dict:
@@ -178,6 +227,9 @@ def run_study(data: str, opts: Options, log=print) -> dict:
                     "targets": manifest["targets"]},
            "quick": opts.quick, "max_rows": opts.max_rows,
            "sweep_rows": _sweep_rows(opts)}
+    key = {"data_hash": table.data_hash, **{k: v for k, v in asdict(opts).items()
+                                            if k not in ("jobs", "resume_dir")}}
+    sections = Sections(opts.resume_dir, key, log)
     kinds = ("Ridge", "RandomForest", "HistGradientBoosting")
     rf_extra = {"n_jobs": opts.jobs}
 
@@ -185,52 +237,68 @@ def run_study(data: str, opts: Options, log=print) -> dict:
     log("paper protocol ...")
     protocol, oof_paper = {}, {}
     for kind in kinds:
-        protocol[kind] = {}
-        for t in MAIN_TARGETS:
-            extra = rf_extra if kind == "RandomForest" else {}
-            cap = opts.max_rows if kind == "RandomForest" else None
-            oof, r2, rmse = cv(kind, X, table.Y[:, ti[t]], table, splits, quick=opts.quick,
-                               max_rows=cap, **extra)
-            protocol[kind][t] = {"r2": summary(r2), "rmse": summary(rmse)}
-            oof_paper[(kind, t)] = oof
+        def one_kind(kind=kind):
+            rows, oofs = {}, {}
+            for t in MAIN_TARGETS:
+                extra = rf_extra if kind == "RandomForest" else {}
+                cap = opts.max_rows if kind == "RandomForest" else None
+                oof, r2, rmse = cv(kind, X, table.Y[:, ti[t]], table, splits, quick=opts.quick,
+                                   max_rows=cap, **extra)
+                rows[t] = {"r2": summary(r2), "rmse": summary(rmse)}
+                oofs[t] = oof
+            return rows, oofs
+
+        protocol[kind], oofs = sections.get(f"protocol/{kind}", one_kind)
+        oof_paper.update({(kind, t): oofs[t] for t in MAIN_TARGETS})
         both = np.concatenate([protocol[kind][t]["r2"]["folds"] for t in MAIN_TARGETS])
         protocol[kind]["mean"] = {"r2": float(np.mean([protocol[kind][t]["r2"]["mean"]
                                                        for t in MAIN_TARGETS])),
                                   "r2_std": float(np.std(both)),
                                   "rmse": float(np.mean([protocol[kind][t]["rmse"]["mean"]
                                                          for t in MAIN_TARGETS]))}
+        log(f"  {kind}: mean R² {protocol[kind]['mean']['r2']:.3f}")
     res["protocol"] = protocol
 
     # 2. colour targets (the paper's negative result)
     log("colour targets ...")
-    res["colour"] = {}
-    for kind in ("LinearRegression", "RandomForest"):
-        res["colour"][kind] = {}
-        for t in COLOUR_TARGETS:
-            extra = rf_extra if kind == "RandomForest" else {}
-            _, r2, rmse = cv(kind, X, table.Y[:, ti[t]], table, splits, quick=opts.quick,
-                             max_rows=opts.max_rows, **extra)
-            res["colour"][kind][t] = {"r2": summary(r2), "rmse": summary(rmse)}
+
+    def colour():
+        out = {}
+        for kind in ("LinearRegression", "RandomForest"):
+            out[kind] = {}
+            for t in COLOUR_TARGETS:
+                extra = rf_extra if kind == "RandomForest" else {}
+                _, r2, rmse = cv(kind, X, table.Y[:, ti[t]], table, splits, quick=opts.quick,
+                                 max_rows=opts.max_rows, **extra)
+                out[kind][t] = {"r2": summary(r2), "rmse": summary(rmse)}
+        return out, {}
+
+    res["colour"], _ = sections.get("colour", colour)
 
     # 3. frame-rate sweep with Ridge
     log("frame-rate sweep ...")
-    res["fps_sweep"] = []
-    for h in sorted(available_hops(data), reverse=True):  # ascending fps
-        tb = table if h == hop else load_table(data, h)
-        sp = folds(tb)
-        row = {"hop": h, "fps": tb.spec.frame_rate, "rows": int(tb.valid.sum())}
-        for t in MAIN_TARGETS:
-            _, r2, rmse = cv("Ridge", tb.X.astype(np.float64), tb.Y[:, ti[t]], tb, sp)
-            row[t] = {"r2": summary(r2), "rmse": summary(rmse)}
-        res["fps_sweep"].append(row)
+
+    def fps_sweep():
+        rows = []
+        for h in sorted(available_hops(data), reverse=True):  # ascending fps
+            tb = table if h == hop else load_table(data, h)
+            sp = folds(tb)
+            row = {"hop": h, "fps": tb.spec.frame_rate, "rows": int(tb.valid.sum())}
+            for t in MAIN_TARGETS:
+                _, r2, rmse = cv("Ridge", tb.X.astype(np.float64), tb.Y[:, ti[t]], tb, sp)
+                row[t] = {"r2": summary(r2), "rmse": summary(rmse)}
+            rows.append(row)
+        return rows, {}
+
+    res["fps_sweep"], _ = sections.get("fps_sweep", fps_sweep)
 
     # 4. hyper-parameter sweeps (motion and weight, mean R² over folds)
     log("hyper-parameter sweeps ...")
-    res["sweeps"] = sweeps(X, table, splits, ti, opts)
+    res["sweeps"] = sweeps(X, table, splits, ti, opts, sections)
 
     # 5. the performer metric: within-video r on per-video normalised targets
     log("within-video metric ...")
-    res["performer"] = performer(X, table, splits, ti, oof_paper, opts, log)
+    res["performer"] = performer(X, table, splits, ti, oof_paper, opts, log, sections)
     res["seconds"] = round(time.perf_counter() - t0, 1)
     return res
 
@@ -239,7 +307,7 @@ def _sweep_rows(opts):
     return None if not opts.max_rows else max(5000, opts.max_rows // 3)
 
 
-def sweeps(X, table, splits, ti, opts):
+def sweeps(X, table, splits, ti, opts, sections=None):
     q = opts.quick
     grids = {
         "Ridge": [{"alpha": a} for a in ((0.1, 10.0, 1e3) if q else
@@ -253,17 +321,22 @@ def sweeps(X, table, splits, ti, opts):
                                  for d in ((3,) if q else (3, None))
                                  for l2 in ((0.0,) if q else (0.0, 1.0))],
     }
+    sections = sections or Sections(None, {})
     out = {}
     for kind, grid in grids.items():
-        out[kind] = []
-        for params in grid:
-            row = {"params": {k: v for k, v in params.items() if k != "n_jobs"}}
-            for t in MAIN_TARGETS:
-                _, r2, rmse = cv(kind, X, table.Y[:, ti[t]], table, splits, quick=q,
-                                 max_rows=None if kind == "Ridge" else _sweep_rows(opts), **params)
-                row[t] = {"r2": float(np.mean(r2)), "r2_std": float(np.std(r2)),
-                          "rmse": float(np.mean(rmse))}
-            out[kind].append(row)
+        def one_kind(kind=kind, grid=grid):
+            rows = []
+            for params in grid:
+                row = {"params": {k: v for k, v in params.items() if k != "n_jobs"}}
+                for t in MAIN_TARGETS:
+                    _, r2, rmse = cv(kind, X, table.Y[:, ti[t]], table, splits, quick=q,
+                                     max_rows=None if kind == "Ridge" else _sweep_rows(opts), **params)
+                    row[t] = {"r2": float(np.mean(r2)), "r2_std": float(np.std(r2)),
+                              "rmse": float(np.mean(rmse))}
+                rows.append(row)
+            return rows, {}
+
+        out[kind], _ = sections.get(f"sweeps/{kind}", one_kind)
     return out
 
 
@@ -278,45 +351,52 @@ def performer_candidates(quick: bool):
     return c
 
 
-def performer(X, table, splits, ti, oof_paper, opts, log):
+def performer(X, table, splits, ti, oof_paper, opts, log, sections=None):
+    sections = sections or Sections(None, {})
     out = {"baselines": {}, "models": {}}
     Z = per_video_z(table.Y, table.video, table.valid)
     for t in MAIN_TARGETS:
-        z = Z[:, ti[t]]
         raw = table.Y[:, ti[t]]
         base = {"rms": X[:, -2], "onset": X[:, -1],
                 "paper-protocol Ridge": oof_paper[("Ridge", t)]}
         out["baselines"][t] = {name: summary(fold_r(p, raw, table, splits))
                                for name, p in base.items()}
     cache = {}
-    for name, spec, kind, params in performer_candidates(opts.quick):
-        key = spec.to_json()
-        if key not in cache:
-            cache[key] = context_features(table, spec)
-        F = cache[key]
-        out["models"][name] = {"context": spec.to_dict(), "kind": kind, "params": params}
+
+    def features(spec):  # context columns, computed only when a section needs them
+        if spec.to_json() not in cache:
+            cache[spec.to_json()] = context_features(table, spec)
+        return cache[spec.to_json()]
+
+    def scores(spec, kind, params, split):
+        rows = {}
         for t in MAIN_TARGETS:
-            z = Z[:, ti[t]]
-            oof, _, _ = cv(kind, F, z, table, splits, quick=opts.quick, **params)
-            out["models"][name][t] = summary(fold_r(oof, table.Y[:, ti[t]], table, splits))
+            oof, _, _ = cv(kind, features(spec), Z[:, ti[t]], table, split, quick=opts.quick,
+                           **params)
+            rows[t] = summary(fold_r(oof, table.Y[:, ti[t]], table, split))
+        return rows, {}
+
+    for name, spec, kind, params in performer_candidates(opts.quick):
+        got, _ = sections.get(f"performer/{name}", lambda: scores(spec, kind, params, splits))
+        out["models"][name] = {"context": spec.to_dict(), "kind": kind, "params": params, **got}
         log(f"  {name}: motion r {out['models'][name]['motion']['mean']:.3f}")
     strict = unseen_preset_splits(table, splits)
     if strict:
         log("within-video metric, held-out tracks and presets ...")
         out["unseen_presets"] = {"folds": len(strict), "models": {}}
         for name, spec, kind, params in performer_candidates(opts.quick):
-            F = cache[spec.to_json()]
-            out["unseen_presets"]["models"][name] = {}
+            out["unseen_presets"]["models"][name], _ = sections.get(
+                f"unseen/{name}", lambda: scores(spec, kind, params, strict))
+
+        def baselines():
+            rows = {"paper-protocol Ridge": {}, "rms": {}}
             for t in MAIN_TARGETS:
-                oof, _, _ = cv(kind, F, Z[:, ti[t]], table, strict, quick=opts.quick, **params)
-                out["unseen_presets"]["models"][name][t] = summary(
-                    fold_r(oof, table.Y[:, ti[t]], table, strict))
-        for t in MAIN_TARGETS:
-            oof, _, _ = cv("Ridge", X, table.Y[:, ti[t]], table, strict)
-            out["unseen_presets"].setdefault("paper-protocol Ridge", {})[t] = summary(
-                fold_r(oof, table.Y[:, ti[t]], table, strict))
-            out["unseen_presets"].setdefault("rms", {})[t] = summary(
-                fold_r(X[:, -2], table.Y[:, ti[t]], table, strict))
+                oof, _, _ = cv("Ridge", X, table.Y[:, ti[t]], table, strict)
+                rows["paper-protocol Ridge"][t] = summary(fold_r(oof, table.Y[:, ti[t]], table, strict))
+                rows["rms"][t] = summary(fold_r(X[:, -2], table.Y[:, ti[t]], table, strict))
+            return rows, {}
+
+        out["unseen_presets"].update(sections.get("unseen/baselines", baselines)[0])
     return out
 
 

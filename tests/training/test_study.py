@@ -92,3 +92,29 @@ def test_unseen_preset_splits_hold_out_presets(tiny_dataset):
     assert strict
     for train, test in strict:
         assert not set(preset[table.video[train]]) & set(preset[table.video[test]])
+
+
+def test_an_interrupted_study_resumes_from_its_finished_sections(tiny_dataset, tmp_path):
+    from bridge.training.study import Options, run_study
+
+    resume = str(tmp_path / "resume")
+    first = run_study(tiny_dataset, Options(quick=True, resume_dir=resume), log=lambda m: None)
+    saved = sorted(os.listdir(resume))
+    assert "protocol__Ridge.json" in saved and "protocol__Ridge.npz" in saved
+    assert "performer__context_Ridge.json" in saved
+    os.remove(os.path.join(resume, "sweeps__HistGradientBoosting.json"))  # "killed" before this one
+
+    lines = []
+    again = run_study(tiny_dataset, Options(quick=True, resume_dir=resume), log=lines.append)
+    resumed = [line for line in lines if "resumed from" in line]
+    sections = [f for f in saved if f.endswith(".json") and f != "key.json"]
+    assert len(resumed) == len(sections) - 1  # every finished section but the removed one
+    assert not any("sweeps/HistGradientBoosting" in line for line in resumed)
+    for key in ("protocol", "colour", "fps_sweep", "sweeps", "performer"):
+        assert json.dumps(again[key], sort_keys=True) == json.dumps(first[key], sort_keys=True)
+
+    # other options: the saved sections do not apply, the run starts afresh
+    lines.clear()
+    run_study(tiny_dataset, Options(quick=True, max_rows=500, resume_dir=resume), log=lines.append)
+    assert any("starting afresh" in line for line in lines)
+    assert not any("resumed from" in line for line in lines)
