@@ -73,3 +73,22 @@ def test_device_rate_stream_gives_the_same_features_whatever_the_blocks():
     b = features(np.random.default_rng(2).integers(1, 3000, 1000))
     n = min(len(a), len(b))
     assert n > 100 and np.abs(a[:n] - b[:n]).max() <= 1e-9
+
+
+def test_direct_c_path_equals_resample_chunk_for_every_input_kind():
+    """process() calls python-soxr's C function directly; the samples are resample_chunk's, also
+    for strided (a stereo channel), float32 and 2-D (n, 1) blocks."""
+    x = np.random.default_rng(7).standard_normal((48000, 2)) * 0.3
+    r = StreamResampler(48000, 22050)
+    ref = soxr.ResampleStream(48000, 22050, 1, dtype="float64", quality="HQ")
+    assert r._c is not None  # the installed python-soxr has the C entry point this path uses
+    got, want = [], []
+    for k, i in enumerate(range(0, x.shape[0], 480)):
+        block = [x[i:i + 480, 0], x[i:i + 480, :1], x[i:i + 480, 0].astype(np.float32)][k % 3]
+        got.append(r.process(block))
+        want.append(ref.resample_chunk(np.ascontiguousarray(block, dtype=np.float64).reshape(-1)))
+        assert got[-1].ndim == 1 and got[-1].dtype == np.float64
+    got.append(r.flush())
+    want.append(ref.resample_chunk(np.zeros(0), last=True))
+    assert np.array_equal(np.concatenate(got), np.concatenate(want))
+    assert r.samples_out == sum(map(len, got)) > 21000
