@@ -7,7 +7,10 @@ Every stage here eats the extractor's frames ``(n, n_mels + 2)`` (mel dB, rms, o
 ``(n, k)`` and has ``reset()``. Time constants are given in seconds and converted with
 ``spec.frame_rate``, so they mean the same at 8, 60 or 100 frames per second. The per-frame recursions
 run as plain Python floats: at one frame per call (the live case) that is much cheaper than numpy on
-tiny arrays, and a whole file fed at once gives exactly the same numbers.
+tiny arrays, and a whole file fed at once gives exactly the same numbers. Each stage's work for one
+frame is its ``step(energies, rms, onset) -> values`` method, called with plain floats, so
+:class:`~bridge.signals.classic.ClassicSignals` can run all stages on a frame after one shared
+band-energy product and write one output row (no per-stage arrays, views or element writes).
 
 Band edges (a mel band belongs to the band its centre frequency falls in; the centres are the
 ``librosa.mel_frequencies(n_mels + 2, fmin, fmax)[1:-1]`` of the spec, 51 Hz apart below 1 kHz with
@@ -122,7 +125,9 @@ def as_frames(frames, spec: FeatureSpec) -> np.ndarray:
 
 
 class Stage:
-    """Common plumbing: ``process(frames) -> (n, len(names))`` computes energies then ``_run``."""
+    """Common plumbing: ``process(frames) -> (n, len(names))`` computes the band energies once, then
+    calls ``step(energies_row, rms, onset)`` frame by frame (the per-frame work of a stage, on plain
+    floats; it returns the stage's ``len(names)`` values for that frame)."""
 
     names: tuple[str, ...] = ()
     needs_layout = True  # False for stages that read only the rms/onset columns
@@ -139,12 +144,18 @@ class Stage:
 
     def process(self, frames) -> np.ndarray:
         x = as_frames(frames, self.spec)
-        out = np.empty((x.shape[0], len(self.names)))
-        self._run(x, self.layout.energies(x).tolist(), out)
-        return out
+        n = x.shape[0]
+        if n == 0:
+            return np.empty((0, len(self.names)))
+        nm = self.spec.n_mels
+        energies = self.layout.energies(x).tolist() if self.needs_layout else [None] * n
+        step = self.step
+        return np.array([step(e, rms, onset) for e, (rms, onset)
+                         in zip(energies, x[:, nm:nm + 2].tolist())], dtype=np.float64)
 
-    def _run(self, frames: np.ndarray, energies: list, out: np.ndarray) -> None:
-        raise NotImplementedError
+    def step(self, energies: list | None, rms: float, onset: float):
+        """One frame: its :data:`ENERGY_COLUMNS` values (a list), rms and onset -> the values."""
+        raise NotImplementedError  # pragma: no cover - every stage overrides
 
 
 class BandLevels(Stage):
@@ -184,23 +195,22 @@ class BandLevels(Stage):
         self._avg = [0.0, 0.0, 0.0]
         self._count = [0, 0, 0]
 
-    def _run(self, frames, energies, out) -> None:
-        a_att, a_rel, a_long, floor = self._a_att, self._a_rel, self._a_long, self._floor
-        env, avg, count = self._env, self._avg, self._count
+    def step(self, energies, rms, onset) -> list:
+        a_att, a_rel, a_long = self._a_att, self._a_rel, self._a_long
+        env, avg, count, floor = self._env, self._avg, self._count, self._floor
         sqrt, tanh, k = math.sqrt, math.tanh, _ATANH_HALF
         level = [0.0, 0.0, 0.0]
-        for i, row in enumerate(energies):
-            for j in (0, 1, 2):
-                a = sqrt(row[j])
-                e = env[j]
-                e += (a_att if a > e else a_rel) * (a - e)
-                env[j] = e
-                fl = floor[j]
-                if a > fl:
-                    n = count[j] = count[j] + 1
-                    avg[j] += (1.0 / n if n * a_long < 1.0 else a_long) * (a - avg[j])
-                level[j] = tanh(k * e / (avg[j] if avg[j] > fl else fl))
-            out[i] = level
+        for j in (0, 1, 2):
+            a = sqrt(energies[j])
+            e = env[j]
+            e += (a_att if a > e else a_rel) * (a - e)
+            env[j] = e
+            fl = floor[j]
+            if a > fl:
+                n = count[j] = count[j] + 1
+                avg[j] += (1.0 / n if n * a_long < 1.0 else a_long) * (a - avg[j])
+            level[j] = tanh(k * e / (avg[j] if avg[j] > fl else fl))
+        return level
 
 
 class Centroid(Stage):
@@ -236,16 +246,13 @@ class Centroid(Stage):
             return hz * 0.015
         return 15.0 + math.log(hz / 1000.0) * (27.0 / math.log(6.4))
 
-    def _run(self, frames, energies, out) -> None:
-        last, floor, lo, span = self._last, self._floor, self._mel_lo, self._mel_span
-        for i, row in enumerate(energies):
-            total = row[5]
-            if total > floor:
-                c = row[6] / total
-                norm = (self._mel(c) - lo) / span
-                last = (c, 0.0 if norm < 0.0 else 1.0 if norm > 1.0 else norm)
-            out[i, 0], out[i, 1] = last
-        self._last = last
+    def step(self, energies, rms, onset) -> tuple:
+        total = energies[5]
+        if total > self._floor:
+            c = energies[6] / total
+            norm = (self._mel(c) - self._mel_lo) / self._mel_span
+            self._last = (c, 0.0 if norm < 0.0 else 1.0 if norm > 1.0 else norm)
+        return self._last
 
 
 class Levels(Stage):
@@ -268,29 +275,9 @@ class Levels(Stage):
     def reset(self) -> None:
         self._peak = 0.0
 
-    def process(self, frames) -> np.ndarray:  # needs no band energies
-        x = as_frames(frames, self.spec)
-        out = np.empty((x.shape[0], 3))
-        self._run(x, None, out)
-        return out
-
-    def _run(self, frames, energies, out) -> None:
-        n_mels = self.spec.n_mels
-        if frames.shape[0] == 1:  # the live case: scalars and one row write (no column copies)
-            rms, o = frames[0, n_mels:n_mels + 2].tolist()
-            peak = self._peak * self._decay
-            if o > peak:
-                peak = o
-            self._peak = peak
-            out[0] = (rms, o / (peak if peak > self.min_peak else self.min_peak), o)
-            return
-        rms_onset = frames[:, n_mels:n_mels + 2]
-        out[:, 0] = rms_onset[:, 0]
-        out[:, 2] = rms_onset[:, 1]
-        peak, decay, min_peak = self._peak, self._decay, self.min_peak
-        for i, o in enumerate(rms_onset[:, 1].tolist()):
-            peak *= decay
-            if o > peak:
-                peak = o
-            out[i, 1] = o / (peak if peak > min_peak else min_peak)
+    def step(self, energies, rms, onset) -> tuple:
+        peak = self._peak * self._decay
+        if onset > peak:
+            peak = onset
         self._peak = peak
+        return rms, onset / (peak if peak > self.min_peak else self.min_peak), onset

@@ -112,9 +112,6 @@ class OnsetTriggers(Stage):
         for band in self._bands:
             band.reset()
 
-    def _run(self, frames, energies, out) -> None:
+    def step(self, energies, rms, onset) -> tuple:
         kick, snare = self._bands
-        kj, sj = kick.column, snare.column
-        for i, row in enumerate(energies):
-            out[i, 0] = kick.step(row[kj])
-            out[i, 1] = snare.step(row[sj])
+        return kick.step(energies[kick.column]), snare.step(energies[snare.column])
