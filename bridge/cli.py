@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "export": "bridge.commands.export",
     "predict": "bridge.commands.predict",
     "corpus": "bridge.commands.corpus",
+    "evaluate": "bridge.commands.evaluate",
 }
 
 
