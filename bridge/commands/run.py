@@ -50,6 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="driver input buffer: seconds, or PortAudio's 'low'/'high' "
                              "(default high: safer on a busy machine; audio is delivered as soon as "
                              "each block is ready either way)")
+    parser.add_argument("--no-realtime", dest="realtime", action="store_false",
+                        help="keep the engine thread at normal priority (default: SCHED_FIFO as "
+                             "audio servers use, when the system grants it; else nice -10)")
     parser.add_argument("--duration", type=float, default=None, metavar="S",
                         help="stop after S seconds")
     parser.add_argument("--status-interval", type=float, default=2.0, metavar="S",
@@ -116,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
                                   midi=args.midi, osc_prefix=args.osc_prefix)
     rate = args.output_rate or rate
     source = _choose_source(args)
-    engine = Engine(source, stages, outputs, output_rate=rate, on_loss=args.on_loss)
+    engine = Engine(source, stages, outputs, output_rate=rate, on_loss=args.on_loss,
+                    realtime=args.realtime)
     stop = threading.Event()
     failure: list[BaseException] = []
 
@@ -143,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
                     announced = True
                     print(f"vjbridge: {source.describe()} -> {LIVE_SPEC.frame_rate:.2f} frames/s "
                           f"-> {', '.join(o.describe() for o in outputs)} at {rate:g} Hz; "
-                          "Ctrl-C to stop",
+                          f"engine priority {engine.priority}; Ctrl-C to stop",
                           file=sys.stderr, flush=True)
                 if source.state != "starting":
                     status.update()

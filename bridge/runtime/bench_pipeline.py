@@ -9,6 +9,9 @@ Three measurements, each the way the product runs:
   resample+extract, models, signals, mapping, encode+send, and their per-frame sum ("whole
   pipeline"); once in wall time (``hot``) and once in the engine thread's CPU time (``hot_cpu``,
   ``time.thread_time``: what the code costs, whatever else the machine runs).
+Every pass runs the engine thread at the priority ``vjbridge run`` asks for by default (real-time
+``SCHED_FIFO`` when the system grants it, see :mod:`bridge.runtime.priority`); the report says which.
+
 * **real time**: the same pipeline paced like a sound card (blocks arrive every 10 ms). Block
   arrival -> packet sent is the engine's own measurement (arrival = when the producer enqueued the
   block, as a PortAudio callback does); also the audio buffered inside the pipeline (resampler
@@ -133,7 +136,7 @@ def _pipeline(*, models, mapping, port, paced, seconds, clock=time.perf_counter)
     if mapping is not None:
         outputs = [_timed_output(outputs[0], timers, clock)]
     engine = Engine(_Replay.make(seconds, paced=paced), stages, outputs, output_rate=rate,
-                    timer_clock=clock)
+                    timer_clock=clock, realtime=True)  # as `vjbridge run` does by default
     engine.run()
     return engine, timers
 
@@ -180,6 +183,7 @@ def bench_pipeline(*, frames: int = 3000, realtime_seconds: float = 10.0, models
         engine, timers = _pipeline(models=model_paths, mapping=mapping, port=port, paced=True,
                                    seconds=realtime_seconds)
         lat = engine.latency.values()
+        report["priority"] = engine.priority
         report["realtime"] = {
             "seconds": realtime_seconds, "frames": int(engine.frames),
             "arrival_to_sent_ms": {"median": float(np.median(lat) * 1e3),
@@ -259,7 +263,8 @@ def format_report(report: dict) -> str:
                      f"packet sent median {a['median']:.2f} ms, p99 {a['p99']:.2f} ms, max "
                      f"{a['max']:.2f} ms (target p99 <= {t['arrival_to_sent_p99_ms']:g} ms); audio "
                      f"buffered in the pipeline median {rt['buffered_ms']['median']:.1f} ms; "
-                     f"{rt['overruns']} overruns")
+                     f"{rt['overruns']} overruns; engine priority "
+                     f"{report.get('priority', 'normal').split(' (real-time')[0]}")
     d = report.get("daemon")
     if d:
         first = d["start_to_first_packet_s"]

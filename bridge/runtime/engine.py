@@ -31,6 +31,9 @@ resampler's hold-back plus samples waiting for the next hop) is measured separat
 Outputs with a ``poll()`` method (the mapping: reload when its file changed) are polled once a
 second on this thread, between blocks.
 
+Priority: with ``realtime=True`` (``vjbridge run``'s default) the thread asks for ``SCHED_FIFO`` as
+audio servers do, falling back to nice -10, then normal (:mod:`bridge.runtime.priority`).
+
 Lifecycle: stages start in order, then outputs, then the source; on exit (normal, error, SIGINT via
 the ``stop`` event) the source stops first, outputs go idle and close, stages close, in a ``finally``.
 """
@@ -61,7 +64,7 @@ class Engine:
 
     def __init__(self, source, stages, outputs, *, spec: FeatureSpec = LIVE_SPEC,
                  output_rate: float = 60.0, on_loss: str = "hold", hold_after: float = 0.25,
-                 timer_clock=time.perf_counter):
+                 timer_clock=time.perf_counter, realtime: bool = False):
         if not (output_rate > 0 and output_rate <= 1000):
             raise ConfigError(f"the output rate must be in (0, 1000] Hz; got {output_rate}")
         if on_loss not in ("hold", "idle"):
@@ -92,6 +95,9 @@ class Engine:
         # what the per-stage timers read: wall time, or time.thread_time for the benchmark on a
         # shared machine (CPU time of this thread only; a syscall, so not the default)
         self.timer_clock = timer_clock
+        # raise the engine thread to real-time priority when run() starts (see runtime.priority)
+        self.realtime = realtime
+        self.priority = "normal"
         self.error: BaseException | None = None
 
     # ---- lifecycle ------------------------------------------------------------------------------
@@ -99,6 +105,13 @@ class Engine:
         """Start everything, process until ``stop`` is set / ``duration`` passes / a file ends."""
         stop = stop or threading.Event()
         started: list[tuple[str, object]] = []
+        saved = None
+        if self.realtime:
+            from bridge.runtime.priority import raise_priority, save_priority
+
+            saved = save_priority()
+            self.priority = raise_priority()
+            log.info("engine thread priority: %s", self.priority)
         try:
             for stage in self.stages:
                 stage.start()
@@ -128,6 +141,10 @@ class Engine:
                         component.close()
                 except Exception as exc:  # noqa: BLE001 - keep shutting the rest down
                     log.error("while stopping %s: %s", kind, exc)
+            if saved is not None:  # the calling thread as it was (it may not be ours)
+                from bridge.runtime.priority import restore_priority
+
+                restore_priority(saved)
 
     def _warm_up(self) -> None:
         """Run a little silence through the extractor and stages, then forget it: FFT plans,
