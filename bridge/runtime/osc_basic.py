@@ -1,22 +1,18 @@
 """`OscOutput`: every signal as ``/vjbridge/<name> f`` over UDP, one bundle per tick.
 
-Why it exists next to :mod:`bridge.sinks`: it is the engine's output when no mapping is in use
-(``vjbridge run --mapping none``): every signal, raw, under one prefix. It encodes with the sinks'
-:class:`~bridge.sinks.osc_encode.OscEncoder`, so the bytes are the same as a mapped OSC route's. It follows the sink rules: ``send()`` validates, a receiver that is away
-never stalls or crashes the engine (UDP; errors are counted in :attr:`drops` and logged once), an
-unresolvable host or a bad port is one clear :class:`~bridge.errors.SinkError` at start-up.
+Why it exists next to the mapping: it is the engine's output when no mapping is in use
+(``vjbridge run --mapping none``): every signal, raw, under one prefix, for a first look at what
+the bridge computes (TouchDesigner's OSC In CHOP shows them all). It is a thin adapter over the
+mapping's own :class:`~bridge.sinks.osc.OscSink`, so validation, encoding (the same bytes as a mapped
+route), drop counting for a receiver that is away, idle values and the one-line
+:class:`~bridge.errors.SinkError` for a bad host are the sinks', not a second copy.
 """
 
 from __future__ import annotations
 
-import logging
-import math
-import socket
+from bridge.sinks.messages import OscValue
+from bridge.sinks.osc import OscSink
 
-from bridge.errors import SinkError
-from bridge.sinks.osc_encode import OscEncoder
-
-log = logging.getLogger(__name__)
 
 class OscOutput:
     """Sends ``{name: value}`` as float messages under ``prefix``, bundled per tick."""
@@ -28,57 +24,41 @@ class OscOutput:
         self.prefix = prefix.rstrip("/")
         self.bundle = bundle
         self.idle_value = float(idle_value)
-        self.drops = 0
-        self.packets = 0
+        self.sink: OscSink | None = None
         self._names: tuple[str, ...] = ()
-        self._encoder = OscEncoder()  # the sinks' encoder: bytes as python-osc builds them
-        self._sock: socket.socket | None = None
-        self._addr = None
-        self._warned = False
+        self._addresses: list[str] = []
+        self._idle_sent = False  # the engine calls idle() then close(): send the idle values once
 
     def start(self) -> None:
-        try:
-            infos = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_DGRAM)
-        except socket.gaierror as exc:
-            raise SinkError(f"OSC target {self.host}:{self.port}: cannot resolve host "
-                            f"{self.host!r} ({exc.strerror}); check --osc HOST:PORT") from None
-        family, _, _, _, addr = infos[0]
-        self._sock = socket.socket(family, socket.SOCK_DGRAM)
-        self._sock.setblocking(False)  # a full send buffer drops a packet, never blocks the engine
-        self._addr = addr
+        self.sink = OscSink("raw", host=self.host, port=self.port, protocol="udp",
+                            bundle=self.bundle)
 
     def send(self, values: dict[str, float]) -> None:
-        for key, value in values.items():
-            if not isinstance(value, float) or not math.isfinite(value):
-                raise ValueError(f"OSC value for {key!r} must be a finite float; got {value!r}")
-        self._transmit(values)
-
-    def _transmit(self, values: dict[str, float]) -> None:
         if tuple(values) != self._names:  # names change rarely: re-build the addresses
             self._names = tuple(values)
             self._addresses = [f"{self.prefix}/{k}" for k in values]
-        encode = self._encoder.message
-        messages = [encode(a, v) for a, v in zip(self._addresses, values.values())]
-        datagrams = [self._encoder.bundle(messages)] if self.bundle else messages
-        for dgram in datagrams:
-            try:
-                self._sock.sendto(dgram, self._addr)
-                self.packets += 1
-            except OSError as exc:  # receiver away (ICMP refused), buffer full, network down
-                self.drops += 1
-                if not self._warned:
-                    self._warned = True
-                    log.warning("OSC %s:%d: %s; still sending, counting drops", self.host,
-                                self.port, exc.strerror or exc)
+            self.sink.set_idle([OscValue(a, self.idle_value) for a in self._addresses])
+        self.sink.send([OscValue(a, v) for a, v in zip(self._addresses, values.values())])
+        self._idle_sent = False
 
     def idle(self) -> None:
-        if self._sock is not None and self._names:
-            self._transmit({k: self.idle_value for k in self._names})
+        if self.sink is not None:
+            self.sink.blackout()
+            self._idle_sent = True
 
     def close(self) -> None:
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
+        if self.sink is not None:
+            if self._idle_sent:
+                self.sink.set_idle([])  # already at idle: close without sending them again
+            self.sink.close()
+
+    @property
+    def drops(self) -> int:
+        return self.sink.drops if self.sink is not None else 0
+
+    @property
+    def packets(self) -> int:
+        return self.sink.sent if self.sink is not None else 0
 
     def describe(self) -> str:
         return f"OSC udp://{self.host}:{self.port}{self.prefix}/*"
