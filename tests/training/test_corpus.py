@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from bridge.audio.demo import DemoMusic
-from bridge.errors import CorpusError, PresetError
+from bridge.errors import ConfigError, CorpusError, PresetError
 from bridge.training.corpus import build, music, screen
 from bridge.training.corpus.renderer import (frame_bounds, render_frames, renderer_path,
                                              source_hash)
@@ -188,3 +188,62 @@ def test_chosen_presets_are_kept_ones_best_first_without_duplicate_files():
     committed = json.loads(build.PRESETS_JSON.read_text())["chosen"]
     assert len({e["sha256"] for e in committed}) == len(committed)
     assert all(e["status"] == "kept" and e["score"] >= screen.MIN_SCORE for e in committed)
+
+
+# ---- the held-out corpus (onnx_models/holdout): other music, presets never screened before ------
+HOLDOUT = build.PRESETS_JSON.parents[4] / "onnx_models" / "holdout"
+
+
+def test_excluded_presets_never_become_candidates_by_path_or_content():
+    paths, hashes = screen.excluded_presets([build.PRESETS_JSON])
+    committed = json.loads(build.PRESETS_JSON.read_text())
+    assert len(paths) == len(committed["screened"]) and len(hashes) >= len(committed["chosen"])
+    fresh = screen.candidates(200, seed=1, exclude=(paths, hashes))
+    assert len(fresh) == 200 and fresh == screen.candidates(200, seed=1, exclude=(paths, hashes))
+    assert not set(fresh) & paths
+    root = screen.PRESET_ROOT
+    assert not {hashlib.sha256((root / p).read_bytes()).hexdigest() for p in fresh} & hashes
+    # without the exclusion the same seed does draw some of them (the filter is doing the work)
+    assert set(screen.candidates(200, seed=1)) & paths
+
+
+def test_unreadable_exclude_list_is_one_line(tmp_path):
+    with pytest.raises(CorpusError, match="--exclude .*not a readable preset list"):
+        screen.excluded_presets([tmp_path / "none.json"])
+
+
+def test_holdout_lists_share_nothing_with_the_training_lists():
+    tracks = music.load_tracks(HOLDOUT / "tracks.json")
+    training = music.load_tracks()
+    assert {t["package"] for t in tracks}.isdisjoint({t["package"] for t in training})
+    assert {t["sha256"] for t in tracks}.isdisjoint({t["sha256"] for t in training})
+    assert all(t["licence"] == "CC-BY-SA-3.0" and len(t["sha256"]) == 64 for t in tracks)
+    presets = json.loads((HOLDOUT / "presets.json").read_text())
+    trained = json.loads(build.PRESETS_JSON.read_text())
+    seen = {e["preset"] for e in trained["screened"]}
+    seen_hashes = {e["sha256"] for e in trained["screened"] if e.get("sha256")}
+    assert presets["chosen"] and all(e["status"] == "kept" for e in presets["chosen"])
+    assert not {e["preset"] for e in presets["screened"]} & seen
+    assert not {e["sha256"] for e in presets["screened"] if e.get("sha256")} & seen_hashes
+    assert set(presets["screen_tracks"]) <= {t["id"] for t in tracks}
+
+
+def test_holdout_plan_skips_the_screening_music(tmp_path):
+    lists = HOLDOUT / "tracks.json", HOLDOUT / "presets.json"
+    screened_on = json.loads(lists[1].read_text())["screen_tracks"]
+    jobs = build.plan(presets_per_track=2, seconds=75, tracks_path=lists[0], presets_path=lists[1],
+                      skip_tracks=screened_on)
+    used = [t for t in music.load_tracks(lists[0]) if t["use"] and t["id"] not in screened_on]
+    assert len(jobs) == 2 * len(used) and not {j.track for j in jobs} & set(screened_on)
+    assert all(j.package == "hyperrogue-music" for j in jobs)
+    with pytest.raises(ConfigError, match="not in the track list"):
+        build.plan(tracks_path=lists[0], presets_path=lists[1], skip_tracks=["nexuiz/infight"])
+
+
+def test_save_list_refuses_to_overwrite_the_training_list_from_a_holdout_screening(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "bridge.cli", "corpus", "--out", str(tmp_path),
+                          "--screen", "1", "--save-list", "--exclude", str(build.PRESETS_JSON)],
+                         capture_output=True, text=True)
+    assert out.returncode == 1
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--save-list" in lines[0]

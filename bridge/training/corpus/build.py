@@ -71,13 +71,21 @@ def load_presets(path: Path = PRESETS_JSON) -> list[dict]:
 
 def plan(*, tracks: int | None = None, presets_per_track: int = 3, seconds: float | None = 150.0,
          size: int = 128, fps: int = 30, crf: int = 23, seed: int = 0,
-         presets_path: Path = PRESETS_JSON) -> list[Job]:
-    """The list of videos to render (deterministic for the same lists and arguments)."""
+         presets_path: Path = PRESETS_JSON, tracks_path: Path = music.TRACKS_JSON,
+         skip_tracks=()) -> list[Job]:
+    """The list of videos to render (deterministic for the same lists and arguments).
+
+    ``skip_tracks``: track ids left out (e.g. the music a held-out preset list was screened on)."""
     if presets_per_track < 1:
         raise ConfigError(f"--presets-per-track must be >= 1; got {presets_per_track}")
     if seconds is not None and seconds < 2:
         raise ConfigError(f"--seconds must be at least 2 (or omitted for whole tracks); got {seconds}")
-    usable = sorted((t for t in music.load_tracks() if t["use"]), key=lambda t: t["id"])
+    listed = music.load_tracks(Path(tracks_path))
+    unknown = sorted(set(skip_tracks) - {t["id"] for t in listed})
+    if unknown:
+        raise ConfigError(f"--skip-tracks {unknown} are not in the track list {tracks_path}")
+    usable = sorted((t for t in listed if t["use"] and t["id"] not in set(skip_tracks)),
+                    key=lambda t: t["id"])
     order = np.random.default_rng(seed).permutation(len(usable))
     usable = [usable[i] for i in order]
     if tracks is not None:
@@ -128,7 +136,8 @@ def is_complete(out: Path, job: Job) -> dict | None:
     return entry
 
 
-def render_job(out: Path, job: Job, *, debs: str | None = None) -> dict:
+def render_job(out: Path, job: Job, *, debs: str | None = None,
+               tracks_path: str | None = None) -> dict:
     """Render one video (worker process). Returns its manifest entry, or a failure record."""
     from bridge.training.corpus.video import ClipWriter
 
@@ -136,7 +145,7 @@ def render_job(out: Path, job: Job, *, debs: str | None = None) -> dict:
     video.parent.mkdir(parents=True, exist_ok=True)
     partial = video.with_name(video.name + ".partial")
     track = {"id": job.track, "package": job.package, "sha256": job.track_sha256,
-             "path": _track_paths()[job.track]}
+             "path": _track_paths(tracks_path)[job.track]}
     audio = music.load_stereo(music.track_file(track, debs=Path(debs) if debs else None),
                               start=job.start, seconds=job.seconds, sample_rate=job.sample_rate)
     n = n_frames_for(len(audio), fps=job.fps, sample_rate=job.sample_rate)
@@ -167,32 +176,35 @@ def render_job(out: Path, job: Job, *, debs: str | None = None) -> dict:
     return entry
 
 
-_TRACK_PATHS: dict[str, str] | None = None
+_TRACK_PATHS: dict[str, dict[str, str]] = {}
 
 
-def _track_paths() -> dict[str, str]:
-    global _TRACK_PATHS
-    if _TRACK_PATHS is None:
-        _TRACK_PATHS = {t["id"]: t["path"] for t in music.load_tracks()}
-    return _TRACK_PATHS
+def _track_paths(tracks_path: str | None = None) -> dict[str, str]:
+    key = str(tracks_path or music.TRACKS_JSON)
+    if key not in _TRACK_PATHS:
+        _TRACK_PATHS[key] = {t["id"]: t["path"] for t in music.load_tracks(Path(key))}
+    return _TRACK_PATHS[key]
 
 
-def write_manifest(out: Path, jobs: list[Job], entries: list[dict], failed: list[dict]) -> Path:
+def write_manifest(out: Path, jobs: list[Job], entries: list[dict], failed: list[dict], *,
+                   tracks_path: Path = music.TRACKS_JSON, presets_path: Path = PRESETS_JSON) -> Path:
     by_name = {e["settings"]["name"]: e for e in entries}
     videos = [by_name[j.name] for j in jobs if j.name in by_name]
     first = jobs[0] if jobs else None
     manifest = {
         "format": FORMAT, "format_version": FORMAT_VERSION,
-        "about": "projectM 3.1.12 renders of Debian game soundtracks (GPL-2+); rebuild with "
-                 "`vjbridge corpus`. Fold groups: 'group' (re-released tracks share one).",
+        "about": "projectM 3.1.12 renders of Debian game soundtracks (licences in the track "
+                 "list); rebuild with `vjbridge corpus`. Fold groups: 'group' (re-released tracks "
+                 "share one).",
         "alignment": ALIGNMENT,
         "video_format": {"container": "matroska", "video": "h264 yuv420p", "audio": "flac s16 stereo",
                          "size": first.size if first else None, "fps": first.fps if first else None,
                          "sample_rate": first.sample_rate if first else None,
                          "crf": first.crf if first else None},
         "renderer_sha256": source_hash(),
-        "tracks_list_sha256": music.sha256_file(music.TRACKS_JSON),
-        "presets_list_sha256": music.sha256_file(PRESETS_JSON) if PRESETS_JSON.exists() else None,
+        "tracks_list_sha256": music.sha256_file(tracks_path),
+        "presets_list_sha256": (music.sha256_file(presets_path) if Path(presets_path).exists()
+                                else None),
         "planned": len(jobs), "complete": len(videos),
         "videos": videos, "failed": failed,
     }
@@ -204,7 +216,8 @@ def write_manifest(out: Path, jobs: list[Job], entries: list[dict], failed: list
 
 
 def build(out, jobs: list[Job], *, n_jobs: int = 2, debs: str | None = None,
-          progress: bool = True) -> dict:
+          progress: bool = True, tracks_path: Path = music.TRACKS_JSON,
+          presets_path: Path = PRESETS_JSON) -> dict:
     """Render every job not already complete in ``out``; write ``out/manifest.json``."""
     from concurrent.futures import ProcessPoolExecutor, as_completed
     import multiprocessing
@@ -223,7 +236,8 @@ def build(out, jobs: list[Job], *, n_jobs: int = 2, debs: str | None = None,
         if todo:
             ctx = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(max_workers=max(1, n_jobs), mp_context=ctx) as pool:
-                futures = {pool.submit(render_job, out, job, debs=debs): job for job in todo}
+                futures = {pool.submit(render_job, out, job, debs=debs,
+                                       tracks_path=str(tracks_path)): job for job in todo}
                 try:
                     for fut in as_completed(futures):
                         result = fut.result()
@@ -238,7 +252,8 @@ def build(out, jobs: list[Job], *, n_jobs: int = 2, debs: str | None = None,
                     raise
     finally:
         bar.close()
-        write_manifest(out, jobs, entries, failed)
+        write_manifest(out, jobs, entries, failed, tracks_path=Path(tracks_path),
+                       presets_path=Path(presets_path))
     return {"planned": len(jobs), "cached": cached, "rendered": len(entries) - cached,
             "failed": failed, "manifest": str(out / "manifest.json")}
 

@@ -9,6 +9,10 @@ Groups: folds are split by group, not by file. A group is a track's own id unles
 re-release of another one (warzone's ``menu_enhanced``/``track3_enhanced``, wesnoth's
 ``frantic-old``, nexuiz's ``sixtyfour_revisited``): then it shares the original's group.
 
+Held-out music: ``OTHER_PACKAGES`` are soundtracks the shipped models never heard, listed in their
+own track list (``vjbridge corpus --write-track-list --package NAME --music LIST``) and rendered with
+``--music LIST``, to test that a model generalises rather than memorises the training tracks.
+
 Decoding keeps both channels (projectM draws its waveforms per channel) and resamples with soxr to
 44.1 kHz, so every track reaches the visualizer in the same format.
 """
@@ -39,6 +43,13 @@ PACKAGES = {
     "wesnoth-1.16-music": ("orchestral", "usr/share/games/wesnoth/1.16/data/core/music", "wesnoth"),
     "warzone2100-music": ("electronic / ambient", "usr/share/games/warzone2100/music", "warzone"),
 }
+#: Music never used for training (the held-out corpus, ``onnx_models/holdout``); same layout.
+OTHER_PACKAGES = {
+    "hyperrogue-music": ("game soundtrack: orchestral / ambient / world",
+                         "usr/share/hyperrogue/music", "hyperrogue"),
+}
+#: Licence of a package's music when it is not GPL-2+ (from /usr/share/doc/PKG/copyright).
+LICENCES = {"hyperrogue-music": "CC-BY-SA-3.0"}
 #: Re-releases of another track: id -> the original's id (same fold group).
 SAME_GROUP = {
     "warzone/menu_enhanced": "warzone/menu",
@@ -139,12 +150,22 @@ def track_file(track: dict, root: Path | None = None, *, debs: Path | None = Non
     return out
 
 
-def scan_tracks(root: Path | None = None, *, debs: Path | None = None) -> list[dict]:
-    """Build the track list from the fetched packages (used to write ``lists/tracks.json``)."""
+def scan_tracks(root: Path | None = None, *, debs: Path | None = None,
+                packages: list[str] | None = None) -> list[dict]:
+    """Build the track list from the fetched packages (used to write ``lists/tracks.json``).
+
+    ``packages`` (default: the three training soundtracks) may name :data:`OTHER_PACKAGES` too.
+    A file FFmpeg cannot decode is listed with ``use: false`` and the reason.
+    """
     from bridge.audio.decode import audio_info
 
+    known = {**PACKAGES, **OTHER_PACKAGES}
+    unknown = [p for p in packages or () if p not in known]
+    if unknown:
+        raise CorpusError(f"unknown music package(s) {unknown}; known: {sorted(known)}")
     tracks = []
-    for package, (style, where, prefix) in PACKAGES.items():
+    for package in packages or list(PACKAGES):
+        style, where, prefix = known[package]
         tree = fetch_package(package, root, debs=debs)
         version = _deb_version(tree)
         if where.endswith(".pk3"):
@@ -159,13 +180,19 @@ def scan_tracks(root: Path | None = None, *, debs: Path | None = None) -> list[d
             name = Path(rel.split("!")[-1]).stem
             tid = f"{prefix}/{name}"
             entry = {"id": tid, "package": package, "version": version, "path": rel,
-                     "style": style, "licence": "GPL-2+"}
+                     "style": style, "licence": LICENCES.get(package, "GPL-2+")}
             local = track_file({**entry, "sha256": ""}, root, verify=False)
-            info = audio_info(local)
-            entry.update(duration=round(float(info.duration or 0.0), 3),
-                         sample_rate=info.sample_rate, channels=info.channels,
+            try:
+                info = audio_info(local)
+                undecodable = None
+            except MediaError as exc:
+                why = str(exc).split("] ")[-1].split(":")[0] if "] " in str(exc) else "MediaError"
+                info, undecodable = None, f"PyAV/FFmpeg cannot open it ({why})"
+            entry.update(duration=round(float(info.duration or 0.0), 3) if info else 0.0,
+                         sample_rate=info.sample_rate if info else None,
+                         channels=info.channels if info else None,
                          sha256=sha256_file(local), group=SAME_GROUP.get(tid, tid))
-            reason = EXCLUDE.get(tid)
+            reason = undecodable or EXCLUDE.get(tid)
             if reason is None and entry["duration"] < MIN_SECONDS:
                 reason = f"shorter than {MIN_SECONDS:g} s (a stinger)"
             entry["use"] = reason is None
@@ -227,7 +254,15 @@ def load_stereo(path, *, start: float = 0.0, seconds: float | None = None,
 
 
 def write_track_list(tracks: list[dict], path: Path = TRACKS_JSON) -> None:
-    doc = {"about": "Music of the vjbridge projectM corpus: Debian game soundtracks, all GPL-2+ "
+    packages = sorted({t["package"] for t in tracks})
+    if not set(packages) <= set(PACKAGES):  # a held-out list: say whose music it is
+        licences = ", ".join(f"{p}: {LICENCES.get(p, 'GPL-2+')}" for p in packages)
+        about = (f"Music never used to train the shipped models ({licences}; see "
+                 "/usr/share/doc/PACKAGE/copyright). Fetched with apt-get download; path is inside "
+                 "the package; use=false tracks are not rendered.")
+    else:
+        about = None
+    doc = {"about": about or "Music of the vjbridge projectM corpus: Debian game soundtracks, all GPL-2+ "
                     "(see each package's /usr/share/doc/PACKAGE/copyright). Fetched with apt-get "
                     "download; path is inside the package ('!' = member of a zip); group = fold "
                     "group (re-releases share their original's group); use=false tracks are not "

@@ -14,6 +14,10 @@ follow music, so each candidate renders a short excerpt of real music and is sco
 A preset is *kept* if it loads, is not black (mean brightness >= 0.02), moves (mean motion >=
 0.002) and its score is at least :data:`MIN_SCORE`. Results go to a JSON-lines file one preset at
 a time, so an interrupted screening resumes where it stopped.
+
+A held-out screening (``onnx_models/holdout``) draws new candidates with another seed, excludes
+every preset of an earlier list (by path and by content hash: projectm-data ships copies under other
+names) and screens on music of another track list, so its presets share nothing with training.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bridge.errors import PresetError
+from bridge.errors import CorpusError, PresetError
 from bridge.training.corpus.renderer import (PRESET_ROOT, frame_bounds, render_frames,
                                              resolve_preset)
 
@@ -45,11 +49,35 @@ def all_presets(root: Path = PRESET_ROOT) -> list[str]:
     return sorted(os.path.relpath(p, root) for p in root.rglob("*.milk"))
 
 
-def candidates(n: int, *, seed: int = 0, root: Path = PRESET_ROOT) -> list[str]:
-    """A seeded random sample of ``n`` presets (the same list for the same seed and projectm-data)."""
+def candidates(n: int, *, seed: int = 0, root: Path = PRESET_ROOT,
+               exclude: tuple[set, set] | None = None) -> list[str]:
+    """A seeded random sample of ``n`` presets (the same list for the same seed and projectm-data).
+
+    ``exclude`` = (paths, sha256s) from :func:`excluded_presets`: presets with either are skipped
+    before the sample is cut, so the sample still has ``n`` presets."""
     names = all_presets(root)
     order = np.random.default_rng(seed).permutation(len(names))
-    return [names[i] for i in order[:n]]
+    names = [names[i] for i in order]
+    if exclude:
+        paths, hashes = exclude
+        names = [p for p in names if p not in paths
+                 and hashlib.sha256((root / p).read_bytes()).hexdigest() not in hashes]
+    return names[:n]
+
+
+def excluded_presets(lists) -> tuple[set, set]:
+    """Paths and content hashes of every preset named in earlier preset lists (chosen or screened)."""
+    paths, hashes = set(), set()
+    for path in lists or ():
+        try:
+            doc = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise CorpusError(f"--exclude {path}: not a readable preset list ({exc})") from None
+        for e in list(doc.get("chosen", [])) + list(doc.get("screened", [])):
+            paths.add(e["preset"])
+            if e.get("sha256"):
+                hashes.add(e["sha256"])
+    return paths, hashes
 
 
 def grey64(frame: np.ndarray) -> np.ndarray:
@@ -165,34 +193,46 @@ def chosen_list(results: dict[str, dict], *, keep: int | None = None) -> list[di
     return unique if keep is None else unique[:keep]
 
 
-_EXCERPTS: list[np.ndarray] | None = None
+_EXCERPTS: dict[tuple, list[np.ndarray]] = {}
 
 
-def screening_audio(debs: str | None = None) -> list[np.ndarray]:
+def screening_audio(debs: str | None = None, *, tracks_path=None,
+                    screen_tracks=SCREEN_TRACKS) -> list[np.ndarray]:
     """The screening excerpts (stereo, 44.1 kHz), decoded once per process."""
-    global _EXCERPTS
-    if _EXCERPTS is None:
+    key = (str(tracks_path), tuple(screen_tracks))
+    if key not in _EXCERPTS:
         from bridge.training.corpus import music
 
-        tracks = {t["id"]: t for t in music.load_tracks()}
-        _EXCERPTS = []
-        for tid in SCREEN_TRACKS:
+        tracks = {t["id"]: t for t in (music.load_tracks(Path(tracks_path)) if tracks_path
+                                       else music.load_tracks())}
+        missing = [tid for tid in screen_tracks if tid not in tracks]
+        if missing:
+            raise CorpusError(f"screening track(s) {missing} are not in the track list "
+                              f"{tracks_path or music.TRACKS_JSON}; pick ids from it")
+        _EXCERPTS[key] = []
+        for tid in screen_tracks:
             t = tracks[tid]
             start, length = music.excerpt_window(t["duration"], SCREEN_SECONDS)
             path = music.track_file(t, debs=Path(debs) if debs else None)
-            _EXCERPTS.append(music.load_stereo(path, start=start, seconds=length))
-    return _EXCERPTS
+            _EXCERPTS[key].append(music.load_stereo(path, start=start, seconds=length))
+    return _EXCERPTS[key]
 
 
-def _screen_worker(preset: str, debs: str | None) -> dict:
+def _screen_worker(preset: str, debs: str | None, tracks_path=None,
+                   screen_tracks=SCREEN_TRACKS) -> dict:
     from bridge.training.corpus.music import SAMPLE_RATE
 
-    return screen_preset(preset, screening_audio(debs), sample_rate=SAMPLE_RATE)
+    audio = screening_audio(debs, tracks_path=tracks_path, screen_tracks=screen_tracks)
+    return screen_preset(preset, audio, sample_rate=SAMPLE_RATE)
 
 
 def run_screening(out, n: int, *, seed: int = 0, n_jobs: int = 2, keep: int | None = None,
-                  debs: str | None = None, progress: bool = True) -> dict:
-    """Screen ``n`` seeded candidates (resuming ``out/screening.jsonl``); write ``out/presets.json``."""
+                  debs: str | None = None, progress: bool = True, tracks_path=None,
+                  screen_tracks=SCREEN_TRACKS, exclude=()) -> dict:
+    """Screen ``n`` seeded candidates (resuming ``out/screening.jsonl``); write ``out/presets.json``.
+
+    ``tracks_path``/``screen_tracks``: the track list and the ids whose middle excerpts are the
+    screening music; ``exclude``: earlier preset lists whose presets are never candidates."""
     import multiprocessing
     import sys
     from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -201,14 +241,19 @@ def run_screening(out, n: int, *, seed: int = 0, n_jobs: int = 2, keep: int | No
     out.mkdir(parents=True, exist_ok=True)
     log = out / "screening.jsonl"
     results = load_results(log)
-    todo = [p for p in candidates(n, seed=seed) if p not in results]
-    screening_audio(debs)  # fetch and verify the music once, before the workers start
+    screen_tracks = tuple(screen_tracks)
+    skip = excluded_presets(exclude) if exclude else None
+    wanted = candidates(n, seed=seed, exclude=skip)
+    todo = [p for p in wanted if p not in results]
+    # fetch and verify the music once, before the workers start
+    screening_audio(debs, tracks_path=tracks_path, screen_tracks=screen_tracks)
     tty = progress and sys.stderr.isatty()
     if todo:
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=max(1, n_jobs), mp_context=ctx) as pool, \
                 open(log, "a") as sink:
-            futures = [pool.submit(_screen_worker, p, debs) for p in todo]
+            futures = [pool.submit(_screen_worker, p, debs, tracks_path, screen_tracks)
+                       for p in todo]
             bar = None
             if tty:
                 from rich.progress import Progress
@@ -234,14 +279,15 @@ def run_screening(out, n: int, *, seed: int = 0, n_jobs: int = 2, keep: int | No
             finally:
                 if bar is not None:
                     bar.stop()
-    wanted = set(candidates(n, seed=seed))
-    screened = {p: e for p, e in results.items() if p in wanted}
-    doc = presets_document(screened, seed=seed, n=n, keep=keep)
+    screened = {p: e for p, e in results.items() if p in set(wanted)}
+    doc = presets_document(screened, seed=seed, n=n, keep=keep, screen_tracks=screen_tracks,
+                           exclude=exclude)
     (out / "presets.json").write_text(json.dumps(doc, indent=1) + "\n")
     return doc
 
 
-def presets_document(results: dict[str, dict], *, seed: int, n: int, keep: int | None) -> dict:
+def presets_document(results: dict[str, dict], *, seed: int, n: int, keep: int | None,
+                     screen_tracks=SCREEN_TRACKS, exclude=()) -> dict:
     counts: dict[str, int] = {}
     for e in results.values():
         counts[e["status"]] = counts.get(e["status"], 0) + 1
@@ -249,7 +295,9 @@ def presets_document(results: dict[str, dict], *, seed: int, n: int, keep: int |
         "about": "Milkdrop presets (projectm-data, paths relative to /usr/share/projectM/presets) "
                  "screened for audio response by vjbridge corpus --screen; see "
                  "bridge/training/corpus/screen.py for the scores and thresholds.",
-        "candidates": n, "seed": seed, "screen_tracks": list(SCREEN_TRACKS),
+        "candidates": n, "seed": seed, "screen_tracks": list(screen_tracks),
+        **({"excluded_lists": {os.path.basename(str(p)): _sha256(p) for p in exclude}}
+           if exclude else {}),
         "screen_seconds": SCREEN_SECONDS, "fps": SCREEN_FPS, "size": SCREEN_SIZE,
         "thresholds": {"min_score": MIN_SCORE, "min_brightness": MIN_BRIGHTNESS,
                        "min_motion": MIN_MOTION},
@@ -257,3 +305,7 @@ def presets_document(results: dict[str, dict], *, seed: int, n: int, keep: int |
         "chosen": chosen_list(results, keep=keep),
         "screened": sorted(results.values(), key=lambda e: e["preset"]),
     }
+
+
+def _sha256(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
