@@ -190,7 +190,16 @@ def evaluate(model_paths: list[str], data: str, log=print) -> dict:
         preds = entry["predictors"]
         entry["predictors"] = {k: preds[k] for k in sorted(
             preds, key=lambda k: (preds[k]["kind"] != "model", list(preds).index(k)))}
+        for name, s in entry["predictors"].items():  # paired, video by video
+            s["beats"] = {other: _wins(s["r_per_video"], o["r_per_video"])
+                          for other, o in entry["predictors"].items() if other != name}
     return result
+
+
+def _wins(a: list, b: list) -> list[int]:
+    """``[videos where a's r > b's r, videos compared]``."""
+    pairs = [(x, y) for x, y in zip(a, b) if x is not None and y is not None]
+    return [sum(x > y for x, y in pairs), len(pairs)]
 
 
 def _video_rows(table, slices) -> list[dict]:
@@ -238,6 +247,11 @@ def markdown(result: dict, *, title: str | None = None, commands: str | None = N
             L.append(f"| {name} | {s['r_mean']:.3f} ± {s['r_std']:.3f} ({s['videos']} videos) | "
                      f"[{_f(lo)}, {_f(hi)}] | {_f(s['r_median'])} | {own} | "
                      f"{_f(s['r2_zscored'])} | {cv_txt} |")
+        L.append("")
+        for name, s in entry["predictors"].items():
+            if s["kind"] == "model":
+                L.append(f"- `{name}` has the higher r in " + ", ".join(
+                    f"{k}/{n} videos vs {other}" for other, (k, n) in s["beats"].items()) + ".")
         L.append("")
     first = next(iter(result["targets"]), None)
     if first:

@@ -79,6 +79,10 @@ def test_evaluate_command_matches_a_direct_computation(tiny_dataset, models, tmp
     rms = result["targets"]["motion"]["predictors"]["raw RMS"]
     want = [_r(table.X[sl, -2][table.valid[sl]], table.Y[sl, 0][table.valid[sl]]) for _, sl in slices]
     assert np.allclose(rms["r_per_video"], want, atol=1e-9)
+    default = result["targets"]["motion"]["predictors"]["default.onnx"]
+    assert default["beats"]["raw RMS"] == [
+        sum(a > b for a, b in zip(default["r_per_video"], rms["r_per_video"])), 8]
+    assert "videos vs raw RMS" in report
     # the synthetic bars follow loudness, so a model trained on them beats nothing only by a bug
     assert result["targets"]["motion"]["predictors"]["default.onnx"]["r_mean"] > 0.3
 
