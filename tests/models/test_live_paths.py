@@ -58,3 +58,24 @@ def test_runner_one_frame_at_a_time_equals_the_whole_block(tmp_path):
     rows = ContextBuilder(model.context).process(frames[:20])
     for r in rows:  # the IOBinding path is the graph's own answer for each row
         assert np.array_equal(model.predict_row(r), model.predict(r[None, :]))
+
+
+@pytest.mark.parametrize("spec", SPECS[:4], ids=lambda s: str(s.n_outputs()))
+def test_context_state_moves_between_the_paths_in_both_directions(spec):
+    """Batch first (the row path adopts its state), rows, batch again, then reset(): the row path
+    holds the filters' state in its own layout, so every hand-over must carry it exactly."""
+    x = _frames(300, seed=11)
+    whole = ContextBuilder(spec).process(x)
+    b, out = ContextBuilder(spec), np.empty(spec.n_outputs())
+    got = [b.process(x[:40])]
+    for i in range(40, 200):
+        b.process_row(x[i], out)
+        got.append(out[None].copy())
+    got.append(b.process(x[200:203]))
+    for i in range(203, 300):
+        got.append(b.process(x[i:i + 1]))
+    assert np.abs(np.vstack(got) - whole).max() <= 1e-11
+    b.reset()  # a new stream: the first frame sets the state again, on the row path
+    for i in range(60):
+        b.process_row(x[i], out)
+        assert np.abs(out - whole[i]).max() <= 1e-11, i
