@@ -5,9 +5,11 @@ Why adapters: :mod:`bridge.signals`, :mod:`bridge.models` and :mod:`bridge.mappi
 natural API (arrays of named columns, an ONNX runner, a router plus sinks); the engine wants
 ``process(frames) -> {name: column}`` and ``send(values)``. A few lines here keep both sides simple.
 
-Model outputs are declared in the signal catalog when their stage starts, which is before the
-mapping is opened (stages start before outputs), so a mapping can route ``motion`` exactly when a
-loaded model produces it.
+Model outputs are declared in the pipeline's own copy of the signal catalog when their stage starts,
+which is before the mapping is opened (stages start before outputs), so a mapping can route
+``motion`` exactly when a loaded model produces it. A copy, not the process-wide ``CATALOG``: two
+pipelines in one process (tests, the benchmark, a future multi-engine host) never see each other's
+models.
 """
 
 from __future__ import annotations
@@ -69,9 +71,12 @@ class ModelStage:
 
     name = "models"
 
-    def __init__(self, paths, spec, *, skip_duplicates: bool = False):
+    def __init__(self, paths, spec, *, skip_duplicates: bool = False, catalog=None):
+        from bridge.signals.catalog import CATALOG
+
         self.paths = [os.fspath(p) for p in paths]
         self.spec = spec
+        self.catalog = catalog if catalog is not None else CATALOG.copy()  # declared into on start
         self.skip_duplicates = skip_duplicates  # shipped models: the first to produce a name wins
         self.runners: list = []
         self.names: tuple[str, ...] = ()
@@ -79,8 +84,8 @@ class ModelStage:
     def start(self) -> None:
         from bridge.models.onnx_model import OnnxModel
         from bridge.models.runner import ModelRunner
-        from bridge.signals.catalog import CATALOG
 
+        self.catalog.remove_model_outputs()  # a restart declares them again
         names: list[str] = []
         for path in self.paths:
             model = OnnxModel.load(path)  # ModelError: one line naming the file
@@ -94,7 +99,7 @@ class ModelStage:
                 if out.name in names:
                     raise ConfigError(f"two models produce an output named {out.name!r} "
                                       f"({path}); load only one of them")
-                CATALOG.declare_model_output(out.name, range=(out.min, out.max),
+                self.catalog.declare_model_output(out.name, range=(out.min, out.max),
                                              description=out.description,
                                              model=os.path.basename(path))
                 names.append(out.name)
@@ -122,16 +127,15 @@ class ModelStage:
         self.runners_loaded, self.runners = self.runners, []  # what ran, for reports
 
 
-def _signal_table() -> dict | None:
-    """The signals a mapping may route: the catalog (classic + declared model outputs) plus the
+def _signal_table(catalog) -> dict:
+    """The signals a mapping may route: ``catalog`` (classic + declared model outputs) plus the
     shipped model outputs (motion, weight, r, g, b) even when no loaded model produces them: such a
     route stays silent (MappingOutput warns once) instead of refusing to start the show."""
-    from bridge.mapping.validate import SHIPPED_MODEL_OUTPUTS, known_signals
+    from bridge.mapping.validate import SHIPPED_MODEL_OUTPUTS, signal_kinds
 
-    signals = known_signals()
-    if signals is not None:
-        for name in SHIPPED_MODEL_OUTPUTS:
-            signals.setdefault(name, "model")
+    signals = signal_kinds(catalog)
+    for name in SHIPPED_MODEL_OUTPUTS:
+        signals.setdefault(name, "model")
     return signals
 
 
@@ -143,21 +147,24 @@ class MappingOutput:
     edit is logged and the last good mapping stays live."""
 
     def __init__(self, path, *, osc: str | None = None, midi: str | None = None,
-                 produced=None):
+                 produced=None, catalog=None):
         from bridge.mapping import load_mapping
+        from bridge.signals.catalog import CATALOG
 
+        self.catalog = catalog if catalog is not None else CATALOG
         self.path = os.fspath(path)
         self.osc = osc
         self.midi = midi
         self.produced = produced  # () -> names the stages produce (known once they started)
         # MappingError naming every bad key
-        self.rate = float(load_mapping(self.path, signals=_signal_table()).rate)
+        self.rate = float(load_mapping(self.path, signals=_signal_table(self.catalog)).rate)
         self.outputs = None
 
     def start(self) -> None:
         from bridge.mapping import Outputs
 
-        self.outputs = Outputs(self.path, osc=self.osc, midi=self.midi, signals=_signal_table())
+        self.outputs = Outputs(self.path, osc=self.osc, midi=self.midi,
+                               signals=_signal_table(self.catalog))
         if self.produced is not None:
             silent = sorted(self.outputs.router.signals_used - set(self.produced()))
             if silent:
@@ -194,10 +201,13 @@ def build(spec, *, mapping: str | None = "default", models: list | None = None,
     """The stages and outputs ``vjbridge run`` uses: classic signals, the models (default: the
     shipped ones), and the mapping (``"default"``, a path, or ``None`` for raw OSC of every signal
     under ``osc_prefix``). Returns ``(stages, outputs, rate)``; rate is the mapping's (or 60)."""
+    from bridge.signals.catalog import CATALOG
+
+    catalog = CATALOG.copy()  # this pipeline's: the models declare their outputs into it
     stages = [SignalsStage(spec)]
     paths = shipped_models() if models is None else list(models)
     if paths:
-        stages.insert(0, ModelStage(paths, spec, skip_duplicates=models is None))
+        stages.insert(0, ModelStage(paths, spec, skip_duplicates=models is None, catalog=catalog))
     elif models is None:
         log.warning("no shipped models in %s: model outputs (motion, weight, ...) are not sent; "
                     "see onnx_models/rebuild.sh", MODELS_DIR)
@@ -211,5 +221,5 @@ def build(spec, *, mapping: str | None = "default", models: list | None = None,
     def produced() -> set[str]:
         return {name for stage in stages for name in stage.names}
 
-    output = MappingOutput(path, osc=osc, midi=midi, produced=produced)
+    output = MappingOutput(path, osc=osc, midi=midi, produced=produced, catalog=catalog)
     return stages, [output], output.rate
