@@ -9,6 +9,7 @@ import hashlib
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import av
 import numpy as np
@@ -201,6 +202,7 @@ def test_excluded_presets_never_become_candidates_by_path_or_content():
     fresh = screen.candidates(200, seed=1, exclude=(paths, hashes))
     assert len(fresh) == 200 and fresh == screen.candidates(200, seed=1, exclude=(paths, hashes))
     assert not set(fresh) & paths
+    assert not {Path(p).name.lower() for p in fresh} & {Path(p).name.lower() for p in paths}
     root = screen.PRESET_ROOT
     assert not {hashlib.sha256((root / p).read_bytes()).hexdigest() for p in fresh} & hashes
     # without the exclusion the same seed does draw some of them (the filter is doing the work)
@@ -224,6 +226,8 @@ def test_holdout_lists_share_nothing_with_the_training_lists():
     seen_hashes = {e["sha256"] for e in trained["screened"] if e.get("sha256")}
     assert presets["chosen"] and all(e["status"] == "kept" for e in presets["chosen"])
     assert not {e["preset"] for e in presets["screened"]} & seen
+    assert not ({Path(e["preset"]).name for e in presets["screened"]}
+                & {Path(p).name for p in seen})
     assert not {e["sha256"] for e in presets["screened"] if e.get("sha256")} & seen_hashes
     assert set(presets["screen_tracks"]) <= {t["id"] for t in tracks}
 

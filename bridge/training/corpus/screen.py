@@ -16,8 +16,9 @@ A preset is *kept* if it loads, is not black (mean brightness >= 0.02), moves (m
 a time, so an interrupted screening resumes where it stopped.
 
 A held-out screening (``onnx_models/holdout``) draws new candidates with another seed, excludes
-every preset of an earlier list (by path and by content hash: projectm-data ships copies under other
-names) and screens on music of another track list, so its presets share nothing with training.
+every preset of an earlier list (by path, content hash and file name: projectm-data ships copies
+under other names and edited copies under the same name) and screens on music of another track
+list, so its presets share nothing with training.
 """
 
 from __future__ import annotations
@@ -53,14 +54,17 @@ def candidates(n: int, *, seed: int = 0, root: Path = PRESET_ROOT,
                exclude: tuple[set, set] | None = None) -> list[str]:
     """A seeded random sample of ``n`` presets (the same list for the same seed and projectm-data).
 
-    ``exclude`` = (paths, sha256s) from :func:`excluded_presets`: presets with either are skipped
-    before the sample is cut, so the sample still has ``n`` presets."""
+    ``exclude`` = (paths, sha256s) from :func:`excluded_presets`: a preset with an excluded path,
+    content, or file name (projectm-data has edited copies under the same name in other packs,
+    e.g. a 99.6 %-identical ``EoS+Phat - Flare_dig_mix.milk``) is skipped before the sample is
+    cut, so the sample still has ``n`` presets."""
     names = all_presets(root)
     order = np.random.default_rng(seed).permutation(len(names))
     names = [names[i] for i in order]
     if exclude:
         paths, hashes = exclude
-        names = [p for p in names if p not in paths
+        stems = {Path(p).name.lower() for p in paths}
+        names = [p for p in names if p not in paths and Path(p).name.lower() not in stems
                  and hashlib.sha256((root / p).read_bytes()).hexdigest() not in hashes]
     return names[:n]
 
