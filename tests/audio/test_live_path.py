@@ -29,3 +29,25 @@ def test_one_hop_per_call_and_mixed_blocks_equal_one_block():
     assert got.shape == whole.shape and np.abs(got - whole).max() <= 1e-12
     assert ex.frames_emitted == len(whole) and ex.samples_seen == y.size
     assert got[1:, -1].max() > 1.0  # the clicks give onsets: the onset history really carried
+
+
+def test_blocks_of_a_few_hops_give_exactly_the_one_hop_frames():
+    """What a 10 ms device block gives after resampling (~1-3 hops, any alignment) goes through
+    the one-frame computation frame by frame: the same bits as feeding one hop per call."""
+    spec = FeatureSpec(fps=60)
+    y = 0.5 * synthetic("clicks", 3.0) + 0.05 * synthetic("noise", 3.0)
+    hop = spec.hop_length
+    ex = FeatureExtractor(spec)
+    one = np.concatenate([ex.process(y[i:i + hop]) for i in range(0, y.size, hop)])
+    ex = FeatureExtractor(spec)
+    sizes = np.random.default_rng(4).integers(200, 1500, y.size // 200)
+    got, i = [], 0
+    for n in sizes:
+        f = ex.process(y[i:i + n])
+        assert len(f) <= 5
+        got.append(f)
+        i += n
+    got.append(ex.process(y[i:]))
+    got = np.concatenate(got)
+    assert got.shape == one.shape and np.array_equal(got, one)
+    assert got[1:, -1].max() > 1.0

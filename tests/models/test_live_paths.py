@@ -79,3 +79,18 @@ def test_context_state_moves_between_the_paths_in_both_directions(spec):
     for i in range(60):
         b.process_row(x[i], out)
         assert np.abs(out - whole[i]).max() <= 1e-11, i
+
+
+def test_runner_one_frame_and_batch_calls_alternate(tmp_path):
+    """Single live frames and small batches in one stream (the onset ring is shared by both)."""
+    model = OnnxModel.load(write_model(tmp_path / "m.onnx"))
+    frames = FeatureExtractor(LIVE).process(DemoMusic(22050).read(22050 * 4))
+    whole = ModelRunner(model, LIVE).process(frames)
+    runner, parts, i = ModelRunner(model, LIVE), [], 0
+    for k in [1, 3, 1, 1, 9, 1, 2, 1, 1, 1, 17, 1] * 40:
+        parts.append(runner.process(frames[i:i + k]))
+        i += k
+        if i >= len(frames):
+            break
+    got = np.concatenate(parts)
+    assert len(got) > 200 and np.abs(got - whole[:len(got)]).max() <= 1e-6
