@@ -94,3 +94,20 @@ def test_runner_one_frame_and_batch_calls_alternate(tmp_path):
             break
     got = np.concatenate(parts)
     assert len(got) > 200 and np.abs(got - whole[:len(got)]).max() <= 1e-6
+
+
+def test_predict_row_runs_the_session_directly_and_equals_the_public_call(tmp_path):
+    """predict_row calls onnxruntime's C++ session with its binding and one RunOptions (this
+    onnxruntime has those internals); the public run_with_iobinding gives the same outputs."""
+    import functools
+
+    model = OnnxModel.load(write_model(tmp_path / "m.onnx"))
+    rows = np.random.default_rng(2).normal(size=(50, model.n_inputs))
+    rows[:, :64] = -40 + 15 * rows[:, :64]
+    fast = np.vstack([model.predict_row(r) for r in rows])
+    assert model._run.func.__self__ is model._session._sess  # not the fallback
+    model._run = functools.partial(model._session.run_with_iobinding, model._binding)
+    public = np.vstack([model.predict_row(r) for r in rows])
+    one_by_one = np.vstack([model.predict(r[None, :]) for r in rows])  # (a batch GEMM rounds
+    assert np.array_equal(fast, public) and np.array_equal(fast, one_by_one)  # differently)
+    assert fast.std(axis=0).min() > 0
