@@ -184,14 +184,15 @@ class _OneFrame:
         self.src = src[0]
         self.window = fft.window
         self.dst = dst
-        self.dst_f = dst.view(np.float64)  # the spectrum as interleaved re, im
-        self.squares = fft._squares[:1]
-        self.power = fft._power[:1]
-        self.re, self.im = self.squares[:, 0::2], self.squares[:, 1::2]
+        # 1-D views (a 1-D operand is ~0.3 µs cheaper than a (1, n) one)
+        self.dst_f = dst.view(np.float64)[0]  # the spectrum as interleaved re, im
+        self.squares = fft._squares[0]
+        self.power = fft._power[0]
+        self.re, self.im = self.squares[0::2], self.squares[1::2]
         self.mel = ex._mel_buf[:1]
         # 1-D views: np.dot(vector, matrix) gives the 1-row matmul's bits (both BLAS gemv), ~0.3 µs
         # cheaper per call
-        self.parts = [(self.power[0, lo:hi], part, self.mel[0, first:last])
+        self.parts = [(self.power[lo:hi], part, self.mel[0, first:last])
                       for first, last, lo, hi, part in ex._mel._parts]
         self.amins = np.full(s.n_mels, s.amin)  # array operands: a Python scalar costs ~0.15 µs
         self.tens = np.full(s.n_mels, 10.0)
