@@ -120,6 +120,7 @@ class Router:
         slot = {key: i for i, key in enumerate(self._osc_keys)}
         self._plan = [(r.signal, r, r.chain.fn, slot.get(r.osc_key, -1), r.osc_address,
                        r.osc_int, r.midi_key is not None) for r in self.routes_]
+        self._delayed = self.delay_.ticks > 0
 
     @property
     def signals_used(self) -> set[str]:
@@ -134,32 +135,35 @@ class Router:
     def tick(self, values: AbcMapping[str, float]) -> Frame:
         # The per-route work of _Route.outputs, unrolled for OSC (the common case): one list per
         # OSC sink, OscValue made without its Python-level __new__ (the same tuple). ~15 routes run
-        # every 60 Hz tick, so per-route overhead is most of the router's cost.
-        get, isfinite, new = values.get, math.isfinite, tuple.__new__
+        # every 60 Hz tick, so per-route overhead is most of the router's cost: values that are
+        # already floats are not converted again, finiteness is tested without a call
+        # (x - x is 0.0 only for finite x), and a chain's output is a float already.
+        get, new = values.get, tuple.__new__
         lists = [[] for _ in self._osc_keys]
         midi: Frame = {}
         for signal, r, fn, slot, address, is_int, has_midi in self._plan:
             x = get(signal)
             if x is not None:
-                x = float(x)
-                if isfinite(x):
+                if type(x) is not float:
+                    x = float(x)
+                if x - x == 0.0:
                     r.last = x if fn is None else fn(x)
             y = r.last
             if y is not None:
                 if slot >= 0:
-                    lists[slot].append(new(OscValue, (address, int(round(y)) if is_int
-                                                      else float(y))))
+                    lists[slot].append(new(OscValue, (address, int(round(y)) if is_int else y)))
                 if has_midi:
                     r.midi_outputs(y, midi)
         frame: Frame = {key: items for key, items in zip(self._osc_keys, lists) if items}
         if midi:
             frame.update(midi)
-        out = self.delay_.process(frame) or {}
+        if self._delayed:
+            frame = self.delay_.process(frame) or {}
         if self._pending:
             for key, items in self._pending.items():
-                out.setdefault(key, [])[:0] = items
+                frame.setdefault(key, [])[:0] = items
             self._pending = {}
-        return out
+        return frame
 
     def idle(self) -> Frame:
         """Each route's idle value (blackout / exit), per sink."""

@@ -180,18 +180,25 @@ class RouteChain:
     """A validated route's transforms, composed from only the stages it uses: value -> output units.
 
     Order: auto-range or ``in`` range -> clamp -> invert -> gamma -> smoothing -> deadband -> ``out``.
+    ``steps_`` lists the stages one by one (``process`` runs them); ``fn`` computes the same
+    numbers with fewer calls, as the router does every tick: neighbouring stateless steps merged
+    into one function (:func:`_stateless`), at most three calls composed without a loop. ``kind``
+    is ``"identity"`` (no step), ``"clamp"`` (only :func:`clamp01`) or ``"chain"``.
     """
 
     def __init__(self, route: dict, rate: float) -> None:
-        steps = []
+        steps, fused = [], []
         self.stages_ = []
+        norm = None
         if route["autorange"]:
             ar = AutoRange(window_s=route["autorange_window_s"], rate=rate)
             self.stages_.append(ar)
             steps.append(ar.process)
+            fused.append(ar.process)
         else:
             lo, hi = route["in"]
             if (lo, hi) != (0.0, 1.0):
+                norm = (lo, hi)
                 steps.append(lambda x, lo=lo, hi=hi: (x - lo) / (hi - lo))
         if route["clamp"]:
             steps.append(clamp01)
@@ -200,20 +207,31 @@ class RouteChain:
         if route["gamma"] != 1.0:
             g = route["gamma"]
             steps.append(lambda x, g=g: math.copysign(abs(x) ** g, x))
+        stateful = []
         if route["attack_ms"] > 0 or route["release_ms"] > 0:
             sm = Smoother(attack_ms=route["attack_ms"], release_ms=route["release_ms"], rate=rate)
             self.stages_.append(sm)
-            steps.append(sm.process)
+            stateful.append(sm.process)
         if route["deadband"] > 0:
             db = Deadband(width=route["deadband"])
             self.stages_.append(db)
-            steps.append(db.process)
+            stateful.append(db.process)
+        steps += stateful
+        out = None
         lo, hi = route["out"]
         if (lo, hi) != (0.0, 1.0):
+            out = (lo, hi)
             steps.append(lambda x, lo=lo, hi=hi: lo + x * (hi - lo))
         self.steps_ = tuple(steps)
-        #: ``process`` as cheaply as it can be called: None (no transform), the one step, or process
-        self.fn = None if not steps else steps[0] if len(steps) == 1 else self.process
+        self.kind = "identity" if not steps else "clamp" if self.steps_ == (clamp01,) else "chain"
+        # the same steps with fewer calls: stateless neighbours merged, then composed
+        pre = dict(norm=norm, clamp=route["clamp"], invert=route["invert"], gamma=route["gamma"])
+        if not stateful:
+            fused.append(_stateless(**pre, out=out))
+        else:
+            fused += [_stateless(**pre), *stateful, _stateless(out=out)]
+        #: ``process`` as cheaply as it can be called: None (no transform) or one function
+        self.fn = None if not steps else _compose([f for f in fused if f is not None])
 
     def reset(self) -> None:
         for stage in self.stages_:
@@ -223,3 +241,47 @@ class RouteChain:
         for step in self.steps_:
             x = step(x)
         return x
+
+
+def _stateless(*, norm=None, clamp=False, invert=False, gamma=1.0, out=None):
+    """One function doing the stateless steps that are on (``in`` range, clamp, invert, gamma,
+    ``out`` range), with the same arithmetic as the separate steps; None when none is."""
+    if norm is None and not clamp and not invert and gamma == 1.0 and out is None:
+        return None
+    if norm is None and clamp and not invert and gamma == 1.0 and out is None:
+        return clamp01
+    in_lo, in_hi = norm if norm is not None else (None, None)
+    out_lo, out_hi = out if out is not None else (None, None)
+    copysign = math.copysign
+
+    def step(x: float) -> float:
+        if in_lo is not None:
+            x = (x - in_lo) / (in_hi - in_lo)
+        if clamp:
+            x = 0.0 if x < 0.0 else 1.0 if x > 1.0 else x
+        if invert:
+            x = 1.0 - x
+        if gamma != 1.0:
+            x = copysign(abs(x) ** gamma, x)
+        if out_lo is not None:
+            x = out_lo + x * (out_hi - out_lo)
+        return x
+    return step
+
+
+def _compose(fns: list):
+    """``fns`` applied in order, as one callable (no loop for up to three)."""
+    if len(fns) == 1:
+        return fns[0]
+    if len(fns) == 2:
+        a, b = fns
+        return lambda x: b(a(x))
+    if len(fns) == 3:
+        a, b, c = fns
+        return lambda x: c(b(a(x)))
+
+    def chain(x: float) -> float:
+        for f in fns:
+            x = f(x)
+        return x
+    return chain

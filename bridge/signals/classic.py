@@ -31,6 +31,8 @@ from bridge.signals.catalog import CLASSIC
 from bridge.signals.tempo import TempoTracker
 from bridge.signals.triggers import OnsetTriggers
 
+_FLOAT64 = np.dtype(np.float64)
+
 
 class ClassicSignals:
     """All classic signals: ``process(frames) -> (n, len(names))``, ``reset()``, ``names``.
@@ -60,6 +62,7 @@ class ClassicSignals:
         self.names: tuple[str, ...] = tuple(CLASSIC)
         self.columns: dict[str, int] = {n: i for i, n in enumerate(self.names)}
         self._steps = tuple(stage.step for stage in self.stages)
+        self._one_frame = (1, self.spec.n_features)
 
     def reset(self) -> None:
         """Forget all state (auto-gain averages, tempo, trigger thresholds): a new stream."""
@@ -68,16 +71,27 @@ class ClassicSignals:
 
     def process(self, frames) -> np.ndarray:
         """Signals for each frame of ``frames`` (``(n, n_mels + 2)`` extractor output)."""
-        x = as_frames(frames, self.spec)
-        n, nm = x.shape[0], self.spec.n_mels
+        if type(frames) is np.ndarray and frames.shape == self._one_frame \
+                and frames.dtype is _FLOAT64:  # the live case, checked without as_frames' calls
+            x = frames
+        else:
+            x = as_frames(frames, self.spec)
+        n, nm, steps = x.shape[0], self.spec.n_mels, self._steps
+        if n == 1:  # the same band energies as below (bit for bit) from a 1-D product
+            e = np.dot(np.power(10.0, x[0, :nm] * 0.1), self.layout.matrix).tolist()
+            rms, onset = x[0, nm:nm + 2].tolist()
+            row = []
+            for step in steps:  # each stage's values for this frame, in column order
+                row += step(e, rms, onset)
+            return np.array((row,), dtype=np.float64)
         if n == 0:
             return np.empty((0, len(self.names)))
         # BandLayout.energies, inlined: one power and one product for every stage and frame
         energies = (np.power(10.0, x[:, :nm] * 0.1) @ self.layout.matrix).tolist()
-        steps, rows = self._steps, []
+        rows = []
         for e, (rms, onset) in zip(energies, x[:, nm:nm + 2].tolist()):
             row = []
-            for step in steps:  # each stage's values for this frame, in column order
+            for step in steps:
                 row += step(e, rms, onset)
             rows.append(row)
         return np.array(rows, dtype=np.float64)
