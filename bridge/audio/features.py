@@ -33,6 +33,8 @@ from bridge.audio.melbank import MelProjector, mel_filterbank, periodic_hann
 from bridge.audio.spec import FeatureSpec
 from bridge.errors import InputError
 
+_F64 = np.dtype(np.float64)
+
 
 class FeatureExtractor:
     """Streaming log-mel + RMS + onset extractor: ``process(block) -> (n_new_frames, 66)``.
@@ -100,8 +102,11 @@ class FeatureExtractor:
         return out
 
     def _validated(self, block) -> np.ndarray:
-        if type(block) is np.ndarray and block.ndim == 1 and block.dtype == np.float64:
-            if math.isfinite(np.add.reduce(block)):  # the usual case, checked cheaply
+        if type(block) is np.ndarray and block.dtype is _F64 and block.ndim == 1:
+            # the usual case, checked cheaply: a sum of squares (BLAS, ~2x cheaper than a plain
+            # sum) is finite iff every sample is, unless it overflows (|x| > 1e153): then the
+            # exact check below decides
+            if math.isfinite(block.dot(block)):
                 return block
         x = np.asarray(block)
         if x.ndim == 2 and 1 in x.shape:

@@ -2,8 +2,10 @@
 frames, also when block sizes switch between the two paths mid-stream."""
 
 import numpy as np
+import pytest
 
 from bridge import FeatureExtractor, FeatureSpec
+from bridge.errors import InputError
 from tests.audio.conftest import synthetic
 
 
@@ -51,3 +53,25 @@ def test_blocks_of_a_few_hops_give_exactly_the_one_hop_frames():
     got = np.concatenate(got)
     assert got.shape == one.shape and np.array_equal(got, one)
     assert got[1:, -1].max() > 1.0
+
+
+def test_the_cheap_finiteness_check_refuses_non_finite_hops_and_accepts_huge_finite_ones():
+    """Live hops are checked by their sum of squares; one that overflows (finite samples above
+    ~1e154) falls through to the exact check and is accepted; NaN/inf in a hop is refused."""
+    spec = FeatureSpec(fps=60)
+    hop = spec.hop_length
+    y = 0.1 * synthetic("noise", 1.0)
+    ex = FeatureExtractor(spec)
+    for i in range(0, 10 * hop, hop):
+        ex.process(y[i:i + hop])
+    for bad in (np.nan, np.inf):
+        block = y[10 * hop:11 * hop].copy()
+        block[5] = bad
+        with pytest.raises(InputError, match="non-finite"):
+            ex.process(block)
+    huge = np.full(hop, 1e200)  # absurd audio (its spectrum overflows too), but finite
+    ex = FeatureExtractor(spec)
+    with np.errstate(over="ignore", invalid="ignore"):
+        assert not np.isfinite(huge.dot(huge))
+        frames = [ex.process(huge) for _ in range(8)]  # accepted, one hop per call
+    assert sum(len(f) for f in frames) == 1 + (8 * hop - spec.n_fft) // hop
