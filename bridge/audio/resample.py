@@ -26,6 +26,7 @@ import numpy as np
 
 from bridge.errors import ConfigError
 
+_F64 = np.dtype(np.float64)
 QUALITY = "HQ"  # soxr's "high quality": 20-bit precision, ~95% passband; the training data used it
 
 
@@ -57,7 +58,7 @@ class StreamResampler:
         self._c = getattr(self._stream, "_process", None)
 
     def process(self, block, *, last: bool = False) -> np.ndarray:
-        if type(block) is np.ndarray and block.dtype == np.float64 and block.ndim == 1:
+        if type(block) is np.ndarray and block.dtype is _F64 and block.ndim == 1:
             x = block  # the live case (strided views too: the C call reads them as they are)
         else:
             x = np.ascontiguousarray(block, dtype=np.float64).reshape(-1)
