@@ -8,8 +8,13 @@ one (Ellis 2007, Davies & Plumbley 2007), made causal and incremental:
    ``librosa.beat`` uses) minus its own 1 s running mean, so the autocorrelation sees zero-mean data.
 2. **Leaky autocorrelation.** Each frame adds ``o[t] * o[t - L]`` for every lag ``L`` up to four
    beats of the slowest tempo (4 s) to an accumulator that forgets with time constant ``memory``
-   (4 s). That is O(lags) per frame, one vector multiply-add; the adds are folded in every
-   0.25 s, just before the tempo estimate that reads them (same numbers, fewer scattered calls).
+   (4 s). That is O(lags) per frame, one vector multiply-add.
+
+   Live, each frame only records its onset and low-band power: the envelopes (steps 1 and 4) are
+   computed, and the multiply-adds folded in, in bursts just before the code that reads them (the
+   tempo estimate every 0.25 s, the phase alignment every 0.1 s). Same numbers, frame by frame in
+   the same order; a burst of the same small operations runs warm in the CPU's caches, which the
+   same work spread over frames, between the extractor's and the models' work, does not.
 3. **Tempo** (every ``tempo_update`` = 0.25 s): the lag pair ``[L, L+1]`` in 60..200 BPM
    maximising ``(acf[L] + acf[L+1] + 0.5 * (acf[2L] + acf[2L+1] + acf[2L+2])) * prior``, where the
    prior is a log-normal around 120 BPM one octave wide (librosa's default). Summing neighbouring
@@ -104,6 +109,7 @@ class TempoTracker(Stage):
         self._pos = self.n_lags  # index the next envelope value is written to
         self._acf = np.zeros(self.n_lags)  # _acf[k] = accumulated o[t] * o[t - k]
         self._folded = self._pos  # envelope values before this position are in _acf
+        self._pending: list[tuple[float, float]] = []  # (onset, low power) not yet in the buffers
         self._mean = 0.0
         self._t = 0  # frames seen
         self._sound = 0  # frames since the onset envelope first moved
@@ -115,7 +121,6 @@ class TempoTracker(Stage):
 
     # ---------------------------------------------------------------------------------------------
     def step(self, energies, rms, onset) -> tuple:
-        o = onset
         pos = self._pos
         if pos >= self._buf_len:  # keep the last lags contiguous at the front
             self._fold()
@@ -124,26 +129,10 @@ class TempoTracker(Stage):
             self._buf[:keep] = self._buf[start:pos].copy()
             self._pbuf[:keep] = self._pbuf[start:pos].copy()
             pos = self._folded = keep
-        ma = self._mean_alpha
-        mean = self._mean = self._mean + ma * (o - self._mean)
-        v = o - mean
-        if o > 0.0 or self._sound:
-            self._sound += 1  # frames since the first sound
-        buf = self._buf
-        buf[pos] = v
-        # Phase envelope: onsets plus the rise of the low band, each relative to its mean, so
-        # the beat clock locks to kicks rather than to louder off-beat hats.
-        low = energies[0]
-        low_db = 10.0 * math.log10(low) if low > 1e-30 else -300.0
-        prev = self._low_db
-        rise = 0.0 if prev is None or low_db < prev else low_db - prev
-        if rise > 40.0:
-            rise = 40.0
-        self._low_db = low_db
-        low_mean = self._low_mean = self._low_mean + ma * (rise - self._low_mean)
-        self._pbuf[pos] = (o / mean if mean > 1e-9 else 0.0) + (
-            rise / low_mean if low_mean > 1e-9 else 0.0)
+        self._pending.append((onset, energies[0]))  # the envelopes are made by _flush
         self._pos = pos + 1
+        if onset > 0.0 or self._sound:
+            self._sound += 1  # frames since the first sound
         t = self._t
         self._t = t + 1
         if t % self.tempo_frames == 0:
@@ -166,11 +155,38 @@ class TempoTracker(Stage):
                 else phase
         return 0.0, 0.0, self.confidence_, 0.0
 
+    def _flush(self) -> None:
+        """Turn the frames kept since the last flush (onset, low band power) into the two envelopes
+        and write them to ``_buf`` / ``_pbuf`` (positions ending at ``_pos``), frame by frame."""
+        pending = self._pending
+        if not pending:
+            return
+        ma, log10 = self._mean_alpha, math.log10
+        mean, low_mean, prev = self._mean, self._low_mean, self._low_db
+        vs, ps = [], []
+        for o, low in pending:
+            mean = mean + ma * (o - mean)
+            vs.append(o - mean)
+            # Phase envelope: onsets plus the rise of the low band, each relative to its mean, so
+            # the beat clock locks to kicks rather than to louder off-beat hats.
+            low_db = 10.0 * log10(low) if low > 1e-30 else -300.0
+            rise = 0.0 if prev is None or low_db < prev else low_db - prev
+            if rise > 40.0:
+                rise = 40.0
+            prev = low_db
+            low_mean = low_mean + ma * (rise - low_mean)
+            ps.append((o / mean if mean > 1e-9 else 0.0) + (
+                rise / low_mean if low_mean > 1e-9 else 0.0))
+        self._mean, self._low_mean, self._low_db = mean, low_mean, prev
+        start = self._pos - len(pending)
+        self._buf[start:self._pos] = vs
+        self._pbuf[start:self._pos] = ps
+        self._pending = []
+
     def _fold(self) -> None:
         """Add the envelope values written since the last fold to the leaky autocorrelation, one
-        frame after another (exactly the numbers a per-frame update gives). Only :meth:`_estimate`
-        reads ``_acf``, so ``step`` folds every ``tempo_frames`` frames: the same numpy calls run in
-        one burst instead of one each frame amid the other stages' work, which costs less."""
+        frame after another (exactly the numbers a per-frame update gives)."""
+        self._flush()
         acf, buf, decay, n = self._acf, self._buf, self._decay, self.n_lags
         start = self._folded
         for p, v in enumerate(buf[start:self._pos].tolist(), start):
@@ -233,6 +249,7 @@ class TempoTracker(Stage):
 
     def _phase(self, t: int) -> None:
         """Align the beat clock with the comb over the last beats of the envelope."""
+        self._flush()
         period = self.period_
         n_off = int(math.ceil(period))
         # comb[j] = sum over the last comb_beats beats of the envelope j frames before each of them
