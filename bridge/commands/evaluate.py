@@ -33,6 +33,9 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("give at least one MODEL and then the DATA folder, e.g. "
                           "vjbridge evaluate onnx_models/motion-weight.onnx DATA")
     *models, data = args.paths
+    if data.endswith(".onnx"):
+        raise ConfigError(f"the last argument must be the DATA folder (built by `vjbridge dataset`); "
+                          f"got the model {data}")
     commands = None
     if args.commands:
         try:

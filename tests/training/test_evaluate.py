@@ -122,6 +122,12 @@ def test_a_dataset_without_the_models_rate_is_one_line_and_exit_1(tiny_dataset, 
     assert "7.4898 fps" in err[0] and "hop 2944" in err[0] and "--fps 7.4898" in err[0]
     assert main(["evaluate", str(data)]) == 1  # no model given
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert main(["evaluate", str(data), models[0]]) == 1  # DATA first
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "last argument must be the DATA folder" in err[0]
+    assert main(["evaluate", models[0], str(tmp_path)]) == 1  # not a dataset
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "vjbridge dataset" in err[0]
 
 
 def test_a_model_with_other_features_than_the_dataset_is_refused(tiny_dataset, models):
