@@ -114,7 +114,7 @@ class OscSink(Sink):
         if layout is not None and len(items) == layout.size:
             packet = layout.pack(items)
             if packet is not None:
-                self.transport.send((packet,))
+                self.transport.send_packet(packet)
                 self.frames += 1
                 return
         cache, slow, pack_f, pack_i = self._cache, self._slow, _F, _I

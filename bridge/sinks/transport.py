@@ -55,6 +55,13 @@ class UdpTransport:
         except OSError:  # e.g. no route to the host yet: address every packet
             self._send = lambda packet, sendto=self.sock.sendto, addr=self.addr: sendto(packet, addr)
 
+    def send_packet(self, packet: bytes) -> None:
+        try:
+            self._send(packet)
+            self.sent += 1
+        except OSError:  # as in send()
+            self.drops += 1
+
     def send(self, packets: list[bytes]) -> None:
         send = self._send
         for p in packets:
@@ -100,6 +107,9 @@ class TcpTransport:
         """Block (the caller, not the engine) until connected or ``timeout`` s pass."""
         with self._cv:
             return self._cv.wait_for(lambda: self.connected, timeout)
+
+    def send_packet(self, packet: bytes) -> None:
+        self.send((packet,))
 
     def send(self, packets: list[bytes]) -> None:
         frame = self._frame
