@@ -403,9 +403,13 @@ def performer(X, table, splits, ti, oof_paper, opts, log, sections=None):
 def unseen_preset_splits(table: Table, splits):
     """The same track folds, with every training video whose preset is in the test fold removed.
 
-    Empty when the dataset does not know its presets (not a corpus) or has too few of them.
+    A preset is known by its file name, not its path: projectm-data ships edited copies of some
+    presets under the same name in other folders (three such pairs are in the corpus list), and
+    those must count as one preset here. Empty when the dataset does not know its presets (not a
+    corpus) or has too few of them.
     """
     presets = [v.get("info", {}).get("preset") for v in table.videos]
+    presets = [None if p is None else os.path.basename(p) for p in presets]
     if any(p is None for p in presets) or len(set(presets)) < 3:
         return []
     presets = np.array(presets, dtype=object)

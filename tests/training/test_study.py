@@ -118,3 +118,16 @@ def test_an_interrupted_study_resumes_from_its_finished_sections(tiny_dataset, t
     run_study(tiny_dataset, Options(quick=True, max_rows=500, resume_dir=resume), log=lines.append)
     assert any("starting afresh" in line for line in lines)
     assert not any("resumed from" in line for line in lines)
+
+
+def test_edited_copies_of_a_preset_in_other_folders_count_as_one_preset(tiny_dataset):
+    from bridge.training.study import unseen_preset_splits
+
+    table = load_table(tiny_dataset, 2756)
+    for i, v in enumerate(table.videos):  # every copy in its own folder, as projectm-data has some
+        v["info"]["preset"] = f"folder{i}/{os.path.basename(v['info']['preset'])}"
+    name = np.array([os.path.basename(v["info"]["preset"]) for v in table.videos], dtype=object)
+    strict = unseen_preset_splits(table, folds(table))
+    assert strict
+    for train, test in strict:
+        assert not set(name[table.video[train]]) & set(name[table.video[test]])
