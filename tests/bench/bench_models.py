@@ -1,24 +1,35 @@
-"""Benchmark (not a test): engine-thread CPU per 60 Hz frame of the live *extract* and *models* stages.
+"""Benchmark (not a test): engine-thread CPU per 60 Hz frame of the live extract and models stages.
 
     .venv/bin/python tests/bench/bench_models.py [--seconds 20] [--repeat 5]
 
 What runs is what the engine runs, without the other stages around it: 48 kHz demo audio in 10 ms
 blocks through :class:`~bridge.audio.resample.StreamResampler` to the live spec, fed to the
 :class:`~bridge.audio.features.FeatureExtractor` one hop at a time as ``Engine._process`` does
-("extract": every resampler and extractor call up to and including the one that returns a frame),
-then each frame through a :class:`~bridge.models.runner.ModelRunner` of the default shipped model
-("models": ``runner.process(frame)``). Per-frame ``time.thread_time_ns`` (CPU of this thread only,
-so a busy shared box disturbs it less than wall time); medians and means over all frames of all
-passes. The separate lines time the models stage's parts on the same frames.
+(``--feed block``: the whole resampler output per call, then the frames one by one), then each frame
+through a :class:`~bridge.models.runner.ModelRunner` of the default shipped model ("models":
+``runner.process(frame)``). "extract" is all resampler and extractor work since the previous frame,
+including the ~70% of blocks whose resampler call returns nothing (the engine's own "extract" timer
+leaves those out). Per-frame ``time.thread_time_ns`` (CPU of this thread only, so a busy shared box
+disturbs it less than wall time); medians, means and 10th percentiles over all frames of all
+passes. The last line times the models stage's parts (context row; ``predict_row`` on real rows: a
+tree ensemble's branches mispredict on varying rows, ~15 µs against ~7 µs on one repeated row).
 
 To compare with an older tree, run this script with that tree first on ``PYTHONPATH`` (e.g.
-``git archive COMMIT | tar -x -C /tmp/old``, and link its onnx_models to this checkout's), alternating
-the two a few times; it only uses APIs both have. Pause background jobs while measuring.
+``git archive COMMIT | tar -x -C /tmp/old``, and link its onnx_models to this checkout's),
+alternating the two several times; it only uses APIs both have. Pause background jobs while measuring.
 
-Measured 2026-11-21 ~23:55 UTC (2-core box, background study paused with SIGSTOP, another engineer's
-benchmarks running now and then), three alternating runs each, median per frame (mean), before
-(4d85a2e) -> after: see the report in the commit that added this file; figures below are
-filled in by that commit.
+Measured 2026-11-21 23:46 UTC (2-core box, load average ~3.5-4: the background study paused, other
+engineers' renders running), 8 alternating runs each (``--seconds 10 --repeat 3``), min / median
+over runs of the per-run figure, before (4d85a2e) -> after (3530742), µs per frame:
+
+    extract + models  median 77.4 / 81.5 -> 61.8 / 63.8   mean 73.3 / 78.7 -> 57.9 / 64.0
+    extract           mean   38.3 / 41.0 -> 31.7 / 34.6   (--feed block: 28.0 / 30.1)
+    models            mean   35.0 / 37.7 -> 26.1 / 29.3   p10 31.5 / 32.5 -> 23.6 / 24.1
+
+In the full pipeline (the engine's own timers, ``_pipeline(models=None, mapping="default")``, 30 s
+of demo audio, 10 alternating runs of trees that differ only in these files) extract + models
+median per frame went 84.7 / 92.0 -> 69.3 / 72.0 µs and the engine loop's CPU per frame 163 / 195
+-> 144 / 162 µs (min / median over runs).
 """
 
 from __future__ import annotations
@@ -117,7 +128,8 @@ def main() -> None:
     for name, v in (("extract", ext), ("models", mod)):
         a = np.asarray(v) / 1e3
         print(f"{name:8s} median {np.median(a):6.1f} µs  mean {a.mean():6.1f} µs  "
-              f"p10 {np.percentile(a, 10):6.1f} µs  p99 {np.percentile(a, 99):6.1f} µs  (n={a.size})")
+              f"p10 {np.percentile(a, 10):6.1f} µs  p99 {np.percentile(a, 99):6.1f} µs  "
+              f"(n={a.size})")
     both = (np.asarray(ext) + np.asarray(mod)) / 1e3
     print(f"{'both':8s} median {np.median(both):6.1f} µs  mean {both.mean():6.1f} µs  "
           f"p10 {np.percentile(both, 10):6.1f} µs")
