@@ -95,3 +95,32 @@ def test_bad_input_and_options_are_refused():
         ClassicSignals(SPEC, options={"tempi": {}})
     cs = ClassicSignals(SPEC, options={"bands": {"longterm": 10.0}, "tempo": {"max_bpm": 180}})
     assert cs.stages[0].longterm == 10.0 and cs.stages[-1].max_bpm == 180
+
+
+def test_one_frame_path_gives_the_band_energies_of_the_batch_product_bit_for_bit(demo_frames):
+    """The live path's 1-D product equals BandLayout.energies on the same frame, exactly (the
+    stages' state recursions then give the same numbers frame by frame)."""
+    cs = ClassicSignals(SPEC)
+    rng = np.random.default_rng(3)
+    frames = np.concatenate([demo_frames, demo_frames + rng.normal(0.0, 10.0, demo_frames.shape)])
+    nm = SPEC.n_mels
+    for i in range(len(frames)):
+        frame = frames[i:i + 1]
+        one = np.dot(np.power(10.0, frame[0, :nm] * 0.1), cs.layout.matrix)
+        assert np.array_equal(one, cs.layout.energies(frame)[0]), i
+
+
+def test_live_frames_equal_a_reference_fed_through_each_stage_alone(demo_frames):
+    """One frame per call (the live path) against every stage's own process on the same frames:
+    exactly equal, frame by frame."""
+    cs = ClassicSignals(SPEC)
+    live = np.concatenate([cs.process(demo_frames[i:i + 1]) for i in range(len(demo_frames))])
+    start = 0
+    for cls in (BandLevels, Levels, Centroid, OnsetTriggers, TempoTracker):
+        stage = cls(SPEC)
+        alone = np.concatenate([stage.process(demo_frames[i:i + 1])
+                                for i in range(len(demo_frames))])
+        np.testing.assert_array_equal(live[:, start:start + alone.shape[1]], alone,
+                                      err_msg=cls.__name__)
+        start += alone.shape[1]
+    assert start == len(CLASSIC)
