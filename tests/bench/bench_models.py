@@ -16,7 +16,8 @@ tree ensemble's branches mispredict on varying rows, ~15 µs against ~7 µs on o
 
 To compare with an older tree, run this script with that tree first on ``PYTHONPATH`` (e.g.
 ``git archive COMMIT | tar -x -C /tmp/old``, and link its onnx_models to this checkout's),
-alternating the two several times; it only uses APIs both have. Pause background jobs while measuring.
+alternating the two several times; it only uses APIs both have. Pause background jobs while
+measuring.
 
 Measured 2026-11-21 23:46 UTC (2-core box, load average ~3.5-4: the background study paused, other
 engineers' renders running), 8 alternating runs each (``--seconds 10 --repeat 3``), min / median
