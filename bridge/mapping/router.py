@@ -8,7 +8,6 @@ hot reload, testable without sockets, and measurable on its own in `vjbridge ben
 from __future__ import annotations
 
 import logging
-import math
 import os
 from collections.abc import Mapping as AbcMapping
 

@@ -182,8 +182,7 @@ class RouteChain:
     Order: auto-range or ``in`` range -> clamp -> invert -> gamma -> smoothing -> deadband -> ``out``.
     ``steps_`` lists the stages one by one (``process`` runs them); ``fn`` computes the same
     numbers with fewer calls, as the router does every tick: neighbouring stateless steps merged
-    into one function (:func:`_stateless`), at most three calls composed without a loop. ``kind``
-    is ``"identity"`` (no step), ``"clamp"`` (only :func:`clamp01`) or ``"chain"``.
+    into one function (:func:`_stateless`), at most three calls composed without a loop.
     """
 
     def __init__(self, route: dict, rate: float) -> None:
@@ -223,7 +222,6 @@ class RouteChain:
             out = (lo, hi)
             steps.append(lambda x, lo=lo, hi=hi: lo + x * (hi - lo))
         self.steps_ = tuple(steps)
-        self.kind = "identity" if not steps else "clamp" if self.steps_ == (clamp01,) else "chain"
         # the same steps with fewer calls: stateless neighbours merged, then composed
         pre = dict(norm=norm, clamp=route["clamp"], invert=route["invert"], gamma=route["gamma"])
         if not stateful:

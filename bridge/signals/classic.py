@@ -10,15 +10,18 @@ band powers (one ``10 ** (dB / 10)`` and one small matrix product per frame). Th
     latest = dict(zip(signals.names, values[-1]))
 
 Why frame by frame through each stage's ``step``: live, ``process`` gets one frame per call, and
-its cost is the number of Python and numpy calls, not arithmetic. So the band powers and the
+its cost is the number of Python and numpy calls, not arithmetic (each runs with caches the
+extractor's FFT and the models' ONNX run have just evicted: about twice its cost in a loop). So the band powers and the
 rms/onset columns become Python floats once, every stage's ``step`` returns its values as floats,
 and one array is made from the finished rows (no per-stage views, element writes or copies).
 
-Cost, one 60 Hz frame per call (``tests/bench/bench_signals.py --cpu``): median 11.7 µs (was 16.1
-before the per-frame ``step`` path), p99 80-90 µs (the p99 frames are the tempo re-estimates,
-every 0.25 s, which also fold the autocorrelation's last 15 frames, see tempo.py) on the shared
-2-core test machine under a load average of 4-5. A whole file fed at once costs more per frame
-(~17 µs quiet): the live path is the one kept cheap.
+Cost, one 60 Hz frame per call (``tests/bench/bench_signals.py --cpu``, thread CPU, shared 2-core
+test machine, load average ~2): median 10.1 µs (16.2 µs before the per-frame ``step`` path), p99
+77 µs (57 before: the p99 frames are the tempo re-estimates, every 0.25 s, which now also run the
+tempo envelope and autocorrelation bursts, see tempo.py). In the live pipeline, after the
+extractor and the models, the same call costs ~18 µs median (~28 before; ``vjbridge bench``). A
+whole file fed at once costs more per frame (14-24 µs, 10 before): the live path is the one kept
+cheap.
 """
 
 from __future__ import annotations

@@ -53,7 +53,8 @@ class UdpTransport:
             self.sock.connect(self.addr)
             self._send = self.sock.send
         except OSError:  # e.g. no route to the host yet: address every packet
-            self._send = lambda packet, sendto=self.sock.sendto, addr=self.addr: sendto(packet, addr)
+            sendto, addr = self.sock.sendto, self.addr
+            self._send = lambda packet: sendto(packet, addr)
 
     def send_packet(self, packet: bytes) -> None:
         try:
