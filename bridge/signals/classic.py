@@ -10,10 +10,11 @@ band powers (one ``10 ** (dB / 10)`` and one small matrix product per frame). Th
     latest = dict(zip(signals.names, values[-1]))
 
 Why frame by frame through each stage's ``step``: live, ``process`` gets one frame per call, and
-its cost is the number of Python and numpy calls, not arithmetic (each runs with caches the
-extractor's FFT and the models' ONNX run have just evicted: about twice its cost in a loop). So the band powers and the
-rms/onset columns become Python floats once, every stage's ``step`` returns its values as floats,
-and one array is made from the finished rows (no per-stage views, element writes or copies).
+its cost is the number of Python and numpy calls, not arithmetic (each runs with caches that the
+extractor's FFT and the models' ONNX run have just evicted: about twice its cost in a loop). So
+the band powers and the rms/onset columns become Python floats once, every stage's ``step``
+returns its values as floats, and one array is made from the finished row (no per-stage views,
+element writes or copies).
 
 Cost, one 60 Hz frame per call (``tests/bench/bench_signals.py --cpu``, thread CPU, shared 2-core
 test machine, load average ~2): median 10.1 µs (16.2 µs before the per-frame ``step`` path), p99
