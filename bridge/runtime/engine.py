@@ -220,18 +220,21 @@ class Engine:
         clock, timer, process = self.timer_clock, self.timers["extract"], self.extractor.process
         t0 = clock()
         y = self.resampler.process(mono)
-        hop = self._hop
-        # soxr hands out ~2 hops at a time from 10 ms blocks (and nothing for the other ~70% of
-        # blocks: those need no extractor call at all); the extractor's one-frame path is several
-        # times cheaper than its batched one, so feed it at most one hop per call
-        for k in range(0, y.size, hop):
-            frames = process(y[k:k + hop])
-            if frames.shape[0]:
-                timer.add(clock() - t0)
-                self._frames(frames, period, block.arrival)
-            t0 = clock()
+        if y.size:  # ~70% of 10 ms blocks give no samples
+            # one extractor call per block (~2 hops): its one-frame path computes the frames one
+            # by one, so a call saves the per-call checks and buffering of a second call (and a
+            # call that completes no frame); the stages still see one frame at a time
+            frames = process(y)
+            n = frames.shape[0]
+            if n:
+                share = (clock() - t0) / n  # the block's extraction, shared by its frames
+                first = self.extractor.frames_emitted - n
+                for i in range(n):
+                    timer.add(share)
+                    self._frames(frames[i:i + 1], period, block.arrival, first + i)
 
-    def _frames(self, frames: np.ndarray, period: float, arrival: float | None) -> None:
+    def _frames(self, frames: np.ndarray, period: float, arrival: float | None,
+                first: int | None = None) -> None:
         n = frames.shape[0]
         if n == 0:
             return
@@ -245,7 +248,8 @@ class Engine:
         self.last_frame = frames[-1]
         ex = self.extractor
         hop, n_fft, sr = self._hop, self._n_fft, self._sr  # (spec.hop_length is a property)
-        first = ex.frames_emitted - n  # stream index of frames[0]
+        if first is None:
+            first = ex.frames_emitted - n  # stream index of frames[0]
         for i in range(n):
             # stream time at which frame i ends; one tick per due frame, in order, so a frame's
             # values (an onset peak) are never skipped when the output rate >= the frame rate
