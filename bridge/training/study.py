@@ -167,6 +167,7 @@ class Sections:
 
     def __init__(self, folder: str | None, key: dict, log=print):
         self.folder, self.log = folder, log
+        self.resumed = 0
         if not folder:
             return
         key_path = os.path.join(folder, "key.json")
@@ -188,6 +189,7 @@ class Sections:
                 value = json.load(f)
             arrays = dict(np.load(base + ".npz")) if os.path.exists(base + ".npz") else {}
             self.log(f"  {name}: resumed from {self.folder}")
+            self.resumed += 1
             return value, arrays
         value, arrays = compute()
         if arrays:
@@ -300,6 +302,7 @@ def run_study(data: str, opts: Options, log=print) -> dict:
     log("within-video metric ...")
     res["performer"] = performer(X, table, splits, ti, oof_paper, opts, log, sections)
     res["seconds"] = round(time.perf_counter() - t0, 1)
+    res["resumed_sections"] = sections.resumed
     return res
 
 

@@ -44,7 +44,12 @@ def write_report(res: dict, out: str) -> str:
                  f"{_ms(r['weight']['r2'])} | {_f(r['weight']['rmse']['mean'], 4)} | "
                  f"{_f(r['mean']['r2'])} ± {_f(r['mean']['r2_std'])} | {_f(r['mean']['rmse'], 4)} | "
                  f"{p[0]:.3f} ± {p[1]:.3f} | {p[2]} |")
-    L += ["", f"![paper protocol]({plots['protocol']})", "", "## Table 2: colour targets (the paper's negative result)", "",
+    L += ["", "How to read it: this R² asks whether a frame-by-frame model predicts each held-out "
+          "video's raw motion *including its overall level*. In visualizer videos that level is "
+          "set mostly by the visual style (the preset), which the audio cannot know, so an R² near "
+          "or below 0 means no better than the training mean across videos; it does not say "
+          "whether a prediction follows the motion within a video. Figure 4 measures that.",
+          "", f"![paper protocol]({plots['protocol']})", "", "## Table 2: colour targets (the paper's negative result)", "",
           "| model | hue R² | saturation R² | value R² | paper hue R² |", "|---|---|---|---|---|"]
     for kind, r in res["colour"].items():
         L.append(f"| {kind} | " + " | ".join(_ms(r[t]["r2"]) for t in COLOUR_TARGETS)
@@ -90,7 +95,9 @@ def write_report(res: dict, out: str) -> str:
     goal = goal_check(res)
     L += ["", f"![within-video r]({plots['performer']})", "", "**Goal** (context model within-video "
           "r ≥ 1.5x the paper-protocol Ridge's and above raw RMS, on motion): " + goal["text"], "",
-          f"Study time: {res['seconds']} s."]
+          f"Study time: {res['seconds']} s" + (
+              f" (this run; {res['resumed_sections']} finished sections were read back from an "
+              "earlier, interrupted run)." if res.get("resumed_sections") else ".")]
     text = "\n".join(L) + "\n"
     with open(os.path.join(out, "report.md"), "w") as f:
         f.write(text)

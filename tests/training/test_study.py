@@ -109,6 +109,7 @@ def test_an_interrupted_study_resumes_from_its_finished_sections(tiny_dataset, t
     resumed = [line for line in lines if "resumed from" in line]
     sections = [f for f in saved if f.endswith(".json") and f != "key.json"]
     assert len(resumed) == len(sections) - 1  # every finished section but the removed one
+    assert again["resumed_sections"] == len(resumed) and first["resumed_sections"] == 0
     assert not any("sweeps/HistGradientBoosting" in line for line in resumed)
     for key in ("protocol", "colour", "fps_sweep", "sweeps", "performer"):
         assert json.dumps(again[key], sort_keys=True) == json.dumps(first[key], sort_keys=True)
