@@ -3,7 +3,7 @@
 #
 #   sh onnx_models/rebuild.sh          the full corpus the shipped models are trained on
 #                                      (84 tracks x 3 presets x 150 s = 252 videos; ~80 min render,
-#                                      ~25 min dataset, exports ~5 min, the full study hours)
+#                                      ~25 min dataset, the study ~45 min, exports ~5 min)
 #   sh onnx_models/rebuild.sh pilot    a small pilot (16 tracks x 2 presets x 45 s) into
 #                                      onnx_models/pilot/ (~1 h): a smoke run of the whole chain
 #
