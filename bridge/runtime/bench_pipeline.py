@@ -141,8 +141,44 @@ def _pipeline(*, models, mapping, port, paced, seconds, clock=time.perf_counter)
     return engine, timers
 
 
+def _hot_stats(engine, timers, mapping) -> dict:
+    """Per-stage and whole-pipeline stats (µs) of one hot pass."""
+    per_stage = {"extract": engine.timers["extract"].values()}
+    for name in ("models", "signals"):
+        if name in engine.timers:
+            per_stage[name] = engine.timers[name].values()
+    if mapping is not None:
+        per_stage["mapping"] = np.asarray(timers["mapping"])
+        per_stage["encode+send"] = np.asarray(timers["encode+send"])
+    else:
+        per_stage["encode+send"] = engine.timers["send"].values()
+    n = min(len(v) for v in per_stage.values())
+    whole = sum(np.asarray(v[:n]) for v in per_stage.values())
+    return {"stages": {k: _stats_us(v[20:]) for k, v in per_stage.items()},
+            "whole": _stats_us(whole[20:])}
+
+
+def _over_passes(passes: list) -> dict:
+    """Median over passes of each pass's median and p99; the per-pass whole medians listed."""
+    def med(values):
+        values = [v for v in values if v is not None]
+        return float(np.median(values)) if values else None
+
+    stats = [st for _, st in passes]
+    out = {"frames": int(passes[-1][0]), "passes": len(passes),
+           "whole_median_per_pass_us": [st["whole"]["median_us"] for st in stats],
+           "stages": {}, "whole": {}}
+    for k in stats[0]["stages"]:
+        out["stages"][k] = {q: med([st["stages"][k][q] for st in stats])
+                            for q in ("median_us", "p99_us")} | {
+            "n": int(sum(st["stages"][k]["n"] for st in stats))}
+    out["whole"] = {q: med([st["whole"][q] for st in stats]) for q in ("median_us", "p99_us")} | {
+        "n": int(sum(st["whole"]["n"] for st in stats))}
+    return out
+
+
 def bench_pipeline(*, frames: int = 3000, realtime_seconds: float = 10.0, models=None,
-                   mapping: str | None = "default", daemon: bool = True) -> dict:
+                   mapping: str | None = "default", daemon: bool = True, passes: int = 3) -> dict:
     """Measure the live pipeline (see the module docstring). ``models``: ONNX paths (None = the
     shipped ones); ``mapping``: "default", a path, or None (raw OSC). Returns a JSON-able dict."""
     from bridge.runtime.engine import LIVE_SPEC
@@ -159,26 +195,20 @@ def bench_pipeline(*, frames: int = 3000, realtime_seconds: float = 10.0, models
         frames = min(int(frames), 4000)  # the engine's timing rings hold 4096 frames
         seconds = (frames * LIVE_SPEC.hop_length + LIVE_SPEC.n_fft) / LIVE_SPEC.sample_rate + 0.05
         # "hot": wall time; "hot_cpu": the engine thread's CPU time (time.thread_time), which a
-        # shared machine's other jobs do not inflate by preempting the engine
-        for key, clock in (("hot", time.perf_counter), ("hot_cpu", time.thread_time)):
-            engine, timers = _pipeline(models=model_paths, mapping=mapping, port=port,
-                                       paced=False, seconds=seconds, clock=clock)
-            report["models"] = [os.path.basename(r.model.path) for st in engine.stages
-                                for r in getattr(st, "runners_loaded", [])]
-            per_stage = {"extract": engine.timers["extract"].values()}
-            for name in ("models", "signals"):
-                if name in engine.timers:
-                    per_stage[name] = engine.timers[name].values()
-            if mapping is not None:
-                per_stage["mapping"] = np.asarray(timers["mapping"])
-                per_stage["encode+send"] = np.asarray(timers["encode+send"])
-            else:
-                per_stage["encode+send"] = engine.timers["send"].values()
-            n = min(len(v) for v in per_stage.values())
-            whole = sum(np.asarray(v[:n]) for v in per_stage.values())
-            report[key] = {"frames": int(engine.frames),
-                           "stages": {k: _stats_us(v[20:]) for k, v in per_stage.items()},
-                           "whole": _stats_us(whole[20:])}
+        # shared machine's other jobs do not inflate by preempting the engine. Each is measured in
+        # `passes` alternating passes; the figures are the median over passes of each pass's
+        # median (and p99): a virtual machine's host can slow a whole pass down ~2x (seen here on
+        # an idle guest), and one pass would then decide the result.
+        runs: dict = {"hot": [], "hot_cpu": []}
+        for _ in range(max(1, int(passes))):
+            for key, clock in (("hot", time.perf_counter), ("hot_cpu", time.thread_time)):
+                engine, timers = _pipeline(models=model_paths, mapping=mapping, port=port,
+                                           paced=False, seconds=seconds, clock=clock)
+                report["models"] = [os.path.basename(r.model.path) for st in engine.stages
+                                    for r in getattr(st, "runners_loaded", [])]
+                runs[key].append((engine.frames, _hot_stats(engine, timers, mapping)))
+        for key, passes_ in runs.items():
+            report[key] = _over_passes(passes_)
 
         engine, timers = _pipeline(models=model_paths, mapping=mapping, port=port, paced=True,
                                    seconds=realtime_seconds)
@@ -253,9 +283,11 @@ def format_report(report: dict) -> str:
         parts = [f"{k} {v['median_us']:.1f}/{v['p99_us']:.1f}" for k, v in hot["stages"].items()
                  if v["median_us"] is not None]
         w = hot["whole"]
+        per_pass = ", ".join(f"{v:.0f}" for v in hot.get("whole_median_per_pass_us", []))
         lines.append(f"  per frame ({clock}), median/p99 µs: {'; '.join(parts)}")
         lines.append(f"  whole pipeline per 60 Hz frame ({clock}): median {w['median_us']:.1f} µs, "
-                     f"p99 {w['p99_us']:.1f} µs (target <= {t['whole_median_us']:.0f} µs median)")
+                     f"p99 {w['p99_us']:.1f} µs (target <= {t['whole_median_us']:.0f} µs median)"
+                     + (f"; median of {hot['passes']} passes ({per_pass})" if per_pass else ""))
     rt = report.get("realtime")
     if rt:
         a = rt["arrival_to_sent_ms"]

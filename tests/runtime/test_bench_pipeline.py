@@ -12,12 +12,16 @@ from tests.runtime.conftest import mapping_for_test_model
 def test_bench_pipeline_reports_every_stage_latency_rss_and_start(tmp_path):
     model = write_model(tmp_path / "m.onnx")
     report = bench_pipeline(frames=300, realtime_seconds=1.5, models=[model],
-                            mapping=mapping_for_test_model(tmp_path))
+                            mapping=mapping_for_test_model(tmp_path), passes=2)
     json.dumps(report)  # JSON-able for `vjbridge bench --json`
     stages = report["hot"]["stages"]
     assert set(stages) == {"extract", "models", "signals", "mapping", "encode+send"}
     assert all(v["n"] >= 250 and 0 < v["median_us"] <= v["p99_us"] for v in stages.values())
     assert report["hot"]["whole"]["median_us"] > stages["extract"]["median_us"]
+    for key in ("hot", "hot_cpu"):  # the median over passes is one of the passes' medians
+        per_pass = report[key]["whole_median_per_pass_us"]
+        assert report[key]["passes"] == len(per_pass) == 2
+        assert min(per_pass) <= report[key]["whole"]["median_us"] <= max(per_pass)
     rt = report["realtime"]
     assert rt["frames"] > 50 and 0 < rt["arrival_to_sent_ms"]["median"] <= rt["arrival_to_sent_ms"]["p99"]
     d = report["daemon"]
