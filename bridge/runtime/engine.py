@@ -307,6 +307,11 @@ class Engine:
     def drops(self) -> int:
         return sum(int(getattr(o, "drops", 0)) for o in self.outputs)
 
+    @property
+    def refused(self) -> int:
+        """Packets refused because nothing listens at a target (not a fault: counted apart)."""
+        return sum(int(getattr(o, "refused", 0)) for o in self.outputs)
+
     def levels(self) -> dict[str, float]:
         """rms of the newest frame, and low/mid/high: the signals' 0..1 auto-gained levels when a
         signal stage produces them, else the mean mel dB of each third of the bands."""

@@ -57,6 +57,10 @@ class OscOutput:
         return self.sink.drops if self.sink is not None else 0
 
     @property
+    def refused(self) -> int:
+        return self.sink.refused if self.sink is not None else 0
+
+    @property
     def packets(self) -> int:
         return self.sink.sent if self.sink is not None else 0
 

@@ -191,6 +191,13 @@ class MappingOutput:
             return 0
         return sum(int(s.get("drops", 0)) for s in self.outputs.stats().values())
 
+    @property
+    def refused(self) -> int:
+        """Packets refused because nothing listens at a UDP target (yet)."""
+        if self.outputs is None:
+            return 0
+        return sum(int(s.get("refused", 0)) for s in self.outputs.stats().values())
+
     def describe(self) -> str:
         targets = ", ".join(f"{k}" for k in self.outputs.stats()) if self.outputs else ""
         return f"mapping {self.path}" + (f" ({targets})" if targets else "")

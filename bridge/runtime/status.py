@@ -22,6 +22,7 @@ class StatusLine:
         self._last = (time.perf_counter(), 0)
         self._rate = 0.0
         self._printed = 0.0
+        self._refused = 0  # packets refused (nothing listening) at the last snapshot
 
     def snapshot(self) -> dict:
         e = self.engine
@@ -30,8 +31,12 @@ class StatusLine:
         if now - t >= 0.5:
             self._rate = (e.ticks - ticks) / (now - t)
             self._last = (now, e.ticks)
+        refused = getattr(e, "refused", 0)  # grew since the last snapshot: nobody listens now
+        grew = refused > self._refused
+        self._refused = refused
         return {"state": e.source.state, "levels": e.levels(), "rate": self._rate,
-                "packets": e.ticks, "drops": e.drops, "overruns": e.source.overruns,
+                "packets": e.ticks, "drops": e.drops, "no_receiver": grew,
+                "overruns": e.source.overruns,
                 "xruns": e.source.xruns, "latency_ms": e.latency.median() * 1e3,
                 "latency_p99_ms": e.latency.p99() * 1e3}
 
@@ -47,7 +52,8 @@ class StatusLine:
             levels = f"rms {lv['rms']:.3f} low {lv['low']:.2f} mid {lv['mid']:.2f} high {lv['high']:.2f}"
         lat = ("" if s["latency_ms"] != s["latency_ms"]
                else f" | latency {s['latency_ms']:.2f}/{s['latency_p99_ms']:.2f} ms (p50/p99)")
-        return (f"[{s['state']}] {levels} | {s['rate']:5.1f} pkt/s, {s['packets']} sent, "
+        away = " (nothing listening at the target yet)" if s["no_receiver"] else ""
+        return (f"[{s['state']}] {levels} | {s['rate']:5.1f} pkt/s, {s['packets']} sent{away}, "
                 f"{s['drops']} drops, {s['overruns']} overruns, {s['xruns']} xruns{lat}")
 
     def __enter__(self):
@@ -81,7 +87,10 @@ class StatusLine:
         first = ("" if e.first_packet_at is None or e.started_at is None
                  else f"; first packet {1e3 * (e.first_packet_at - e.started_at):.0f} ms after start")
         return (f"vjbridge: stopped after {elapsed:.1f} s: {e.ticks} packets ({rate:.1f}/s, "
-                f"{e.held_ticks} held), {e.drops} drops, {e.source.overruns} overruns, "
+                f"{e.held_ticks} held), {e.drops} drops, "
+                + (f"{e.refused} refused (nothing listening at the target), "
+                   if getattr(e, "refused", 0) else "")
+                + f"{e.source.overruns} overruns, "
                 f"{e.source.xruns} xruns, {e.restarts} stream restarts{first}\n"
                 f"vjbridge: block arrival -> packet sent {e.latency.summary_ms()}; audio buffered "
                 f"in the pipeline (resampler hold-back + part hop) {e.buffered.summary_ms()}; "

@@ -62,7 +62,8 @@ class Sink(ABC):
             self._close()
 
     def stats(self) -> dict:
-        return {"frames": self.frames, "sent": self.sent, "drops": self.drops}
+        return {"frames": self.frames, "sent": self.sent, "drops": self.drops,
+                "refused": self.refused}
 
     def __enter__(self):
         return self
@@ -73,6 +74,7 @@ class Sink(ABC):
     # --- for subclasses ----------------------------------------------------------------------------
     sent = 0
     drops = 0
+    refused = 0  # packets refused because nothing listens at the target (UDP)
 
     @abstractmethod
     def _validate(self, item) -> None: ...

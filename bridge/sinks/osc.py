@@ -76,6 +76,10 @@ class OscSink(Sink):
     def drops(self) -> int:
         return self.transport.drops
 
+    @property
+    def refused(self) -> int:
+        return getattr(self.transport, "refused", 0)
+
     def _validate(self, item) -> None:
         if type(item) is not OscValue:
             raise TypeError(f"osc output {self.name!r} takes OscValue items, got {item!r}")

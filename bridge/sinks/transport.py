@@ -38,16 +38,20 @@ class UdpTransport:
     so each packet is a plain ``send``: no address to convert, and the kernel reuses its route,
     ~1-2 µs less per packet in the live pipeline. A side effect, and a useful one: the kernel then
     reports a receiver that is not listening (ICMP port unreachable) as ECONNREFUSED on a later
-    send, which is counted in ``drops`` like any other packet that did not leave. When the connect
-    itself fails (no route yet), packets go out with ``sendto`` as before.
+    send. Those are counted in ``refused``, apart from ``drops`` (full buffer, no route, too
+    big), and logged once: "nothing listening" is the normal state before TouchDesigner starts, not
+    a fault. When the connect itself fails (no route yet), packets go out with ``sendto`` as
+    before.
     """
 
     def __init__(self, host: str, port: int, what: str = "osc") -> None:
         family, self.addr = resolve(host, port, socket.SOCK_DGRAM, what)
+        self.what = what
         self.sock = socket.socket(family, socket.SOCK_DGRAM)
         self.sock.setblocking(False)
         self.sent = 0
         self.drops = 0
+        self.refused = 0  # sends the kernel refused because nothing listens at the target
         self.connected = True
         try:
             self.sock.connect(self.addr)
@@ -60,7 +64,9 @@ class UdpTransport:
         try:
             self._send(packet)
             self.sent += 1
-        except OSError:  # as in send()
+        except ConnectionRefusedError:  # as in send()
+            self._refused()
+        except OSError:
             self.drops += 1
 
     def send(self, packets: list[bytes]) -> None:
@@ -69,8 +75,16 @@ class UdpTransport:
             try:
                 send(p)
                 self.sent += 1
-            except OSError:  # BlockingIOError, ECONNREFUSED from an earlier ICMP, EMSGSIZE
+            except ConnectionRefusedError:  # the ICMP "port unreachable" of an earlier packet
+                self._refused()
+            except OSError:  # BlockingIOError (buffer full), EMSGSIZE, no route
                 self.drops += 1
+
+    def _refused(self) -> None:
+        if not self.refused:
+            log.warning("%s: nothing is listening there yet (connection refused); still sending",
+                        self.what)
+        self.refused += 1
 
     def close(self, flush_timeout: float = 0.0) -> None:
         self.sock.close()

@@ -237,6 +237,19 @@ def test_cli_run_without_a_mapping_sends_every_signal_raw():
     assert {a for a, _ in dump.messages()} == {f"/vjbridge/{n}" for n in names}
 
 
+def test_cli_run_with_nothing_listening_says_so_and_counts_no_drops():
+    """Before TouchDesigner starts nothing listens on the port: that is a state, not a fault."""
+    port = free_udp_port()
+    bridge = Bridge("run", "--demo", "--no-models", "--osc", f"127.0.0.1:{port}", "--duration",
+                    "2.5", "--status-interval", "0.5")
+    assert bridge.proc.wait(timeout=30) == 0, bridge.stderr
+    bridge.stop()
+    assert "nothing is listening there yet" in bridge.stderr
+    assert "(nothing listening at the target yet)" in bridge.stderr
+    summary = next(l for l in bridge.err if "stopped after" in l)
+    assert " 0 drops, " in summary and "refused (nothing listening at the target)" in summary
+
+
 def test_cli_bad_targets_mappings_and_models_are_one_clear_line(tmp_path):
     cases = [
         (["--osc", "no-such-host.invalid:7000"], "cannot resolve host"),

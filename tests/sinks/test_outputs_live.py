@@ -33,7 +33,7 @@ def test_default_mapping_to_oscdump():
     assert got["/vjbridge/bpm"] == 120.0 and got["/vjbridge/spectralcentroid"] == 2000.0
     assert got["/vjbridge/low"] == 0.5
     assert got["/vjbridge/motion"] == 0.0  # auto-ranged model output, flat so far: 0
-    assert stats == {"osc:touchdesigner": {"frames": 3, "sent": 3, "drops": 0}}
+    assert stats == {"osc:touchdesigner": {"frames": 3, "sent": 3, "drops": 0, "refused": 0}}
     assert {m.args[0] for m in lines[45:60]} == {0.0}  # idle values on close
 
 

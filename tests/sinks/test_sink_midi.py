@@ -46,7 +46,7 @@ def test_cc_and_notes_exact_bytes_at_jack_midi_dump(dump):
         [0xB0, 20, 0], [0xB1, 1, 0], [0xB1, 33, 0],   # idle values, always re-sent
         [0xB0, 123, 0], [0xB1, 123, 0], [0xB2, 123, 0],  # All Notes Off on channels 1, 2, 3
     ]
-    assert sink.stats() == {"frames": 3, "sent": 14, "drops": 0}
+    assert sink.stats() == {"frames": 3, "sent": 14, "drops": 0, "refused": 0}
 
 
 def test_virtual_port_named_vjbridge(jack, dump):

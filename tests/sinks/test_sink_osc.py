@@ -52,7 +52,7 @@ def test_udp_bundles_reach_oscdump_with_one_timetag_per_frame():
         second = [OscValue(a, v * 2 if type(v) is float else v + 1) for a, v in FRAME]
         sink.send(second)
         lines = dump.wait_for(8)
-        assert sink.stats() == {"frames": 2, "sent": 2, "drops": 0}  # one datagram per frame
+        assert sink.stats() == {"frames": 2, "sent": 2, "drops": 0, "refused": 0}  # one datagram per frame
     _check_frame(lines[:4], FRAME)
     _check_frame(lines[4:8], second)
     assert len({m.timetag for m in lines[:4]}) == 1
@@ -63,7 +63,7 @@ def test_udp_plain_messages_reach_oscdump():
     with OscDump("udp") as dump, OscSink("td", port=dump.port, bundle=False) as sink:
         sink.send(FRAME)
         lines = dump.wait_for(4)
-        assert sink.stats() == {"frames": 1, "sent": 4, "drops": 0}  # one datagram per message
+        assert sink.stats() == {"frames": 1, "sent": 4, "drops": 0, "refused": 0}  # one datagram per message
     _check_frame(lines[:4], FRAME)
 
 
@@ -168,7 +168,17 @@ def test_udp_receiver_going_away_does_not_raise():
         dump.wait_for(4)
     for _ in range(50):  # ICMP port-unreachable must not surface as an exception
         sink.send(FRAME)
-    assert sink.sent + sink.drops == 51
+    assert sink.sent + sink.drops + sink.refused == 51
+    # loopback answers at once: the kernel reports "nothing listening" on the following sends,
+    # counted apart from real drops (a full buffer, no route)
+    assert sink.refused > 0 and sink.drops == 0
+    assert sink.stats()["refused"] == sink.refused
+    with OscDump("udp", port=port) as again:  # a receiver starts: packets arrive again
+        before = sink.refused
+        for _ in range(3):
+            sink.send(FRAME)
+        lines = again.wait_for(4)
+        assert lines and sink.refused <= before + 1  # at most the one pending error is reported
     sink.close()
 
 
