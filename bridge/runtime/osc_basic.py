@@ -27,7 +27,6 @@ class OscOutput:
         self.sink: OscSink | None = None
         self._names: tuple[str, ...] = ()
         self._addresses: list[str] = []
-        self._idle_sent = False  # the engine calls idle() then close(): send the idle values once
 
     def start(self) -> None:
         self.sink = OscSink("raw", host=self.host, port=self.port, protocol="udp",
@@ -39,17 +38,13 @@ class OscOutput:
             self._addresses = [f"{self.prefix}/{k}" for k in values]
             self.sink.set_idle([OscValue(a, self.idle_value) for a in self._addresses])
         self.sink.send([OscValue(a, v) for a, v in zip(self._addresses, values.values())])
-        self._idle_sent = False
 
     def idle(self) -> None:
         if self.sink is not None:
             self.sink.blackout()
-            self._idle_sent = True
 
     def close(self) -> None:
         if self.sink is not None:
-            if self._idle_sent:
-                self.sink.set_idle([])  # already at idle: close without sending them again
             self.sink.close()
 
     @property

@@ -159,7 +159,6 @@ class MappingOutput:
         # MappingError naming every bad key
         self.rate = float(load_mapping(self.path, signals=_signal_table(self.catalog)).rate)
         self.outputs = None
-        self._at_idle = False  # idle() sent the idle values and nothing was sent since
 
     def start(self) -> None:
         from bridge.mapping import Outputs
@@ -174,7 +173,6 @@ class MappingOutput:
 
     def send(self, values: dict[str, float]) -> None:
         self.outputs.tick(values)
-        self._at_idle = False
 
     def poll(self) -> None:
         self.outputs.reload_if_changed()
@@ -182,15 +180,9 @@ class MappingOutput:
     def idle(self) -> None:
         if self.outputs is not None:
             self.outputs.blackout()
-            self._at_idle = True
 
     def close(self) -> None:
-        """Close the sinks; the engine calls idle() first, so their idle values (and MIDI note-offs)
-        are not sent a second time by each sink's own close-time blackout."""
         if self.outputs is not None:
-            if self._at_idle:
-                for sink in self.outputs.sinks.values():
-                    sink.set_idle([])
             self.outputs.close()
 
     @property

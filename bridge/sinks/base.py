@@ -22,6 +22,7 @@ class Sink(ABC):
         self.closed = False
         self.frames = 0
         self._idle: list = []
+        self._idle_at: int | None = None  # self.frames at the last blackout
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} {self.describe()}>"
@@ -50,13 +51,17 @@ class Sink(ABC):
         """Send every output's idle value (and release whatever is held, e.g. MIDI notes)."""
         if not self.closed:
             self._blackout(self._idle)
+            self._idle_at = self.frames  # what close() compares: sent nothing since?
 
     def close(self) -> None:
-        """Blackout, then release the transport. Safe to call more than once."""
+        """Blackout, then release the transport. Safe to call more than once. When nothing was
+        sent since the last blackout (the engine's idle-then-close at exit), the outputs are at
+        their idle values already and are not sent them again."""
         if self.closed:
             return
         try:
-            self.blackout()
+            if self._idle_at != self.frames:
+                self.blackout()
         finally:
             self.closed = True
             self._close()

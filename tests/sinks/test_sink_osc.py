@@ -4,6 +4,7 @@ length-prefixed (1.0) framing; receivers that are missing or go away never block
 import socket
 import struct
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -207,6 +208,24 @@ def test_blackout_and_close_send_idle_values():
                                                            ("/vjbridge/bpm", 0)]
     with pytest.raises(SinkError, match="closed"):
         sink.send(FRAME)
+
+
+def test_close_right_after_a_blackout_does_not_send_the_idle_values_again():
+    idle = [OscValue("/vjbridge/motion", 0.0)]
+    with OscDump("udp") as dump:
+        sink = OscSink("td", port=dump.port)
+        sink.set_idle(idle)
+        sink.send(FRAME)
+        sink.blackout()  # idle values out (e.g. the audio device went away)
+        sink.send(FRAME)  # the show goes on: the outputs are no longer at idle
+        sink.blackout()  # the engine at exit: idle() ...
+        sink.close()  # ... then close(): already at idle, nothing more is sent
+        lines = dump.wait_for(10)
+        time.sleep(0.3)  # anything close() sent would have arrived by now
+        lines = dump.messages()
+    got = [(m.address, m.args[0]) for m in lines]
+    assert got.count(("/vjbridge/motion", 0.0)) == 2, got  # one per blackout, none from close()
+    assert len(got) == 10
 
 
 def test_unresolvable_host_is_one_clear_line():
