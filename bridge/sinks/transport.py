@@ -64,21 +64,14 @@ class UdpTransport:
         try:
             self._send(packet)
             self.sent += 1
-        except ConnectionRefusedError:  # as in send()
+        except ConnectionRefusedError:  # the ICMP "port unreachable" of an earlier packet
             self._refused()
-        except OSError:
+        except OSError:  # BlockingIOError (buffer full), EMSGSIZE, no route
             self.drops += 1
 
     def send(self, packets: list[bytes]) -> None:
-        send = self._send
         for p in packets:
-            try:
-                send(p)
-                self.sent += 1
-            except ConnectionRefusedError:  # the ICMP "port unreachable" of an earlier packet
-                self._refused()
-            except OSError:  # BlockingIOError (buffer full), EMSGSIZE, no route
-                self.drops += 1
+            self.send_packet(p)
 
     def _refused(self) -> None:
         if not self.refused:
