@@ -156,6 +156,39 @@ class FeatureExtractor:
         self._history = stacked[-lag:].copy()
 
 
+class OnsetRing:
+    """Onset strength one frame at a time: the mean positive rise of a frame's mel dB over the
+    frame ``lag`` back (0 while there is none), with the last ``lag`` frames in a ring.
+
+    ``step(db, t)`` is the batch path's arithmetic (:meth:`FeatureExtractor._onset`) for stream
+    frame ``t``, operation for operation, with in-place calls on preallocated arrays. The live
+    extractor and :class:`bridge.models.runner.ModelRunner` (which recomputes the onset at a
+    model's own lag) both use it. ``ring`` row ``t % lag`` holds frame ``t``'s mel dB.
+    """
+
+    def __init__(self, lag: int, n_mels: int):
+        self.lag, self.n_mels = lag, n_mels
+        self.ring = np.zeros((lag, n_mels))
+        self.rows = list(self.ring)  # row views, made once
+        self.rise = np.empty(n_mels)
+        self.zeros = np.zeros(n_mels)  # an array operand: a Python scalar costs ~0.15 µs
+
+    def reset(self) -> None:
+        self.ring[:] = 0.0
+
+    def step(self, db: np.ndarray, t: int) -> float:
+        old = self.rows[t % self.lag]  # mel dB of frame t - lag
+        if t >= self.lag:
+            rise = self.rise
+            np.subtract(db, old, rise)
+            np.maximum(rise, self.zeros, out=rise)
+            onset = np.add.reduce(rise) / self.n_mels  # = rise.mean(): the same sum and division
+        else:
+            onset = 0.0
+        old[...] = db
+        return onset
+
+
 class _OneFrame:
     """The extractor's path for blocks that leave at most a few frames (the live engine feeds one
     hop, or one resampler output of ~2 hops, per call): samples gather in a preallocated buffer
@@ -201,14 +234,13 @@ class _OneFrame:
                       for first, last, lo, hi, part in ex._mel._parts]
         self.amins = np.full(s.n_mels, s.amin)  # array operands: a Python scalar costs ~0.15 µs
         self.tens = np.full(s.n_mels, 10.0)
-        self.zeros = np.zeros(s.n_mels)
-        self.rise = np.empty(s.n_mels)
-        self.ring = np.zeros((self.lag, s.n_mels))  # mel-dB frame t in row t % lag
+        self.onset = OnsetRing(self.lag, s.n_mels)
+        self.ring = self.onset.ring  # mel-dB frame t in row t % lag
         self.active = False
 
     def reset(self) -> None:
         self.fill = 0  # buf[:fill] = the pending samples (the next frame starts at buf[0])
-        self.ring[:] = 0.0
+        self.onset.reset()
         self.active = self.ok  # this path owns the pending samples and the onset history
 
     def take(self, ex: FeatureExtractor, size: int) -> bool:
@@ -275,12 +307,4 @@ class _OneFrame:
         np.log10(mel, db)
         np.multiply(db, self.tens, db)
         row[m] = math.sqrt(frame.dot(frame) / self.n_fft)
-        old = self.ring[t % self.lag]  # mel dB of frame t - lag
-        if t >= self.lag:
-            rise = self.rise
-            np.subtract(db, old, rise)
-            np.maximum(rise, self.zeros, out=rise)
-            row[m + 1] = np.add.reduce(rise) / m  # = rise.mean(): the same sum and division
-        else:
-            row[m + 1] = 0.0
-        old[...] = db
+        row[m + 1] = self.onset.step(db, t)
