@@ -48,7 +48,7 @@ class StreamResampler:
     def reset(self) -> None:
         self.samples_in = 0
         self.samples_out = 0
-        self._stream = self._c = None
+        self._stream = None
         if not self.passthrough:
             import soxr
 

@@ -90,8 +90,7 @@ class ClassicSignals:
             return np.array((row,), dtype=np.float64)
         if n == 0:
             return np.empty((0, len(self.names)))
-        # BandLayout.energies, inlined: one power and one product for every stage and frame
-        energies = (np.power(10.0, x[:, :nm] * 0.1) @ self.layout.matrix).tolist()
+        energies = self.layout.energies(x).tolist()  # one product for every stage and frame
         rows = []
         for e, (rms, onset) in zip(energies, x[:, nm:nm + 2].tolist()):
             row = []
