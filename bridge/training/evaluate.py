@@ -23,7 +23,6 @@ Baselines are the dataset's own RMS and onset columns at the model's hop. No mod
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -31,28 +30,17 @@ from pathlib import Path
 import numpy as np
 
 from bridge.errors import DatasetError
-from bridge.training.dataset import load_manifest, load_table
+from bridge.training.dataset import load_manifest, load_table, sha256_file
+from bridge.training.study import pearson, r2
 
 BASELINES = {"raw RMS": -2, "onset strength": -1}  # dataset feature columns
 N_BOOT = 2000
 
 
 # ---- numbers ---------------------------------------------------------------------------------------
-def pearson(a: np.ndarray, b: np.ndarray) -> float:
-    """Pearson r, NaN for fewer than 3 rows or a constant series (as the study skips them)."""
-    if len(a) < 3 or np.std(a) < 1e-12 or np.std(b) < 1e-12:
-        return float("nan")
-    return float(np.corrcoef(a, b)[0, 1])
-
-
 def zscore(x: np.ndarray) -> np.ndarray:
     sd = x.std()
     return (x - x.mean()) / (sd if sd > 1e-12 else 1.0)
-
-
-def r2(y: np.ndarray, p: np.ndarray) -> float:
-    ss = ((y - y.mean()) ** 2).sum()
-    return float(1.0 - ((y - p) ** 2).sum() / ss) if ss > 0 else float("nan")
 
 
 def boot_ci(values: np.ndarray, groups: np.ndarray, n: int = N_BOOT, seed: int = 0):
@@ -124,10 +112,6 @@ def _own_space(model) -> str:
     return "z" if any("z-score" in o.description for o in model.outputs) else "raw"
 
 
-def _sha256(path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def evaluate(model_paths: list[str], data: str, log=print) -> dict:
     """Every model over every video of ``data``; returns the result dict (JSON-able)."""
     from bridge.models.onnx_model import OnnxModel
@@ -165,7 +149,7 @@ def evaluate(model_paths: list[str], data: str, log=print) -> dict:
         name = os.path.basename(path)
         log(f"{name}: {len(slices)} videos at {table.spec.frame_rate:.4g} fps ({space} targets)")
         result["models"].append({
-            "name": name, "path": str(path), "sha256": _sha256(path), "hop": hop,
+            "name": name, "path": str(path), "sha256": sha256_file(path), "hop": hop,
             "fps": table.spec.frame_rate, "target_space": space,
             "train_data_hash": model.train_data_hash,
             "same_data_as_training": model.train_data_hash == table.data_hash,

@@ -99,10 +99,20 @@ def folds(table: Table, n_splits: int = 5):
     return [(rows[a], rows[b]) for a, b in GroupKFold(n_splits=k).split(rows, groups=table.group[rows])]
 
 
-def r2_rmse(y, p):
+def r2(y, p) -> float:
     ss = ((y - y.mean()) ** 2).sum()
-    r2 = 1.0 - ((y - p) ** 2).sum() / ss if ss > 0 else float("nan")
-    return float(r2), float(np.sqrt(((y - p) ** 2).mean()))
+    return float(1.0 - ((y - p) ** 2).sum() / ss) if ss > 0 else float("nan")
+
+
+def r2_rmse(y, p):
+    return r2(y, p), float(np.sqrt(((y - p) ** 2).mean()))
+
+
+def pearson(a, b) -> float:
+    """Pearson r; NaN for fewer than 3 rows or a constant series (which have no r)."""
+    if len(a) < 3 or np.std(a) < 1e-12 or np.std(b) < 1e-12:
+        return float("nan")
+    return float(np.corrcoef(a, b)[0, 1])
 
 
 def within_video_r(pred, y, video) -> float:
@@ -110,9 +120,9 @@ def within_video_r(pred, y, video) -> float:
     rs = []
     for v in np.unique(video):
         m = video == v
-        if m.sum() < 3 or np.std(pred[m]) < 1e-12 or np.std(y[m]) < 1e-12:
-            continue
-        rs.append(np.corrcoef(pred[m], y[m])[0, 1])
+        r = pearson(pred[m], y[m])
+        if r == r:
+            rs.append(r)
     return float(np.mean(rs)) if rs else float("nan")
 
 

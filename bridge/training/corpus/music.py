@@ -20,7 +20,6 @@ Decoding keeps both channels (projectM draws its waveforms per channel) and resa
 from __future__ import annotations
 
 import glob
-import hashlib
 import json
 import os
 import shutil
@@ -31,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from bridge.errors import CorpusError, MediaError
+from bridge.training.dataset import sha256_file  # noqa: F401 - also music.sha256_file for build
 
 LISTS = Path(__file__).with_name("lists")
 TRACKS_JSON = LISTS / "tracks.json"
@@ -75,14 +75,6 @@ def load_tracks(path: Path = TRACKS_JSON) -> list[dict]:
     if not path.exists():
         raise CorpusError(f"track list {path} is missing; it is part of the package (git checkout)")
     return json.loads(path.read_text())["tracks"]
-
-
-def sha256_file(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def fetch_package(package: str, root: Path | None = None, *, debs: Path | None = None) -> Path:

@@ -23,7 +23,6 @@ list, so its presets share nothing with training.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -31,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from bridge.errors import CorpusError, PresetError
+from bridge.training.dataset import sha256_file
 from bridge.training.corpus.renderer import (PRESET_ROOT, frame_bounds, render_frames,
                                              resolve_preset)
 
@@ -65,7 +65,7 @@ def candidates(n: int, *, seed: int = 0, root: Path = PRESET_ROOT,
         paths, hashes = exclude
         stems = {Path(p).name.lower() for p in paths}
         names = [p for p in names if p not in paths and Path(p).name.lower() not in stems
-                 and hashlib.sha256((root / p).read_bytes()).hexdigest() not in hashes]
+                 and sha256_file(root / p) not in hashes]
     return names[:n]
 
 
@@ -147,7 +147,7 @@ def screen_preset(preset: str, excerpts: list[np.ndarray], *, sample_rate: int) 
     entry = {"preset": preset}
     parts = []
     try:
-        entry["sha256"] = hashlib.sha256(resolve_preset(preset).read_bytes()).hexdigest()
+        entry["sha256"] = sha256_file(resolve_preset(preset))
         for audio in excerpts:
             frames = render_frames(preset, audio, sample_rate=sample_rate, fps=SCREEN_FPS,
                                    size=SCREEN_SIZE)
@@ -300,7 +300,7 @@ def presets_document(results: dict[str, dict], *, seed: int, n: int, keep: int |
                  "screened for audio response by vjbridge corpus --screen; see "
                  "bridge/training/corpus/screen.py for the scores and thresholds.",
         "candidates": n, "seed": seed, "screen_tracks": list(screen_tracks),
-        **({"excluded_lists": {os.path.basename(str(p)): _sha256(p) for p in exclude}}
+        **({"excluded_lists": {os.path.basename(str(p)): sha256_file(p) for p in exclude}}
            if exclude else {}),
         "screen_seconds": SCREEN_SECONDS, "fps": SCREEN_FPS, "size": SCREEN_SIZE,
         "thresholds": {"min_score": MIN_SCORE, "min_brightness": MIN_BRIGHTNESS,
@@ -311,5 +311,3 @@ def presets_document(results: dict[str, dict], *, seed: int, n: int, keep: int |
     }
 
 
-def _sha256(path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
