@@ -176,6 +176,20 @@ class Channel:
         return len(self.vals)
 
 
+class Connector:
+    """OP.inputConnectors[i] / outputConnectors[i] (https://docs.derivative.ca/Connector_Class)."""
+
+    def __init__(self, owner, index):
+        self.owner = owner
+        self.index = index
+        self.connections = []
+
+    def connect(self, target):
+        other = target.outputConnectors[0] if isinstance(target, OP) else target
+        self.connections = [other]
+        other.connections.append(self)
+
+
 class OP:
     optype = OPType("op", "OP")
 
@@ -189,6 +203,18 @@ class OP:
         self._startup = {}
         self.cooks = 0
         self.text = ""
+        self.inputConnectors = [Connector(self, 0)]
+        self.outputConnectors = [Connector(self, 0)]
+        self.destroyed = False
+
+    @property
+    def inputs(self):
+        return [c.owner for conn in self.inputConnectors for c in conn.connections]
+
+    def destroy(self):
+        self.destroyed = True
+        if self._parent is not None:
+            self._parent.children.remove(self)
 
     @property
     def path(self):
@@ -279,9 +305,6 @@ class COMP(OP):
         child = cls(self.td, self, name)
         self.children.append(child)
         return child
-
-    def destroy_child(self, child):
-        self.children.remove(child)
 
     def save(self, filepath, createFolders=False):
         """Write what a .tox would hold, as JSON: operators, parameters, DAT files, storage."""
