@@ -19,11 +19,12 @@ class OscOutput:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 7000, *, prefix: str = "/vjbridge",
                  bundle: bool = True, idle_value: float = 0.0, catalog=None,
-                 control: tuple[str, int] | None = None):
+                 control: tuple[str, int] | None = None, produced=None):
         from bridge.runtime.pipeline import InfoAnnouncer
 
         self.catalog = catalog  # the run's, for the schema; None = the process-wide catalog
         self.control = control
+        self.produced = produced  # () -> the names the stages produce, in the engine's row order
         self.info = InfoAnnouncer(self)
         self.host = host
         self.port = int(port)
@@ -49,12 +50,15 @@ class OscOutput:
 
     def schema(self) -> dict:
         """Every signal sent, raw (:func:`bridge.runtime.stream_schema.describe_raw`): the names of
-        the last tick, or, before the first, every name in the catalog the run declared."""
+        the last tick, or, before the first, the names the stages produce (else the catalog's)."""
         from bridge.runtime.stream_schema import describe_raw
         from bridge.signals.catalog import CATALOG
 
         catalog = self.catalog if self.catalog is not None else CATALOG
-        names = self._names or tuple(n for n in catalog.names() if catalog[n].size == 1)
+        names = self._names
+        if not names:
+            names = tuple(dict.fromkeys(self.produced())) if self.produced is not None else tuple(
+                n for n in catalog.names() if catalog[n].size == 1)
         return describe_raw(catalog, names, prefix=self.prefix, host=self.host, port=self.port,
                             control=self.control)
 

@@ -301,8 +301,11 @@ def build(spec, *, mapping: str | None = "default", models: list | None = None,
         from bridge.sinks.osc import parse_osc_target
 
         host, port = parse_osc_target(osc or "127.0.0.1:7000")
+        def in_row_order() -> list[str]:  # the engine's row: stage by stage
+            return [name for stage in stages for name in stage.names]
+
         return stages, [OscOutput(host, port, prefix=osc_prefix, catalog=catalog,
-                                  control=control)], 60.0
+                                  control=control, produced=in_row_order)], 60.0
     path = DEFAULT_MAPPING if mapping == "default" else Path(mapping)
 
     def produced() -> set[str]:

@@ -15,7 +15,9 @@ Wire format of ``/vjbridge/_info`` (all OSC strings): ``"vjbridge"``, the daemon
      "signals": [{"address": "/vjbridge/kick", "signal": "kick", "type": "f", "n": 1,
                   "range": [0.0, 1.0], "kind": "trigger", "unit": "trigger", "live": true}, ...]}
 
-``range`` is the value's range on the wire (after the route's ``out`` scaling); ``live`` is false
+``range`` is the value's range on the wire (after the route's ``out`` scaling; ``null`` for an
+unbounded end: raw model outputs with ``--mapping none``, whose training range is then given as
+``typical``); ``live`` is false
 for a route whose signal nothing in this run produces (r/g/b without a light model): such an
 address carries only its idle value, at exit or when the input is lost. The digest covers what a
 receiver depends on (addresses, types, sizes, ranges, kinds, liveness, MIDI outputs, the rate), not
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 
 SCHEMA_VERSION = 1
@@ -53,12 +56,21 @@ def _wire_unit(signal, route: dict) -> str:
     return "scaled"
 
 
+def _bound(x) -> float | None:
+    """A range end for JSON: None (null) for an unbounded end (JSON has no infinity)."""
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
 def _entry(signal, *, address: str, target: str, osc_type: str, wire_range, unit: str,
-           live: bool) -> dict:
-    return {"target": target, "address": address, "signal": signal.name, "type": osc_type,
-            "n": signal.size, "range": [float(wire_range[0]), float(wire_range[1])],
-            "kind": signal.kind, "unit": unit, "live": bool(live), "source": signal.source,
-            "model": signal.model, "description": signal.description}
+           live: bool, typical=None) -> dict:
+    entry = {"target": target, "address": address, "signal": signal.name, "type": osc_type,
+             "n": signal.size, "range": [_bound(wire_range[0]), _bound(wire_range[1])],
+             "kind": signal.kind, "unit": unit, "live": bool(live), "source": signal.source,
+             "model": signal.model, "description": signal.description}
+    if typical is not None:
+        entry["typical"] = [_bound(typical[0]), _bound(typical[1])]
+    return entry
 
 
 def describe(mapping, catalog, *, produced=None, mapping_name: str | None = None,
@@ -112,8 +124,12 @@ def describe_raw(catalog, names, *, prefix: str = "/vjbridge", host: str = "127.
     signals = []
     for name in names:
         sig = _known(catalog, name)
+        # a model's raw prediction can leave the range of its training targets: unbounded on the
+        # wire, with that range as the typical one (a mapping's routes clamp it instead)
+        model = sig.source == "model"
         signals.append(_entry(sig, address=f"{prefix}/{name}", target="raw", osc_type="f",
-                              wire_range=sig.range, unit=sig.unit, live=True))
+                              wire_range=(-math.inf, math.inf) if model else sig.range,
+                              unit=sig.unit, live=True, typical=sig.range if model else None))
     schema = {"schema": SCHEMA_VERSION, "version": _version(), "digest": "", "rate": float(rate),
               "mapping": None, "control": _control(control),
               "osc": {"raw": {"host": host, "port": int(port), "protocol": "udp", "bundle": True}},
