@@ -21,7 +21,7 @@ import threading
 import time
 
 LOG_LINES = 400
-EXITED_AT_ONCE_S = 5.0
+EXITED_AT_ONCE_S = 20.0  # a first start on a slow machine imports numpy, onnxruntime...
 
 
 def not_found_message(executable=""):

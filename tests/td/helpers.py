@@ -40,8 +40,10 @@ class Daemon:
     """``python -m bridge.cli run --demo ...`` as a subprocess; always cleaned up."""
 
     def __init__(self, osc_port: int, *extra: str):
-        self.cmd = [sys.executable, "-m", "bridge.cli", "run", "--demo", "--osc",
-                    f"127.0.0.1:{osc_port}", *extra]
+        # --no-realtime: on a shared CI box another SCHED_FIFO process can starve a realtime
+        # engine thread during its start-up imports; the component does not depend on it.
+        self.cmd = [sys.executable, "-m", "bridge.cli", "run", "--demo", "--no-realtime",
+                    "--osc", f"127.0.0.1:{osc_port}", *extra]
         self.proc = subprocess.Popen(self.cmd, cwd=REPO, env=daemon_env(), stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True)
         self.output: list[str] = []
@@ -182,6 +184,8 @@ def wrapper_executable(tmp_path: Path, name: str = "vjbridge") -> Path:
     """A ``vjbridge`` executable for the component's Executable parameter that runs this
     checkout's daemon (what ``pip install vjbridge`` puts on PATH)."""
     path = tmp_path / name
-    path.write_text(f"#!/bin/sh\nPYTHONPATH={REPO} exec {sys.executable} -m bridge.cli \"$@\"\n")
+    # "$@" is "run ...": --no-realtime for a shared CI box (see Daemon)
+    path.write_text(f"#!/bin/sh\nPYTHONPATH={REPO} exec {sys.executable} -m bridge.cli \"$@\""
+                    " --no-realtime\n")
     path.chmod(path.stat().st_mode | stat.S_IEXEC)
     return path

@@ -5,6 +5,7 @@ python-osc and counts the trigger events the daemon really sent."""
 
 from __future__ import annotations
 
+import json
 import signal
 import statistics
 import time
@@ -59,13 +60,19 @@ def session_run():
 
 
 def test_channel_names_at_every_rate(session_run):
+    tee = session_run["tee"]
+    assert tee.infos, "the daemon sent no /vjbridge/_info"
     for fps, p in session_run["projects"].items():
         names = set(p.frames[-1])
         missing = (SIGNALS | ALIASES | STATUS | {"kick_count", "snare_count", "beat_count"}) - names
         assert not missing, f"{fps} fps: missing {sorted(missing)}"
         assert p.chop.rate == fps and p.chop.numSamples == 1
-        # order is stable: the first channels come in the daemon's first-arrival order
-        assert list(p.frames[-1])[:3] == ["motion", "weight", "low"]
+        # order is stable: the daemon's schema order (its _info), r g b included though the
+        # default mapping's colour model is not loaded (live: false)
+        schema = [s["address"].rsplit("/", 1)[1] for s in json.loads(tee.infos[0][3])["signals"]]
+        shown = [n if n != "spectralcentroid" else "spectralcentroid_hz" for n in schema]
+        assert [n for n in p.frames[-1] if n in shown] == shown
+        assert {"r", "g", "b"} <= names
 
 
 def test_value_ranges(session_run):
@@ -111,8 +118,7 @@ def test_status_channels(session_run):
         assert 45.0 <= pps <= 70.0, (fps, pps)  # the default mapping ticks at 60 Hz
         assert statistics.median(f["last_packet_age"] for f in live) < 0.1
         assert live[-1]["dropped_packets"] == 0.0
-        expected = (1.0 if tee.infos else -1.0)  # -1 until the daemon sends _info
-        assert live[-1]["version_match"] == expected
+        assert live[-1]["version_match"] == 1.0  # the daemon's _info says 0.1.0, as we are
         after = p.frames[-1]
         assert after["connected"] == 0.0 and after["last_packet_age"] > 1.0
         assert after["packets_per_sec"] == 0.0
