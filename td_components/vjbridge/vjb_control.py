@@ -132,9 +132,10 @@ class ControlClient:
                 continue
             error = control.check(value)
             if error:
-                if self.problems.get(key) != error:
-                    self.log(f"not sent {control.address}: {error}")
-                self.problems[key] = f"{control.address}: {error}"
+                problem = f"{control.address}: {error}"
+                if self.problems.get(key) != problem:
+                    self.log(f"not sent {problem}")
+                self.problems[key] = problem
                 continue
             self.problems.pop(key, None)
             args = list(value) if isinstance(value, tuple) else [value]
