@@ -204,7 +204,7 @@ def build(spec, *, mapping: str | None = "default", models: list | None = None,
         stages.insert(0, ModelStage(paths, spec, skip_duplicates=models is None, catalog=catalog))
     elif models is None:
         log.warning("no shipped models in %s: model outputs (motion, weight, ...) are not sent; "
-                    "see onnx_models/rebuild.sh", models_dir())
+                    "a checkout rebuilds them with onnx_models/rebuild.sh", models_dir())
     if mapping is None:
         from bridge.runtime.osc_basic import OscOutput
         from bridge.sinks.osc import parse_osc_target
