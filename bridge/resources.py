@@ -50,7 +50,8 @@ def shipped_dir(kind: str) -> Path:
                             "symlinks; clone again with `git clone -c core.symlinks=true` "
                             "(Windows: enable Developer Mode), or `pip install vjbridge`")
     if not root.is_dir():
-        raise ResourceError(f"vjbridge's shipped {kind} folder {root} is missing: {REINSTALL}")
+        raise ResourceError(f"vjbridge's shipped {kind} folder {root} is missing: {REINSTALL} "
+                            "(a package built from a git checkout without symlinks lacks it)")
     return root
 
 

@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--demo", action="store_true", help="the built-in synthetic groove")
     parser.add_argument("--speed", type=float, default=1.0,
                         help="--file/--demo playback speed (1 = real time, 0 = as fast as possible)")
-    parser.add_argument("--mapping", default="default", metavar="PATH|none",
+    parser.add_argument("--mapping", default="default", metavar="NAME|PATH|none",
                         help="a shipped mapping's name (default: OSC to 127.0.0.1:7000; "
                              "touchdesigner-audioanalysis, lighting-desk-midi; `vjbridge check "
                              "NAME` shows where it is) or a mapping YAML file; 'none' sends every "
