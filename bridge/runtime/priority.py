@@ -16,8 +16,9 @@ and tries, in order: ``SCHED_FIFO`` at :data:`RT_PRIORITY` (needs root, ``CAP_SY
 Other systems, each behind a check of what the ``os`` module offers (tests remove the Linux calls):
 
 - Windows has neither call: the thread gets ``THREAD_PRIORITY_TIME_CRITICAL`` through
-  ``kernel32.SetThreadPriority`` (allowed without administrator rights, the fallback PortAudio's
-  own audio threads use), i.e. the top of the normal priority class, still below real-time class.
+  ``kernel32.SetThreadPriority`` (allowed without administrator rights): the top of the normal
+  priority class, still below the real-time class, which would need them. (MMCSS "Pro Audio", the
+  other way Windows audio software asks, needs avrt.dll calls for little gain at 0.2 ms a frame.)
 - macOS has no ``sched_setscheduler``, and its ``setpriority`` takes a process id, not a thread id
   (:func:`nice_target`): the nice value goes on the whole process, which only root may raise.
 """
