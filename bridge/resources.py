@@ -74,8 +74,8 @@ def shipped_mapping(name: str = "default") -> Path:
     path = mappings_dir() / f"{name}.yaml"
     if not path.is_file():
         raise ConfigError(f"no shipped mapping named {name!r} (shipped: "
-                          f"{', '.join(shipped_mapping_names()) or 'none'}); give a file path "
-                          "for your own")
+                          f"{', '.join(shipped_mapping_names()) or 'none'}); for a file, give "
+                          f"its path: ./{name}")
     return path
 
 

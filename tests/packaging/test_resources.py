@@ -50,8 +50,8 @@ def test_an_unknown_mapping_name_lists_the_shipped_ones():
     with pytest.raises(ConfigError) as info:
         resources.resolve_mapping("defualt")
     assert str(info.value) == ("no shipped mapping named 'defualt' (shipped: default, "
-                               "lighting-desk-midi, touchdesigner-audioanalysis); give a file "
-                               "path for your own")
+                               "lighting-desk-midi, touchdesigner-audioanalysis); for a file, "
+                               "give its path: ./defualt")
 
 
 def _fake_package(monkeypatch, tmp_path) -> Path:
@@ -84,5 +84,5 @@ def test_run_with_an_unknown_mapping_name_fails_in_one_line(capsys):
     assert main(["run", "--demo", "--no-models", "--mapping", "defualt", "--duration", "0.1"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["vjbridge run: error: no shipped mapping named 'defualt' (shipped: default, "
-                   "lighting-desk-midi, touchdesigner-audioanalysis); give a file path for your "
-                   "own"]
+                   "lighting-desk-midi, touchdesigner-audioanalysis); for a file, give its "
+                   "path: ./defualt"]

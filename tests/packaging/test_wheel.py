@@ -123,7 +123,8 @@ def test_installed_vjbridge_checks_the_default_mapping_by_name(installed):
     assert bad.returncode == 1
     assert bad.stderr.strip().splitlines() == [
         "vjbridge check: error: no shipped mapping named 'defualt' (shipped: default, "
-        "lighting-desk-midi, touchdesigner-audioanalysis); give a file path for your own"]
+        "lighting-desk-midi, touchdesigner-audioanalysis); for a file, give its path: "
+        "./defualt"]
 
 
 def test_installed_vjbridge_run_streams_the_shipped_models_to_a_real_receiver(installed):
