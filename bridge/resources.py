@@ -41,7 +41,7 @@ REINSTALL = "reinstall with `pip install --force-reinstall vjbridge`"
 def shipped_dir(kind: str) -> Path:
     """``bridge/shipped/<kind>`` (``"mappings"`` or ``"models"``) as a folder on disk;
     :class:`ResourceError` naming the path and the fix when it is missing or not a folder."""
-    root = importlib.resources.files("bridge").joinpath(SHIPPED, kind)
+    root = importlib.resources.files("bridge").joinpath(SHIPPED).joinpath(kind)  # 3.10: one a call
     if not isinstance(root, Path):  # e.g. a zipped package: onnxruntime needs files on disk
         raise ResourceError(f"vjbridge's shipped {kind} are not files on disk ({root}): install "
                             "the package unzipped (pip does)")
