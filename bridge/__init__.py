@@ -12,8 +12,9 @@ extractor. Nothing here ever loads librosa, scikit-learn or PyAV (a file is deco
 when one is read).
 """
 
-import importlib as _importlib
 import os as _os
+
+from bridge._lazy import lazy as _lazy
 
 # The extractor and the models multiply small matrices; BLAS/OpenMP worker threads only add
 # latency spikes (and fight FFTW's threads). A user's explicit setting still wins.
@@ -36,14 +37,4 @@ _LAZY = {
 __all__ = sorted(_LAZY) + ["__version__"]
 
 
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'bridge' has no attribute {name!r}")
-    value = getattr(_importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__ = _lazy("bridge", _LAZY, globals())

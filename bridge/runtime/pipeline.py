@@ -16,18 +16,15 @@ from __future__ import annotations
 
 import logging
 import os
-from pathlib import Path
 
 import numpy as np
 
 from bridge.errors import ConfigError
+# DEFAULT_MODEL, shipped_models: also imported from here (tests, the benchmark)
+from bridge.resources import DEFAULT_MODEL, models_dir, resolve_mapping, shipped_models  # noqa
 from bridge.runtime.stages import Columns
 
 log = logging.getLogger(__name__)
-
-ROOT = Path(__file__).resolve().parents[2]
-MODELS_DIR = ROOT / "onnx_models"  # the shipped models
-DEFAULT_MAPPING = ROOT / "mappings" / "default.yaml"
 
 
 class SignalsStage:
@@ -53,16 +50,6 @@ class SignalsStage:
 
     def close(self) -> None:
         pass
-
-
-#: The shipped model loaded first (the default recipe); other shipped models follow by name.
-DEFAULT_MODEL = "motion-weight.onnx"
-
-
-def shipped_models() -> list[Path]:
-    if not MODELS_DIR.is_dir():
-        return []
-    return sorted(MODELS_DIR.glob("*.onnx"), key=lambda p: (p.name != DEFAULT_MODEL, p.name))
 
 
 class ModelStage:
@@ -282,10 +269,10 @@ def build(spec, *, mapping: str | None = "default", models: list | None = None,
           osc: str | None = None, midi: str | None = None, osc_prefix: str = "/vjbridge",
           control: tuple[str, int] | None = None):
     """The stages and outputs ``vjbridge run`` uses: classic signals, the models (default: the
-    shipped ones), the mel spectrum when the mapping routes it, and the mapping (``"default"``, a
-    path, or ``None`` for raw OSC of every signal under ``osc_prefix``). Returns
-    ``(stages, outputs, rate)``; rate is the mapping's (or 60). ``control``: the control port's
-    (host, port), announced in ``/vjbridge/_info``."""
+    shipped ones), the mel spectrum when the mapping routes it, and the mapping (a shipped
+    mapping's name such as ``"default"``, a path, or ``None`` for raw OSC of every signal under
+    ``osc_prefix``). Returns ``(stages, outputs, rate)``; rate is the mapping's (or 60).
+    ``control``: the control port's (host, port), announced in ``/vjbridge/_info``."""
     from bridge.signals.catalog import CATALOG
 
     catalog = CATALOG.copy()  # this pipeline's: the models declare their outputs into it
@@ -295,7 +282,7 @@ def build(spec, *, mapping: str | None = "default", models: list | None = None,
         stages.insert(0, ModelStage(paths, spec, skip_duplicates=models is None, catalog=catalog))
     elif models is None:
         log.warning("no shipped models in %s: model outputs (motion, weight, ...) are not sent; "
-                    "see onnx_models/rebuild.sh", MODELS_DIR)
+                    "a checkout rebuilds them with onnx_models/rebuild.sh", models_dir())
     if mapping is None:
         from bridge.runtime.osc_basic import OscOutput
         from bridge.sinks.osc import parse_osc_target
@@ -306,7 +293,7 @@ def build(spec, *, mapping: str | None = "default", models: list | None = None,
 
         return stages, [OscOutput(host, port, prefix=osc_prefix, catalog=catalog,
                                   control=control, produced=in_row_order)], 60.0
-    path = DEFAULT_MAPPING if mapping == "default" else Path(mapping)
+    path = resolve_mapping(os.fspath(mapping))  # a shipped mapping's name, or a file
 
     def produced() -> set[str]:
         return {name for stage in stages for name in stage.names}

@@ -12,7 +12,7 @@ The names load lazily (PEP 562): ``import bridge.signals.catalog`` needs only th
 Nothing here imports librosa.
 """
 
-import importlib as _importlib
+from bridge._lazy import lazy as _lazy
 
 _LAZY = {
     "BandLayout": "bridge.signals.bands", "BandLevels": "bridge.signals.bands",
@@ -28,14 +28,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'bridge.signals' has no attribute {name!r}")
-    value = getattr(_importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__ = _lazy("bridge.signals", _LAZY, globals())
