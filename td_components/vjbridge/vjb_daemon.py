@@ -31,14 +31,45 @@ def not_found_message(executable=""):
             " on Windows or ~/.local/bin/vjbridge on macOS")
 
 
-def resolve_executable(executable, which=shutil.which):
+def usual_locations(platform=sys.platform, env=None, home=None):
+    """Where ``pip install vjbridge`` usually puts the script when PATH does not say: TouchDesigner
+    started from the Dock or the Start menu often has a shorter PATH than a terminal."""
+    env = os.environ if env is None else env
+    home = home or os.path.expanduser("~")
+    if platform.startswith("win"):
+        roots = [os.path.join(env.get("APPDATA", ""), "Python"),
+                 os.path.join(env.get("LOCALAPPDATA", ""), "Programs", "Python")]
+        out = []
+        for root in roots:
+            try:
+                versions = sorted(os.listdir(root), reverse=True)
+            except OSError:
+                continue
+            out += [os.path.join(root, v, "Scripts", "vjbridge.exe") for v in versions]
+        return out
+    out = [os.path.join(home, ".local", "bin", "vjbridge"), "/opt/homebrew/bin/vjbridge",
+           "/usr/local/bin/vjbridge"]
+    if platform == "darwin":
+        try:
+            versions = sorted(os.listdir(os.path.join(home, "Library", "Python")), reverse=True)
+        except OSError:
+            versions = []
+        out += [os.path.join(home, "Library", "Python", v, "bin", "vjbridge") for v in versions]
+    return out
+
+
+def resolve_executable(executable, which=shutil.which, locations=None):
     """The daemon's command prefix as a list, or raise FileNotFoundError with the clear message.
 
-    ``executable`` is a full path, a name on PATH, or empty (then ``vjbridge`` on PATH)."""
+    ``executable`` is a full path, a name on PATH, or empty (then ``vjbridge`` on PATH, else the
+    usual install locations)."""
     text = str(executable or "").strip().strip('"')
     if not text:
         found = which("vjbridge")
         if not found:
+            for candidate in (usual_locations() if locations is None else locations):
+                if os.path.isfile(candidate):
+                    return [candidate]
             raise FileNotFoundError(not_found_message())
         return [found]
     expanded = os.path.expanduser(text)
@@ -86,9 +117,10 @@ class Daemon:
     """One daemon process at a time. All methods are safe to call from TouchDesigner's cook."""
 
     def __init__(self, popen=subprocess.Popen, which=shutil.which, platform=sys.platform,
-                 clock=time.monotonic, stop_timeout=5.0):
+                 clock=time.monotonic, stop_timeout=5.0, locations=None):
         self.popen = popen
         self.which = which
+        self.locations = locations
         self.platform = platform
         self.clock = clock
         self.stop_timeout = stop_timeout
@@ -126,7 +158,7 @@ class Daemon:
             self.message = f"already running (pid {self.proc.pid})"
             return True
         try:
-            prefix = resolve_executable(executable, self.which)
+            prefix = resolve_executable(executable, self.which, self.locations)
         except FileNotFoundError as exc:
             self.message = str(exc)
             self._append(self.message)

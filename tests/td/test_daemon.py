@@ -48,7 +48,7 @@ def test_command_line():
 def test_missing_executable_messages(tmp_path):
     import vjb_daemon
     with pytest.raises(FileNotFoundError) as err:
-        vjb_daemon.resolve_executable("", which=lambda name: None)
+        vjb_daemon.resolve_executable("", which=lambda name: None, locations=[])
     assert str(err.value).startswith("vjbridge not found: pip install vjbridge, then set "
                                       "Executable to its full path")
     assert "Scripts\\vjbridge.exe" in str(err.value) and "~/.local/bin/vjbridge" in str(err.value)
@@ -57,6 +57,20 @@ def test_missing_executable_messages(tmp_path):
     exe = wrapper_executable(tmp_path)
     assert vjb_daemon.resolve_executable(str(exe)) == [str(exe)]
     assert vjb_daemon.resolve_executable("", which=lambda name: "/x/vjbridge") == ["/x/vjbridge"]
+    assert vjb_daemon.resolve_executable("", which=lambda name: None,
+                                         locations=[str(tmp_path / "no"), str(exe)]) == [str(exe)]
+
+
+def test_usual_install_locations(tmp_path):
+    import vjb_daemon
+    scripts = tmp_path / "AppData" / "Roaming" / "Python" / "Python311" / "Scripts"
+    scripts.mkdir(parents=True)
+    env = {"APPDATA": str(tmp_path / "AppData" / "Roaming"), "LOCALAPPDATA": str(tmp_path / "x")}
+    assert vjb_daemon.usual_locations("win32", env) == [str(scripts / "vjbridge.exe")]
+    (tmp_path / "Library" / "Python" / "3.11").mkdir(parents=True)
+    mac = vjb_daemon.usual_locations("darwin", {}, home=str(tmp_path))
+    assert mac[0] == str(tmp_path / ".local" / "bin" / "vjbridge")
+    assert mac[-1] == str(tmp_path / "Library" / "Python" / "3.11" / "bin" / "vjbridge")
 
 
 def wait_for(predicate, timeout=15.0):
@@ -137,6 +151,7 @@ def test_start_restart_stop_from_the_components_pulses(tmp_path):
 @pytest.mark.peers
 def test_missing_executable_from_the_component(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # no vjbridge on PATH
+    monkeypatch.setenv("HOME", str(tmp_path))  # nor in ~/.local/bin
     p = Project(30, free_udp_port(), Executable="")
     try:
         p.cook()
