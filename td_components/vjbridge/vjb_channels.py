@@ -6,7 +6,8 @@ sees each frame, and it must mean the same thing at any project frame rate:
   onset-like name whose values are exactly 0 or 1) is latched: every event (value >= 0.5) that
   arrived since the last frame becomes a 1 that lasts exactly one frame, and events that arrive
   closer together than two frames are queued (1, 0, 1, ...) instead of merged, so none is lost at
-  24 fps; ``<name>_count`` counts every event received;
+  24 fps (at most ``MAX_PENDING`` wait: a flood is not replayed for minutes); ``<name>_count``
+  counts every event received;
 - smoothing is a one-pole filter whose time constant is in seconds of real time between frames;
   triggers are never smoothed;
 - on silence (no packet for ``timeout`` s) values are held, or set to 0;
@@ -27,6 +28,7 @@ NYQUIST_HZ = 11025.0  # the daemon analyses at 22,050 Hz: its centroid lies in 0
 TRIGGER_NAME_PATTERNS = ("kick*", "snare*", "beat", "rythm", "rhythm", "onset*", "hihat*", "hat",
                          "clap*", "trigger*", "*_trigger")
 _BAD_CHARS = re.compile(r"[^A-Za-z0-9_]")
+MAX_PENDING = 8  # queued trigger events at most: a flood of 1.0s must not pulse for minutes
 
 
 def channel_name(address, prefix):
@@ -72,7 +74,7 @@ class Channel:
     """One named output channel (multi-argument messages are one Channel per element)."""
 
     __slots__ = ("name", "kind", "value", "out", "pending", "count", "ones_only", "from_schema",
-                 "is_hz", "last_out_one")
+                 "is_hz", "last_out_one", "trigger_like")
 
     def __init__(self, name):
         self.name = name
@@ -85,13 +87,13 @@ class Channel:
         self.from_schema = False
         self.is_hz = False  # spectralcentroid arriving in Hz
         self.last_out_one = False
+        self.trigger_like = any(fnmatch.fnmatchcase(name, p) for p in TRIGGER_NAME_PATTERNS)
 
     @property
     def is_trigger(self):
         if self.kind is not None:
             return self.kind == "trigger"
-        return self.ones_only and any(fnmatch.fnmatchcase(self.name, p)
-                                      for p in TRIGGER_NAME_PATTERNS)
+        return self.ones_only and self.trigger_like
 
 
 class Settings:
@@ -180,7 +182,7 @@ class ChannelTable:
             chan.is_hz = True  # a normalised centroid never exceeds 1: this one is in Hz
         chan.value = value
         if chan.is_trigger and value >= 0.5:
-            chan.pending += 1
+            chan.pending = min(chan.pending + 1, MAX_PENDING)
             chan.count += 1
 
     def reset(self):
@@ -217,14 +219,13 @@ class ChannelTable:
             if chan.is_trigger and matches(shown + "_count", settings.patterns):
                 out.append((shown + "_count", float(chan.count)))
                 names.add(shown + "_count")
-        values = dict(out)
         for alias in AUDIOANALYSIS:
             if alias in names or not matches(alias, settings.patterns):
                 continue
-            out.append((alias, self._alias(alias, values)))
+            out.append((alias, self._alias(alias)))
         return out
 
-    def _alias(self, alias, values):
+    def _alias(self, alias):
         if alias == "rythm":
             beat = self.channels.get("beat")
             return beat.out if beat is not None and beat.out is not None else 0.0

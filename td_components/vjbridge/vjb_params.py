@@ -64,8 +64,15 @@ def setup_parameters(owner):
     only: OP.appendCustomPage, Page.appendInt/appendFloat/appendStr/appendToggle/appendPulse/
     appendMenu, Par.default/val/normMin/normMax/min/max/clampMin/menuNames/menuLabels/help."""
     for page_name, pars in PAGES:
-        page = owner.appendCustomPage(page_name)
+        # Pressing "Setup Parameters" again must not duplicate pages or reset the user's values:
+        # an existing page is reused and existing parameters are left alone.
+        page = next((p for p in getattr(owner, "customPages", []) if p.name == page_name), None)
+        if page is None:
+            page = owner.appendCustomPage(page_name)
         for kind, name, label, default, extra, help_ in pars:
+            probe = f"{name}1" if kind == "float2" else name
+            if getattr(getattr(owner, "par", None), probe, None) is not None:
+                continue
             if kind == "int":
                 group = page.appendInt(name, label=label)
             elif kind == "float":

@@ -120,3 +120,14 @@ def test_parameters_on_the_parent_comp_win_when_the_chop_has_none():
         comp.fetch("vjbridge_session", None, search=False).close()
     finally:
         p.close()
+
+
+def test_setup_parameters_twice_keeps_pages_and_values():
+    p = Project(30, free_udp_port())
+    try:
+        p.chop.par.Gainlow.val = 3.0
+        p.chop.setup_parameters()  # the user presses Setup Parameters again
+        assert [pg.name for pg in p.chop.customPages] == ["Receiver", "Daemon", "Tuning"]
+        assert p.chop.par.Gainlow.val == 3.0 and p.chop.par.Port.default == 7000
+    finally:
+        p.close()

@@ -89,6 +89,15 @@ def test_two_events_between_frames_are_two_pulses(rx):
     assert frame(rx)["kick_count"] == 2.0
 
 
+def test_a_flood_of_events_is_counted_but_not_replayed_for_ever(rx):
+    import vjb_channels
+    for _ in range(100):
+        rx.feed(msg("/vjbridge/kick", 1.0))
+    pulses = [frame(rx)["kick"] for _ in range(4 * vjb_channels.MAX_PENDING)]
+    assert sum(pulses) == vjb_channels.MAX_PENDING and pulses[-4:] == [0.0] * 4
+    assert frame(rx)["kick_count"] == 100.0
+
+
 def test_same_frame_cooked_twice_keeps_the_pulse():
     import vjb_session
     clock = Clock()
