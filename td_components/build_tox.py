@@ -36,11 +36,14 @@ def _here():
 
 
 def _externalise(dat, code_folder, name):
-    """File parameter into Code Folder, Sync to File on, and the text embedded as a fallback."""
-    dat.par.file.expr = FILE_EXPR.format(name=name)
-    dat.par.syncfile = True
+    """File parameter into Code Folder, Sync to File on, and the text embedded as a fallback
+    (a DAT type without a File page in an older build keeps the embedded text only)."""
     with open(os.path.join(code_folder, name + ".py"), encoding="utf-8") as f:
         dat.text = f.read()
+    if getattr(dat.par, "file", None) is not None:
+        dat.par.file.expr = FILE_EXPR.format(name=name)
+    if getattr(dat.par, "syncfile", None) is not None:
+        dat.par.syncfile = True
 
 
 def build(target=None):

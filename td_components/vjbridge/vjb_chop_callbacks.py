@@ -7,7 +7,7 @@ keeps the socket across cooks. Used two ways:
 - by hand: a Script CHOP whose callbacks DAT has File = this file and Sync to File on; press
   "Setup Parameters" for the parameters on the Script CHOP itself (defaults are used until then).
 TouchDesigner APIs used (Derivative's documentation): scriptCHOP (clear, appendChan, numSamples,
-rate), Channel ``[0] =``, OP.fetch/store/storeStartupValue, OP.par, OP.parent(), OP.op, OP.time,
+rate), Channel.vals, OP.fetch/store/storeStartupValue, OP.par, OP.parent(), OP.op, OP.time,
 project.cookRate, absTime.frame, DAT.text. Nothing here may raise into TouchDesigner.
 """
 
@@ -149,7 +149,7 @@ def onCook(scriptOp):
         session = None
     for name, value in chans:
         chan = scriptOp.appendChan(name)
-        chan[0] = value
+        chan.vals = [value]  # Channel.vals: "get or set the full list" (one sample)
     if session is not None:
         try:
             _write_dats(scriptOp, session)

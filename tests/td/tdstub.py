@@ -161,19 +161,32 @@ class Channel:
     def __init__(self, owner, name, n):
         self.owner = owner
         self.name = name
-        self.vals = [0.0] * n
+        self._vals = [0.0] * n
         self.index = len(owner._chans)
 
+    @property
+    def vals(self):
+        return list(self._vals)
+
+    @vals.setter
+    def vals(self, values):
+        values = list(values)
+        if len(values) != len(self._vals):
+            raise ValueError(f"channel {self.name}: {len(values)} values for "
+                             f"{len(self._vals)} samples")
+        for i, v in enumerate(values):
+            self[i] = v
+
     def __getitem__(self, i):
-        return self.vals[i]
+        return self._vals[i]
 
     def __setitem__(self, i, value):
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             raise TypeError(f"channel {self.name}: sample must be a number, got {value!r}")
-        self.vals[i] = float(value)
+        self._vals[i] = float(value)
 
     def __len__(self):
-        return len(self.vals)
+        return len(self._vals)
 
 
 class Connector:
