@@ -241,8 +241,11 @@ class Daemon:
         if proc.poll() is None and self._stop_deadline is None:
             try:
                 request_stop(proc, self.platform)
-            except (OSError, ValueError):
-                pass
+            except (OSError, ValueError) as exc:
+                # e.g. Windows refusing CTRL_BREAK_EVENT to a console-less child: no clean stop
+                # is possible, so do not make the user wait for the timeout
+                self._append(f"cannot ask vjbridge to stop ({exc}): killing it")
+                proc.kill()
             self._stop_deadline = self.clock() + self.stop_timeout
             self.message = f"stopping (pid {proc.pid})"
         if not wait:

@@ -36,6 +36,28 @@ def test_windows_and_posix_seams():
     assert proc.signals == [getattr(signal, "CTRL_BREAK_EVENT", 1), signal.SIGTERM]
 
 
+class RefusingProc(FakeProc):
+    returncode = None
+
+    def send_signal(self, sig):
+        raise OSError("The handle is invalid")
+
+    def kill(self):
+        self.returncode = 1
+
+    def poll(self):
+        return self.returncode
+
+
+def test_a_refused_stop_signal_kills_at_once():
+    import vjb_daemon
+    d = vjb_daemon.Daemon(platform="win32")
+    d.proc = RefusingProc()
+    d.stop()
+    assert d.proc is None and d.message == "stopped (exit code 1)"
+    assert any("killing it" in line for line in d.tail())
+
+
 def test_command_line():
     import vjb_daemon
     assert vjb_daemon.build_args(7000, 7001, "m.yaml", "USB") == [
