@@ -63,6 +63,9 @@ class Session:
             self.receiver = vjb_receiver.Receiver(host, port, prefix, log=self.log,
                                                   clock=self.clock)
             self.receiver.open()
+            if old and old.get("Port") != port and self.daemon.running:
+                self.log(f"Port changed to {port}: restarting the daemon to send there")
+                self.daemon.restart(values["Executable"], self.daemon_args())
         elif old.get("Prefix") != prefix:
             self.receiver.prefix = prefix
             self.receiver.table.reset()

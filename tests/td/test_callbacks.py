@@ -131,3 +131,40 @@ def test_setup_parameters_twice_keeps_pages_and_values():
         assert p.chop.par.Gainlow.val == 3.0 and p.chop.par.Port.default == 7000
     finally:
         p.close()
+
+
+class FakeDaemon:
+    running = True
+    message = "running"
+    proc = None
+    lines_version = 0
+
+    def __init__(self):
+        self.restarts = []
+
+    def restart(self, executable, args):
+        self.restarts.append(args)
+
+    def poll(self):
+        return self.message
+
+    def tail(self):
+        return []
+
+    def stop(self, wait=False):
+        self.running = False
+
+
+def test_a_new_port_restarts_the_daemon_we_run():
+    import vjb_params
+    import vjb_session
+    daemon = FakeDaemon()
+    s = vjb_session.Session(daemon=daemon, printer=lambda _l: None)
+    values = vjb_params.read(object())  # every default
+    values["Port"] = free_udp_port()
+    s.frame(1, values)
+    assert daemon.restarts == []
+    values = dict(values, Port=free_udp_port())
+    s.frame(2, values)
+    assert daemon.restarts and f"127.0.0.1:{values['Port']}" in daemon.restarts[0]
+    s.close()
