@@ -14,7 +14,7 @@ a refusal is also one WARNING line, an applied change one INFO line. Nothing a p
 memory or stall the show: datagrams above :data:`MAX_PACKET` bytes are refused unread, the queue
 holds at most :data:`MAX_PENDING` changes (then "busy"), this thread handles at most
 :data:`MAX_RATE` messages a second (a flood waits in the kernel's fixed-size socket buffer, which
-drops the excess), log lines are capped at :data:`MAX_LOG_LINES` a second (the rest are counted in
+drops the excess; the engine thread never waits for this one), log lines are capped at :data:`MAX_LOG_LINES` a second (the rest are counted in
 one line), and ``/vjbridge/_ack`` messages are never answered (two daemons cannot ping-pong).
 
 Only sockets: the same on Linux, macOS and Windows (where a UDP ``recvfrom`` can report an earlier
@@ -41,7 +41,6 @@ MAX_MESSAGES = 32  # per packet (a bundle of several controls)
 MAX_PENDING = 32  # changes waiting for the engine
 MAX_RATE = 500.0  # messages handled per second (a slider dragged in TouchDesigner: ~60)
 MAX_LOG_LINES = 20  # per second; the rest are counted in one line
-RECV_BUFFER = 64 * 1024  # the kernel's receive buffer: what a flood can fill, no more
 POLL_S = 0.05  # how often the thread looks for engine replies while no datagram arrives
 
 
@@ -107,11 +106,8 @@ class ControlPort:
                                 "running?): choose another with --control") from None
             raise SinkError(f"cannot open the control port {host}:{port}: "
                             f"{exc.strerror or exc}; choose another with --control") from None
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECV_BUFFER)
-        except OSError:
-            pass
         sock.settimeout(POLL_S)
+        _quiet_python_osc()
         return cls(sock, host, sock.getsockname()[1])
 
     def describe(self) -> str:
@@ -200,12 +196,20 @@ class ControlPort:
             self._reply(sender, "", False, f"not an OSC message or bundle ({len(data)} bytes: "
                                            f"{str(exc)[:80] or type(exc).__name__})")
             return
+        if not messages:
+            self._reply(sender, "", False, "no OSC message in this packet (an empty or "
+                                           "unreadable bundle)")
+            return
         if len(messages) > MAX_MESSAGES:
             self._reply(sender, "", False, f"a bundle of {len(messages)} messages: at most "
                                            f"{MAX_MESSAGES} are read, the rest are ignored")
         for message in messages[:MAX_MESSAGES]:
             if message.address == ACK_ADDRESS:
                 continue  # never answer an ack: two daemons would answer each other for ever
+            if not _well_formed(message):
+                self._reply(sender, message.address, False, "malformed OSC message (truncated, "
+                                                            "or bytes after its arguments)")
+                continue
             self._message(message.address, message.params, sender)
 
     def _message(self, address: str, params, sender) -> None:
@@ -263,6 +267,29 @@ class ControlPort:
         log.log(level, "%s", text)
 
 
+def _well_formed(message) -> bool:
+    """python-osc reads a truncated float or int as if zero-padded (``,f`` and no data is 0.0):
+    re-encode what it read and compare, so a cut-off ``gain/low`` never sets the gain to 0.
+    Messages with types no control takes (blobs, arrays, ...) are refused by type instead."""
+    from pythonosc.osc_message_builder import OscMessageBuilder
+    from pythonosc.parsing import osc_types
+
+    dgram = message.dgram
+    try:
+        _, index = osc_types.get_string(dgram, 0)
+        if index >= len(dgram):
+            return index == len(dgram)
+        tags = osc_types.get_string(dgram, index)[0][1:]
+        if any(t not in "ifdhsTFN" for t in tags):
+            return True
+        builder = OscMessageBuilder(message.address)
+        for tag, value in zip(tags, message.params):
+            builder.add_arg(value, tag)
+        return builder.build().dgram == dgram
+    except Exception:  # noqa: BLE001 - anything python-osc cannot re-encode is malformed
+        return False
+
+
 def encode_ack(address: str, ok: bool, message: str) -> bytes:
     """``/vjbridge/_ack s address i ok s message`` as an OSC datagram."""
     from pythonosc.osc_message_builder import OscMessageBuilder
@@ -277,6 +304,24 @@ def encode_ack(address: str, ok: bool, message: str) -> bytes:
 def _printable(text: str) -> str:
     """Text an OSC string can carry: no NUL, no lone surrogates."""
     return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+
+
+class _NoPythonOscWarnings:
+    """python-osc logs a WARNING with the raw bytes on the root logger for every bundle element
+    it cannot read: a peer's junk would bypass this port's capped log lines. The refusal is
+    logged (and acked) here instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "pythonosc" not in record.pathname
+
+
+_PYTHON_OSC_FILTER = _NoPythonOscWarnings()
+
+
+def _quiet_python_osc() -> None:
+    root = logging.getLogger()
+    if _PYTHON_OSC_FILTER not in root.filters:
+        root.addFilter(_PYTHON_OSC_FILTER)
 
 
 def _in_use(exc: OSError) -> bool:
