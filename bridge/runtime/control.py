@@ -14,8 +14,9 @@ a refusal is also one WARNING line, an applied change one INFO line. Nothing a p
 memory or stall the show: datagrams above :data:`MAX_PACKET` bytes are refused unread, the queue
 holds at most :data:`MAX_PENDING` changes (then "busy"), this thread handles at most
 :data:`MAX_RATE` messages a second (a flood waits in the kernel's fixed-size socket buffer, which
-drops the excess; the engine thread never waits for this one), log lines are capped at :data:`MAX_LOG_LINES` a second (the rest are counted in
-one line), and ``/vjbridge/_ack`` messages are never answered (two daemons cannot ping-pong).
+drops the excess; the engine never waits for this thread), log lines are capped at
+:data:`MAX_LOG_LINES` a second (the rest are counted in one line), and ``/vjbridge/_ack`` messages
+are never answered (two daemons cannot ping-pong).
 
 Only sockets: the same on Linux, macOS and Windows (where a UDP ``recvfrom`` can report an earlier
 reply's "port unreachable" as ``ConnectionResetError``, and an oversized datagram as an error:
@@ -31,7 +32,7 @@ import threading
 import time
 from typing import NamedTuple
 
-from bridge.errors import ConfigError, SinkError
+from bridge.errors import ConfigError, ControlError, SinkError
 from bridge.runtime.controls import ACK_ADDRESS, Control, check
 
 log = logging.getLogger("bridge.control")
@@ -42,10 +43,6 @@ MAX_PENDING = 32  # changes waiting for the engine
 MAX_RATE = 500.0  # messages handled per second (a slider dragged in TouchDesigner: ~60)
 MAX_LOG_LINES = 20  # per second; the rest are counted in one line
 POLL_S = 0.05  # how often the thread looks for engine replies while no datagram arrives
-
-
-class Refused(Exception):
-    """A control that cannot be applied now; the message says why and what to send instead."""
 
 
 class Pending(NamedTuple):
@@ -66,8 +63,15 @@ def parse_control_target(text: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
-def _is_any(host: str) -> bool:
-    return host in ("0.0.0.0", "::", "")
+def _reach(address: str) -> str:
+    """Who can send to a socket bound at ``address``: "local", "any" (every interface) or "lan"."""
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(address.split("%")[0])
+    except ValueError:
+        return "lan"
+    return "local" if ip.is_loopback else "any" if ip.is_unspecified else "lan"
 
 
 class ControlPort:
@@ -76,6 +80,7 @@ class ControlPort:
 
     def __init__(self, sock: socket.socket, host: str, port: int):
         self.sock, self.host, self.port = sock, host, port
+        self.reach = _reach(host)  # "local", "any" or "lan" (open() knows the resolved address)
         self.targets = None
         self.queue: collections.deque[Pending] = collections.deque()
         self._done: collections.deque = collections.deque()  # (sender, address, ok, message)
@@ -95,7 +100,7 @@ class ControlPort:
         except socket.gaierror as exc:
             raise ConfigError(f"--control: cannot resolve host {host!r} ({exc.strerror}); use an "
                               "address of this machine, e.g. 127.0.0.1:7001") from None
-        family, _, _, _, addr = infos[0]
+        family, _, _, _, addr = infos[0]  # the first, as a sender resolving HOST would
         sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
             sock.bind(addr)  # no SO_REUSEADDR: on Windows it would let us steal a port in use
@@ -108,14 +113,18 @@ class ControlPort:
                             f"{exc.strerror or exc}; choose another with --control") from None
         sock.settimeout(POLL_S)
         _quiet_python_osc()
-        return cls(sock, host, sock.getsockname()[1])
+        port = cls(sock, host, sock.getsockname()[1])
+        port.reach = _reach(addr[0])
+        return port
 
     def describe(self) -> str:
-        where = f"udp://{self.host}:{self.port}"
-        if _is_any(self.host):
-            return (f"control port {where}: reachable from the network (anyone who can reach "
-                    "this machine can change the show; bind 127.0.0.1 to keep it local)")
-        return f"control port {where} (this machine only)"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        where = f"udp://{host}:{self.port}"
+        if self.reach == "local":
+            return f"control port {where} (this machine only)"
+        who = "on every interface" if self.reach == "any" else f"at {self.host}"
+        return (f"control port {where}: reachable from the network {who} (anyone who can reach "
+                "it can change the show; --control 127.0.0.1:PORT keeps it to this machine)")
 
     def attach(self, targets) -> None:
         """What changes act on (:class:`bridge.runtime.control_targets.ControlTargets`)."""
@@ -147,7 +156,7 @@ class ControlPort:
             p = queue.popleft()
             try:
                 ok, message = True, targets.apply(p.control, p.values, p.payload)
-            except Refused as exc:
+            except ControlError as exc:
                 ok, message = False, str(exc)
             except Exception as exc:  # noqa: BLE001 - a control must never stop the show
                 ok, message = False, f"could not apply it: {type(exc).__name__}: {exc}"
@@ -224,7 +233,7 @@ class ControlPort:
             return
         try:
             payload = self.targets.prepare(control, checked.values)
-        except Refused as exc:
+        except ControlError as exc:
             self._reply(sender, address, False, str(exc))
             return
         if len(self.queue) >= MAX_PENDING:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import stat
 
-from bridge.runtime.control import Refused
+from bridge.errors import ControlError
 from bridge.runtime.controls import Control
 
 MAX_MAPPING_BYTES = 256 * 1024  # the shipped mappings are 2-4 KB
@@ -45,9 +45,9 @@ class ControlTargets:
         """Control thread: check this run can take the change and do its slow part."""
         action = control.action
         if action[0] in ("set_gain", "set_smoothing") and self.bands is None:
-            raise Refused("this run computes no band levels")
+            raise ControlError("this run computes no band levels")
         if action[0] in ("set_threshold", "set_band") and self.triggers is None:
-            raise Refused("this run computes no triggers")
+            raise ControlError("this run computes no triggers")
         prepare = getattr(self, "prepare_" + action[0], None)
         return prepare(*action[1:], *values) if prepare is not None else None
 
@@ -75,7 +75,8 @@ class ControlTargets:
         inside = lo <= column.lo_centre_hz and column.hi_centre_hz < hi
         where = (f"{n} mel band{'s' if n != 1 else ''} centred {column.lo_centre_hz:.0f}-"
                  f"{column.hi_centre_hz:.0f} Hz" if inside else
-                 f"no mel band is centred inside, so the nearest one ({column.lo_centre_hz:.0f} Hz)")
+                 "no mel band is centred inside, so the nearest one "
+                 f"({column.lo_centre_hz:.0f} Hz)")
         return f"{trigger} band {lo:g}-{hi:g} Hz: {where}"
 
     def set_smoothing(self, seconds: float) -> str:
@@ -96,9 +97,10 @@ class ControlTargets:
     def prepare_set_mapping(self, path: str):
         outputs = self._outputs()
         if self.mapping is None:
-            raise Refused("this run has no mapping (--mapping none): restart with --mapping PATH")
+            raise ControlError("this run has no mapping (--mapping none): restart with "
+                               "--mapping PATH")
         if outputs is None:
-            raise Refused("the daemon is still starting: send it again in a moment")
+            raise ControlError("the daemon is still starting: send it again in a moment")
         path = os.path.abspath(os.path.expanduser(path))
         return path, read_mapping(path, outputs.signals)
 
@@ -107,7 +109,7 @@ class ControlTargets:
         outputs = self._outputs()
         problems = outputs.switch(mapping, path)
         if problems:
-            raise Refused(f"mapping {path} not switched to, the current one stays: "
+            raise ControlError(f"mapping {path} not switched to, the current one stays: "
                           f"{problems[0]}")
         self.mapping.path = path
         if not self.rate_fixed and outputs.rate_override is None:
@@ -123,42 +125,42 @@ class ControlTargets:
 
 
 def read_mapping(path: str, signals):
-    """Read and validate a mapping file named by a peer; :class:`Refused` with its first problems
-    (the file is untrusted: see the module docstring)."""
+    """Read and validate a mapping file named by a peer; :class:`ControlError` with its first
+    problems (the file is untrusted: see the module docstring)."""
     from bridge.errors import MappingError
     from bridge.mapping.validate import NOT_TEXT, validate
 
     try:
         st = os.stat(path)
     except OSError as exc:
-        raise Refused(f"mapping {path}: cannot read it: {exc.strerror or exc}") from None
+        raise ControlError(f"mapping {path}: cannot read it: {exc.strerror or exc}") from None
     if stat.S_ISDIR(st.st_mode):
-        raise Refused(f"mapping {path}: is a directory; send the path of a mapping YAML file")
+        raise ControlError(f"mapping {path}: is a directory; send the path of a mapping YAML file")
     if not stat.S_ISREG(st.st_mode):
-        raise Refused(f"mapping {path}: not a regular file")
+        raise ControlError(f"mapping {path}: not a regular file")
     if st.st_size > MAX_MAPPING_BYTES:
-        raise Refused(f"mapping {path}: {st.st_size} bytes; a mapping is at most "
+        raise ControlError(f"mapping {path}: {st.st_size} bytes; a mapping is at most "
                       f"{MAX_MAPPING_BYTES // 1024} KiB")
     try:
         with open(path, "rb") as f:
             data = f.read(MAX_MAPPING_BYTES + 1)
     except OSError as exc:
-        raise Refused(f"mapping {path}: cannot read it: {exc.strerror or exc}") from None
+        raise ControlError(f"mapping {path}: cannot read it: {exc.strerror or exc}") from None
     try:
         text = data[:MAX_MAPPING_BYTES].decode("utf-8")
         raw = _parse_yaml(text)
         mapping = validate(raw, signals=signals, source=path)
     except UnicodeDecodeError:
-        raise Refused(f"mapping {path}: {NOT_TEXT}") from None
+        raise ControlError(f"mapping {path}: {NOT_TEXT}") from None
     except MappingError as exc:
         n = len(exc.problems)
         first = "; ".join(exc.problems[:3]) + ("; ..." if n > 3 else "")
-        raise Refused(f"mapping {path} refused, the current one stays ({n} problem"
+        raise ControlError(f"mapping {path} refused, the current one stays ({n} problem"
                       f"{'s' if n != 1 else ''}): {first}") from None
     except _YamlProblem as exc:
-        raise Refused(f"mapping {path} refused, the current one stays: {exc}") from None
+        raise ControlError(f"mapping {path} refused, the current one stays: {exc}") from None
     except RecursionError:
-        raise Refused(f"mapping {path} refused, the current one stays: nested too deeply") \
+        raise ControlError(f"mapping {path} refused, the current one stays: nested too deeply") \
             from None
     return mapping
 

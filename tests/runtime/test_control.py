@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bridge.errors import ConfigError, SinkError
+from bridge.errors import ConfigError, ControlError, SinkError
 from bridge.runtime import controls
-from bridge.runtime.control import (MAX_PACKET, MAX_PENDING, ControlPort, Refused, encode_ack,
+from bridge.runtime.control import (MAX_PACKET, MAX_PENDING, ControlPort, encode_ack,
                                     parse_control_target)
 from bridge.runtime.control_targets import MAX_MAPPING_BYTES, read_mapping
 from bridge.runtime.controls import BY_ADDRESS, CONTROLS, check
@@ -27,7 +27,6 @@ from tests.runtime.control_peers import ControlClient, StreamReceiver
 from tests.runtime.peers import VJBRIDGE, Bridge, free_udp_port, require
 
 ROOT = Path(__file__).resolve().parents[2]
-PROTOCOL = Path("/work/protocol.md")
 
 
 # ---- the declarations ------------------------------------------------------------------------
@@ -112,7 +111,8 @@ def test_readme_section_is_generated_from_the_table():
 
 def test_the_table_loads_by_path_without_the_bridge_package():
     """What the TouchDesigner component's tests do: the file alone, standard library only."""
-    code = ("import importlib.util, sys; s = importlib.util.spec_from_file_location('c', sys.argv[1]);"
+    code = ("import importlib.util, sys;"
+            "s = importlib.util.spec_from_file_location('c', sys.argv[1]);"
             "m = importlib.util.module_from_spec(s); sys.modules['c'] = m; s.loader.exec_module(m);"
             "assert 'numpy' not in sys.modules and 'bridge' not in sys.modules;"
             "print(len(m.CONTROLS))")
@@ -220,7 +220,7 @@ def signals_table():
 
 
 def _refusal(path, signals):
-    with pytest.raises(Refused) as info:
+    with pytest.raises(ControlError) as info:
         read_mapping(str(path), signals)
     return str(info.value)
 
@@ -298,7 +298,7 @@ class _Targets:
 
     def prepare(self, control, values):
         if control.name == "mapping":
-            raise Refused("no mapping here")
+            raise ControlError("no mapping here")
         return None
 
     def apply(self, control, values, payload):
@@ -566,9 +566,12 @@ class TestDaemon:
         assert "/vjbridge/low" in stream.addresses(time.monotonic() - 0.5)
         bad = tmp / "bad.yaml"
         bad.write_text("routes:\n  - {signal: lwo, osc: {address: /x}}\n")
+        small, big = tmp / "small.bin", tmp / "big.bin"
+        small.write_bytes(bytes(range(256)) * 4)
+        big.write_bytes(bytes(range(256)) * 1200)
         for path, words in ((bad, "did you mean 'low'"), (tmp, "is a directory"),
                             (tmp / "missing.yaml", "No such file"),
-                            (Path(sys.executable), "at most 256 KiB")):
+                            (small, "not a UTF-8 text file"), (big, "at most 256 KiB")):
             reply = client.call("/vjbridge/control/mapping", str(path.resolve()))
             assert reply[1] == 0 and words in reply[2], reply
             assert "control: refused /vjbridge/control/mapping: mapping" in bridge.wait_for(
@@ -589,9 +592,9 @@ class TestDaemon:
     def test_fuzz_leaves_the_daemon_sending(self, daemon):
         bridge, stream, client, cport, tmp = daemon
         bomb = tmp / "bomb.yaml"
-        bomb.write_text('a: &a ["x","x","x","x","x","x","x","x","x","x"]\n'
-                        + "".join(f"b{i}: &b{i} [{','.join(['*' + ('a' if i == 0 else f'b{i - 1}')] * 10)}]\n"
-                                  for i in range(9)) + "routes: *b8\n")
+        lines = ['a: &b0 ["x","x","x","x","x","x","x","x","x","x"]']
+        lines += [f"b{i}: &b{i} [{', '.join([f'*b{i - 1}'] * 10)}]" for i in range(1, 10)]
+        bomb.write_text("\n".join(lines) + "\nroutes: *b9\n")  # 10 ** 10 strings expanded
         for data in _fuzz_packets(random.Random(3)):
             client.send_raw(data)
         time.sleep(1.5)  # past the fuzz's second of log lines (capped, then counted)
