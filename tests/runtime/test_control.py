@@ -619,6 +619,29 @@ class TestDaemon:
             bridge.wait_for(line)
         assert "more control messages in the last second, not logged one by one" in bridge.stderr
 
+    def test_a_flood_neither_stalls_the_stream_nor_grows_memory(self, daemon):
+        bridge, stream, client, cport, _ = daemon
+        rss = _rss_kb(bridge.proc.pid)
+        junk = b"/vjbridge/control/gain/low\x00\x00,s\x00\x00loud\x00\x00\x00\x00"
+        flood = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # its acks are left unread
+        t0 = time.monotonic()
+        sent = 0
+        while time.monotonic() - t0 < 3.0:
+            for _ in range(100):
+                flood.sendto(junk, ("127.0.0.1", cport))
+            sent += 100
+            time.sleep(0.001)
+        t1 = time.monotonic()
+        flood.close()
+        assert sent > 5000
+        during = len(stream.since(t0 + 0.5, t1))
+        assert during >= 0.5 * 60 * (t1 - t0 - 0.5), during  # 60 bundles/s expected
+        time.sleep(2.0)
+        client.drain()
+        assert client.call("/vjbridge/control/ping", timeout=10)[1] == 1
+        assert _rss_kb(bridge.proc.pid) - rss < 8 * 1024  # nothing queued per packet
+        assert "more control messages in the last second, not logged one by one" in bridge.stderr
+
     def test_sigterm_stops_it_promptly(self, daemon):
         bridge, stream, client, cport, _ = daemon
         t0 = time.monotonic()
@@ -628,6 +651,13 @@ class TestDaemon:
         assert "Traceback" not in bridge.stderr
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.bind(("127.0.0.1", cport))  # the control port is free again
+
+
+def _rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
 
 
 @pytest.mark.peers
