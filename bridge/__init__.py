@@ -4,24 +4,37 @@ Public API::
 
     from bridge import FeatureSpec, FeatureExtractor, extract_file
 
-Importing ``bridge`` loads numpy and the extractor only: no librosa, no scikit-learn, no PyAV (a
-file is decoded with PyAV only when one is read).
+Why the names load lazily (PEP 562): the signal catalog (:mod:`bridge.signals.catalog`) and the
+stream schema must import with the standard library alone, because the TouchDesigner component and
+its tests read them where numpy is not installed. ``import bridge`` therefore loads nothing heavy;
+the first use of ``bridge.FeatureExtractor`` (or ``from bridge import ...``) loads numpy and the
+extractor. Nothing here ever loads librosa, scikit-learn or PyAV (a file is decoded with PyAV only
+when one is read).
 """
 
 import os as _os
+
+from bridge._lazy import lazy as _lazy
 
 # The extractor and the models multiply small matrices; BLAS/OpenMP worker threads only add
 # latency spikes (and fight FFTW's threads). A user's explicit setting still wins.
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     _os.environ.setdefault(_var, "1")
 
-from bridge.audio.decode import AudioInfo, audio_info, extract_file, iter_audio, load_audio  # noqa: E402
-from bridge.audio.features import FeatureExtractor  # noqa: E402
-from bridge.audio.resample import StreamResampler  # noqa: E402
-from bridge.audio.spec import FeatureSpec  # noqa: E402
-from bridge.errors import BridgeError  # noqa: E402
-
 __version__ = "0.1.0"
 
-__all__ = ["AudioInfo", "BridgeError", "FeatureExtractor", "FeatureSpec", "StreamResampler",
-           "audio_info", "extract_file", "iter_audio", "load_audio", "__version__"]
+#: Public name -> the module that defines it (imported on first use).
+_LAZY = {
+    "AudioInfo": "bridge.audio.decode", "audio_info": "bridge.audio.decode",
+    "extract_file": "bridge.audio.decode", "iter_audio": "bridge.audio.decode",
+    "load_audio": "bridge.audio.decode",
+    "FeatureExtractor": "bridge.audio.features",
+    "StreamResampler": "bridge.audio.resample",
+    "FeatureSpec": "bridge.audio.spec",
+    "BridgeError": "bridge.errors",
+}
+
+__all__ = sorted(_LAZY) + ["__version__"]
+
+
+__getattr__, __dir__ = _lazy("bridge", _LAZY, globals())

@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "features": "bridge.commands.features",
     "bench": "bridge.commands.bench",
     "check": "bridge.commands.check",
+    "schema": "bridge.commands.schema",
     "dataset": "bridge.commands.dataset",
     "study": "bridge.commands.study",
     "export": "bridge.commands.export",
@@ -60,6 +61,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `vjbridge schema | head`: the reader left; say nothing more
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -26,8 +26,10 @@ escaping is a bug. Messages name what is wrong and how to fix it::
     ├── CorpusError             the projectM corpus cannot be built: renderer missing (names the
     │   │                       apt-get line), music package unavailable, hash mismatch
     │   └── PresetError         one Milkdrop preset fails to load or render (skipped, reported)
-    └── DeviceError             an audio input device is not found, ambiguous or cannot be opened;
-                                the message lists the available inputs (also an OSError)
+    ├── DeviceError             an audio input device is not found, ambiguous or cannot be opened;
+    │                           the message lists the available inputs (also an OSError)
+    └── ResourceError           a mapping or model vjbridge ships is missing from the installed
+                                package (bridge.resources; also an OSError)
 
 Later stages (models, mappings, devices, sinks) add their branches here, so a caller can catch
 exactly the family it can handle.
@@ -101,3 +103,8 @@ class CorpusError(BridgeError):
 
 class PresetError(CorpusError):
     """One Milkdrop preset fails to load or render; the corpus skips it and reports it."""
+
+
+class ResourceError(BridgeError, OSError):
+    """A file vjbridge ships (mapping, model) is missing from the package; the message says how to
+    reinstall or re-clone."""

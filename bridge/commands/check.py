@@ -3,6 +3,8 @@
 Why a separate command: a VJ should learn about a typo before the show, not from a silent output.
 Exit 1 with one line per problem (``file: routes[3].midi.cc: 130 is out of range 0..127``), or
 exit 0 with a summary of targets and routes. ``--schema`` prints the generated mapping reference.
+A shipped mapping is checked by its name (``vjbridge check default``), which also prints where the
+installed file is: the place to copy it from for an edit.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ HELP = "validate mapping YAML files: every error with its key path, or a summary
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("mappings", nargs="*", metavar="MAPPING", help="mapping YAML file(s)")
+    parser.add_argument("mappings", nargs="*", metavar="MAPPING",
+                        help="mapping YAML file(s), or a shipped mapping's name (default, ...)")
     parser.add_argument("--schema", action="store_true",
                         help="print the mapping reference (every key, default, range) as Markdown")
 
@@ -23,15 +26,18 @@ def run(args: argparse.Namespace) -> int:
     from bridge.errors import ConfigError, MappingError
     from bridge.mapping.schema import schema_markdown
     from bridge.mapping.validate import load_mapping
+    from bridge.resources import resolve_mapping, shipped_mapping_names
 
     if args.schema:
         print(schema_markdown())
         if not args.mappings:
             return 0
     if not args.mappings:
-        raise ConfigError("give a mapping file to check, e.g. vjbridge check mappings/default.yaml")
+        raise ConfigError("give a mapping file to check, e.g. vjbridge check my-mapping.yaml, or "
+                          f"a shipped one's name: {', '.join(shipped_mapping_names())}")
     failed = 0
-    for path in args.mappings:
+    for text in args.mappings:
+        path = resolve_mapping(text)  # ConfigError naming the shipped mappings for a bad name
         try:
             mapping = load_mapping(path)
         except MappingError as exc:

@@ -21,7 +21,8 @@ def audio_inputs() -> tuple[list[dict], str | None]:
     try:
         import sounddevice as sd
     except OSError as exc:
-        return [], f"PortAudio is not available ({exc}); on Debian/Ubuntu: apt-get install libportaudio2"
+        return [], (f"PortAudio is not available ({exc}); on Debian/Ubuntu: apt-get install "
+                    "libportaudio2 (sounddevice's Windows and macOS wheels include it)")
     apis = sd.query_hostapis()
     default_in = sd.default.device[0]
     out = []
@@ -34,8 +35,16 @@ def audio_inputs() -> tuple[list[dict], str | None]:
     return out, None
 
 
-#: MIDI systems tried, in order: the platform default (ALSA, CoreMIDI, WinMM), then JACK.
+#: MIDI systems tried, in order: the platform default (ALSA, CoreMIDI, WinMM), then JACK on Linux
+#: (python-rtmidi's Windows and macOS wheels have no JACK support).
 MIDI_APIS = (("default", None), ("JACK", "mido.backends.rtmidi/UNIX_JACK"))
+
+
+def midi_apis(platform: str | None = None) -> tuple:
+    import sys
+
+    platform = sys.platform if platform is None else platform
+    return MIDI_APIS if platform.startswith("linux") else MIDI_APIS[:1]
 
 
 @contextlib.contextmanager
@@ -61,7 +70,7 @@ def midi_outputs() -> list[dict]:
 
     os.environ.setdefault("JACK_NO_START_SERVER", "1")  # listing must never start a JACK server
     out = []
-    for label, backend in MIDI_APIS:
+    for label, backend in midi_apis():
         try:
             import mido
 
@@ -95,7 +104,11 @@ def run(args: argparse.Namespace) -> int:
               f"{d['hostapi']})")
     if any(d["default"] for d in inputs):
         print("  (* = default input)")
-    print("MIDI outputs (vjbridge run --midi NAME; without a name a virtual port is created):")
+    import sys
+
+    virtual = ("Windows has no virtual ports: loopMIDI makes one" if sys.platform == "win32"
+               else "without a name a virtual port is created")
+    print(f"MIDI outputs (vjbridge run --midi NAME; {virtual}):")
     for api in midi:
         if api["problem"]:
             print(f"  {api['api']}: not available ({api['problem']})")

@@ -1,15 +1,15 @@
 """``vjbridge run``: the live bridge: an audio source through the engine to OSC, until stopped.
 
 With no source option it records the default input device, or plays the built-in demo groove when
-the machine has no input (CI, a fresh gallery PC), and says which. SIGINT and SIGTERM stop it
-cleanly: the source stops, outputs go to their idle values, and the measured latency is printed.
+the machine has no input (CI, a fresh gallery PC), and says which. SIGINT, SIGTERM and
+Windows' CTRL_BREAK_EVENT (:mod:`bridge.runtime.shutdown`) stop it cleanly: the source stops,
+outputs go to their idle values, and the measured latency is printed.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 import threading
 import time
@@ -28,12 +28,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--demo", action="store_true", help="the built-in synthetic groove")
     parser.add_argument("--speed", type=float, default=1.0,
                         help="--file/--demo playback speed (1 = real time, 0 = as fast as possible)")
-    parser.add_argument("--mapping", default="default", metavar="PATH|none",
-                        help="mapping YAML (default: mappings/default.yaml, OSC to "
-                             "127.0.0.1:7000); 'none' sends every signal raw as "
-                             "/vjbridge/<name> to --osc")
+    parser.add_argument("--mapping", default="default", metavar="NAME|PATH|none",
+                        help="a shipped mapping's name (default: OSC to 127.0.0.1:7000; "
+                             "touchdesigner-audioanalysis, lighting-desk-midi; `vjbridge check "
+                             "NAME` shows where it is) or a mapping YAML file; 'none' sends every "
+                             "signal raw as /vjbridge/<name> to --osc")
     parser.add_argument("--model", action="append", metavar="PATH",
-                        help="ONNX model to run (repeatable; default: the shipped onnx_models/*.onnx)")
+                        help="ONNX model to run (repeatable; default: the shipped models)")
     parser.add_argument("--no-models", action="store_true", help="run no models")
     parser.add_argument("--osc", metavar="HOST:PORT", default=None,
                         help="send every OSC output of the mapping to HOST:PORT instead")
@@ -69,6 +70,15 @@ def _controls_help() -> str:
     from bridge.runtime.controls import help_text
 
     return help_text().replace("%", "%%")
+
+
+def _control_target(args):
+    """``--control``'s (host, port) for ``/vjbridge/_info`` (ConfigError when malformed), or None."""
+    if args.control is None:
+        return None
+    from bridge.runtime.control import parse_control_target
+
+    return parse_control_target(args.control)
 
 
 def _open_control(args, engine):
@@ -135,12 +145,14 @@ def run(args: argparse.Namespace) -> int:
         logging.getLogger().setLevel(args.log_level.upper())
     from bridge.runtime.engine import LIVE_SPEC, Engine
     from bridge.runtime.pipeline import build
+    from bridge.runtime.shutdown import on_stop_signals
     from bridge.runtime.status import StatusLine
 
     mapping = None if args.mapping.lower() == "none" else args.mapping
     models = [] if args.no_models else args.model
     stages, outputs, rate = build(LIVE_SPEC, mapping=mapping, models=models, osc=args.osc,
-                                  midi=args.midi, osc_prefix=args.osc_prefix)
+                                  midi=args.midi, osc_prefix=args.osc_prefix,
+                                  control=_control_target(args))
     rate = args.output_rate or rate
     source = _choose_source(args)
     engine = Engine(source, stages, outputs, output_rate=rate, on_loss=args.on_loss,
@@ -155,36 +167,31 @@ def run(args: argparse.Namespace) -> int:
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread, re-raised there
             failure.append(exc)
 
-    def on_signal(signum, frame):
-        stop.set()
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     status = StatusLine(engine, interval=args.status_interval)
     started = time.perf_counter()
     thread = threading.Thread(target=work, name="engine")
-    try:
-        with status:
-            thread.start()
-            announced = False
-            while thread.is_alive():
-                thread.join(timeout=0.25)
-                if not announced and source.state != "starting":
-                    announced = True
-                    print(f"vjbridge: {source.describe()} -> {LIVE_SPEC.frame_rate:.2f} frames/s "
-                          f"-> {', '.join(o.describe() for o in outputs)} at {rate:g} Hz; "
-                          f"engine priority {engine.priority}; Ctrl-C to stop",
-                          file=sys.stderr, flush=True)
-                    if control is not None:
-                        print(f"vjbridge: {control.describe()}", file=sys.stderr, flush=True)
-                if source.state != "starting":
-                    status.update()
-    finally:
-        stop.set()
-        thread.join()
-        if control is not None:
-            control.close()
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+    with on_stop_signals(stop.set):  # also while joining: a second Ctrl-C only stops again
+        try:
+            with status:
+                thread.start()
+                announced = False
+                while thread.is_alive():
+                    thread.join(timeout=0.25)
+                    if not announced and source.state != "starting":
+                        announced = True
+                        sent_to = ", ".join(o.describe() for o in outputs)
+                        print(f"vjbridge: {source.describe()} -> {LIVE_SPEC.frame_rate:.2f} "
+                              f"frames/s -> {sent_to} at {rate:g} Hz; engine priority "
+                              f"{engine.priority}; Ctrl-C to stop", file=sys.stderr, flush=True)
+                        if control is not None:
+                            print(f"vjbridge: {control.describe()}", file=sys.stderr, flush=True)
+                    if source.state != "starting":
+                        status.update()
+        finally:
+            stop.set()
+            thread.join()
+            if control is not None:
+                control.close()
     if failure:
         raise failure[0]
     print(status.summary(time.perf_counter() - started), file=sys.stderr, flush=True)

@@ -14,6 +14,7 @@ from collections.abc import Mapping as AbcMapping
 from bridge.errors import MappingError
 from bridge.mapping.transforms import DelayLine, NoteTrigger, RouteChain, clamp01
 from bridge.mapping.validate import Mapping, load_mapping
+from bridge.signals.catalog import SPECTRUM
 from bridge.sinks.messages import MidiCC, MidiNote, OscValue
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,8 @@ class _Route:
         self.out_lo, self.out_hi = route["out"]
         self.idle = route["idle"] if route["idle"] is not None else self.out_lo
         self.last: float | None = None
+        #: values per frame: 1, or a vector signal's size (one OSC message of that many floats)
+        self.size = SPECTRUM[self.signal].size if self.signal in SPECTRUM else 1
         osc, midi = route["osc"], route["midi"]
         self.osc_key = ("osc", osc["target"]) if osc else None
         self.osc_address = osc["address"] if osc else None
@@ -83,6 +86,8 @@ class _Route:
     def idle_outputs(self, frame: Frame) -> None:
         if self.osc_key is not None:
             v = int(round(self.idle)) if self.osc_int else float(self.idle)
+            if self.size > 1:
+                v = (float(self.idle),) * self.size
             frame.setdefault(self.osc_key, []).append(OscValue(self.osc_address, v))
         if self.midi_key is not None and self.trigger is None:
             frac = (self.idle - self.out_lo) / (self.out_hi - self.out_lo)
@@ -118,7 +123,10 @@ class Router:
         self._osc_keys = list(dict.fromkeys(r.osc_key for r in self.routes_ if r.osc_key))
         slot = {key: i for i, key in enumerate(self._osc_keys)}
         self._plan = [(r.signal, r, r.chain.fn, slot.get(r.osc_key, -1), r.osc_address,
-                       r.osc_int, r.midi_key is not None) for r in self.routes_]
+                       r.osc_int, r.midi_key is not None) for r in self.routes_ if r.size == 1]
+        # vector routes (the mel spectrum: OSC only, no transforms), after the scalar ones
+        self._vectors = [(r.signal, r, slot[r.osc_key], r.osc_address)
+                         for r in self.routes_ if r.size > 1]
         self._delayed = self.delay_.ticks > 0
 
     @property
@@ -155,6 +163,13 @@ class Router:
                     lists[slot].append(new(OscValue, (address, int(round(y)) if is_int else y)))
                 if has_midi:
                     r.midi_outputs(y, midi)
+        if self._vectors:  # a tuple of floats passed through (the last one held when missing)
+            for signal, r, slot, address in self._vectors:
+                x = get(signal)
+                if type(x) is tuple and len(x) == r.size:
+                    r.last = x
+                if r.last is not None:
+                    lists[slot].append(new(OscValue, (address, r.last)))
         if len(lists) == 1:  # the usual mapping: one OSC target
             frame: Frame = {self._osc_keys[0]: lists[0]} if lists[0] else {}
         else:

@@ -269,6 +269,14 @@ def _cross_check(m: dict, problems: list[str], signals: dict | None) -> None:
             if has_cc and mid.get("bits") == 14 and type(mid["cc"]) is int and mid["cc"] > 31:
                 problems.append(f"{p}.midi.cc: {mid['cc']} is out of range 0..31 for 14-bit "
                                 "(its LSB goes on cc+32)")
+        if (signals or {}).get(r.get("signal")) == "spectrum":
+            if r.get("midi"):
+                problems.append(f"{p}.midi: {r['signal']!r} is a spectrum (a vector of values); "
+                                "it can only go to OSC (one message with a value per band)")
+            if r.get("osc") and r["osc"].get("type") == "int":
+                problems.append(f"{p}.osc.type: {r['signal']!r} is a spectrum of floats; remove "
+                                "`type: int`")
+            r["autorange"] = False
         if r.get("autorange") == "auto":
             kind = (signals or {}).get(r.get("signal"), "")
             r["autorange"] = kind == MODEL

@@ -89,6 +89,7 @@ class ControlTargets:
         outputs = self._outputs()
         if outputs is not None:
             outputs.set_rate(rate)
+        self._schema_changed()
         frame_rate = engine.spec.frame_rate
         capped = (f" (one tick per analysis frame at most: {frame_rate:.2f} ticks/s)"
                   if rate > frame_rate else "")
@@ -114,6 +115,7 @@ class ControlTargets:
         self.mapping.path = path
         if not self.rate_fixed and outputs.rate_override is None:
             self.engine.output_rate = float(mapping.rate)
+        self._schema_changed()
         return (f"mapping {path}: {len(mapping.routes)} routes, sent at "
                 f"{self.engine.output_rate:g} Hz")
 
@@ -122,6 +124,13 @@ class ControlTargets:
 
     def _outputs(self):
         return getattr(self.mapping, "outputs", None)
+
+    def _schema_changed(self) -> None:
+        """What is sent changed (addresses, rate): ``/vjbridge/_info`` says so at its next turn."""
+        for output in self.engine.outputs:
+            info = getattr(output, "info", None)
+            if info is not None:
+                info.invalidate()
 
 
 def read_mapping(path: str, signals):

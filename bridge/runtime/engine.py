@@ -53,7 +53,7 @@ from bridge.audio.resample import StreamResampler
 from bridge.audio.spec import FeatureSpec
 from bridge.errors import ConfigError
 from bridge.runtime.latency import Rolling
-from bridge.runtime.stages import Columns
+from bridge.runtime.stages import Columns, Vectors
 
 log = logging.getLogger(__name__)
 
@@ -272,6 +272,8 @@ class Engine:
             for values in results:  # later stages win a name, as dict.update would
                 if type(values) is Columns:  # one tolist() instead of a float() per name
                     row.update(zip(values.names, values.matrix[i].tolist()))
+                elif type(values) is Vectors:  # a vector signal (the mel spectrum): a tuple
+                    row.update((key, tuple(v[i].tolist())) for key, v in values.items())
                 else:
                     row.update((key, float(v[i])) for key, v in values.items())
             self.values = row

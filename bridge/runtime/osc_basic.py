@@ -18,7 +18,14 @@ class OscOutput:
     """Sends ``{name: value}`` as float messages under ``prefix``, bundled per tick."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 7000, *, prefix: str = "/vjbridge",
-                 bundle: bool = True, idle_value: float = 0.0):
+                 bundle: bool = True, idle_value: float = 0.0, catalog=None,
+                 control: tuple[str, int] | None = None, produced=None):
+        from bridge.runtime.pipeline import InfoAnnouncer
+
+        self.catalog = catalog  # the run's, for the schema; None = the process-wide catalog
+        self.control = control
+        self.produced = produced  # () -> the names the stages produce, in the engine's row order
+        self.info = InfoAnnouncer(self)
         self.host = host
         self.port = int(port)
         self.prefix = prefix.rstrip("/")
@@ -37,7 +44,30 @@ class OscOutput:
             self._names = tuple(values)
             self._addresses = [f"{self.prefix}/{k}" for k in values]
             self.sink.set_idle([OscValue(a, self.idle_value) for a in self._addresses])
+            self.info.invalidate()
+            self.info.announce()  # the first tick's names are the schema: say so at once
         self.sink.send([OscValue(a, v) for a, v in zip(self._addresses, values.values())])
+
+    def schema(self) -> dict:
+        """Every signal sent, raw (:func:`bridge.runtime.stream_schema.describe_raw`): the names of
+        the last tick, or, before the first, the names the stages produce (else the catalog's)."""
+        from bridge.runtime.stream_schema import describe_raw
+        from bridge.signals.catalog import CATALOG
+
+        catalog = self.catalog if self.catalog is not None else CATALOG
+        names = self._names
+        if not names:
+            names = tuple(dict.fromkeys(self.produced())) if self.produced is not None else tuple(
+                n for n in catalog.names() if catalog[n].size == 1)
+        return describe_raw(catalog, names, prefix=self.prefix, host=self.host, port=self.port,
+                            control=self.control)
+
+    def osc_sinks(self) -> dict:
+        return {"raw": self.sink} if self.sink is not None else {}
+
+    def poll(self) -> None:
+        """Once a second (the engine): announce the schema as ``/vjbridge/_info``."""
+        self.info.announce()
 
     def idle(self) -> None:
         if self.sink is not None:

@@ -16,18 +16,15 @@ from __future__ import annotations
 
 import logging
 import os
-from pathlib import Path
 
 import numpy as np
 
 from bridge.errors import ConfigError
+# DEFAULT_MODEL, shipped_models: also imported from here (tests, the benchmark)
+from bridge.resources import DEFAULT_MODEL, models_dir, resolve_mapping, shipped_models  # noqa
 from bridge.runtime.stages import Columns
 
 log = logging.getLogger(__name__)
-
-ROOT = Path(__file__).resolve().parents[2]
-MODELS_DIR = ROOT / "onnx_models"  # the shipped models
-DEFAULT_MAPPING = ROOT / "mappings" / "default.yaml"
 
 
 class SignalsStage:
@@ -53,16 +50,6 @@ class SignalsStage:
 
     def close(self) -> None:
         pass
-
-
-#: The shipped model loaded first (the default recipe); other shipped models follow by name.
-DEFAULT_MODEL = "motion-weight.onnx"
-
-
-def shipped_models() -> list[Path]:
-    if not MODELS_DIR.is_dir():
-        return []
-    return sorted(MODELS_DIR.glob("*.onnx"), key=lambda p: (p.name != DEFAULT_MODEL, p.name))
 
 
 class ModelStage:
@@ -147,7 +134,7 @@ class MappingOutput:
     edit is logged and the last good mapping stays live."""
 
     def __init__(self, path, *, osc: str | None = None, midi: str | None = None,
-                 produced=None, catalog=None):
+                 produced=None, catalog=None, control: tuple[str, int] | None = None):
         from bridge.mapping import load_mapping
         from bridge.signals.catalog import CATALOG
 
@@ -155,10 +142,14 @@ class MappingOutput:
         self.path = os.fspath(path)
         self.osc = osc
         self.midi = midi
+        self.control = control  # the control port, announced in /vjbridge/_info
         self.produced = produced  # () -> names the stages produce (known once they started)
         # MappingError naming every bad key
-        self.rate = float(load_mapping(self.path, signals=_signal_table(self.catalog)).rate)
+        mapping = load_mapping(self.path, signals=_signal_table(self.catalog))
+        self.rate = float(mapping.rate)
+        self.signals_used = {r["signal"] for r in mapping.routes}
         self.outputs = None
+        self.info = InfoAnnouncer(self)
 
     def start(self) -> None:
         from bridge.mapping import Outputs
@@ -170,12 +161,39 @@ class MappingOutput:
             if silent:
                 log.warning("mapping %s routes %s, which no loaded model produces: those routes "
                             "stay silent", self.path, ", ".join(silent))
+        self.info.announce()  # before the first data tick
+
+    def schema(self) -> dict:
+        """What this output sends (:mod:`bridge.runtime.stream_schema`): the current mapping's
+        routes with the catalog's declarations; live = produced by a stage of this run."""
+        from bridge.mapping.validate import load_mapping
+        from bridge.runtime.stream_schema import describe
+
+        mapping = self.outputs.mapping if self.outputs is not None else load_mapping(
+            self.path, signals=_signal_table(self.catalog))
+        osc_override = None
+        if self.osc:
+            from bridge.sinks.osc import parse_osc_target
+
+            osc_override = parse_osc_target(self.osc)
+        produced = self.produced() if self.produced is not None else None
+        return describe(mapping, self.catalog, produced=produced, mapping_name=self.path,
+                        control=self.control, osc_override=osc_override)
+
+    def osc_sinks(self) -> dict:
+        """OSC sinks by target name (where ``/vjbridge/_info`` goes)."""
+        if self.outputs is None:
+            return {}
+        return {name: sink for (kind, name), sink in self.outputs.sinks.items() if kind == "osc"}
 
     def send(self, values: dict[str, float]) -> None:
         self.outputs.tick(values)
 
     def poll(self) -> None:
-        self.outputs.reload_if_changed()
+        """Once a second: reload an edited mapping, then announce the schema."""
+        if self.outputs.reload_if_changed() == []:
+            self.info.invalidate()  # a new mapping: a new schema
+        self.info.announce()
 
     def idle(self) -> None:
         if self.outputs is not None:
@@ -203,11 +221,58 @@ class MappingOutput:
         return f"mapping {self.path}" + (f" ({targets})" if targets else "")
 
 
+class InfoAnnouncer:
+    """Sends ``/vjbridge/_info`` (version, digest, the target's schema; see
+    :mod:`bridge.runtime.stream_schema`) to every OSC target of ``output``: on start, then at each
+    ``announce()`` (the engine polls outputs about once a second). The schema is built once and
+    again only after ``invalidate()`` (a reloaded mapping), off the per-frame path. A target that
+    cannot take the message (too big for it, closed) is logged once, never raised to the engine."""
+
+    def __init__(self, output):
+        self.output = output
+        self._schema: dict | None = None
+        self._args: dict[str, list] = {}
+        self._failed: set[str] = set()
+        self.sent = 0
+
+    def invalidate(self) -> None:
+        self._schema = None
+
+    def schema(self) -> dict:
+        if self._schema is None:
+            from bridge.runtime.stream_schema import info_message_args
+
+            self._schema = self.output.schema()
+            self._args = {name: info_message_args(self._schema, name)
+                          for name in self._schema["osc"]}
+        return self._schema
+
+    def announce(self) -> None:
+        from bridge.runtime.stream_schema import INFO_ADDRESS
+
+        schema = self.schema()
+        for name, sink in self.output.osc_sinks().items():
+            args = self._args.get(name)
+            if args is None:
+                continue
+            try:
+                sink.send_message(INFO_ADDRESS, args)
+                self.sent += 1
+            except Exception as exc:  # noqa: BLE001 - the data stream matters more than its label
+                if name not in self._failed:
+                    self._failed.add(name)
+                    log.warning("cannot send %s to osc target %r: %s", INFO_ADDRESS, name, exc)
+        return schema
+
+
 def build(spec, *, mapping: str | None = "default", models: list | None = None,
-          osc: str | None = None, midi: str | None = None, osc_prefix: str = "/vjbridge"):
+          osc: str | None = None, midi: str | None = None, osc_prefix: str = "/vjbridge",
+          control: tuple[str, int] | None = None):
     """The stages and outputs ``vjbridge run`` uses: classic signals, the models (default: the
-    shipped ones), and the mapping (``"default"``, a path, or ``None`` for raw OSC of every signal
-    under ``osc_prefix``). Returns ``(stages, outputs, rate)``; rate is the mapping's (or 60)."""
+    shipped ones), the mel spectrum when the mapping routes it, and the mapping (a shipped
+    mapping's name such as ``"default"``, a path, or ``None`` for raw OSC of every signal under
+    ``osc_prefix``). Returns ``(stages, outputs, rate)``; rate is the mapping's (or 60).
+    ``control``: the control port's (host, port), announced in ``/vjbridge/_info``."""
     from bridge.signals.catalog import CATALOG
 
     catalog = CATALOG.copy()  # this pipeline's: the models declare their outputs into it
@@ -217,16 +282,26 @@ def build(spec, *, mapping: str | None = "default", models: list | None = None,
         stages.insert(0, ModelStage(paths, spec, skip_duplicates=models is None, catalog=catalog))
     elif models is None:
         log.warning("no shipped models in %s: model outputs (motion, weight, ...) are not sent; "
-                    "see onnx_models/rebuild.sh", MODELS_DIR)
+                    "a checkout rebuilds them with onnx_models/rebuild.sh", models_dir())
     if mapping is None:
         from bridge.runtime.osc_basic import OscOutput
         from bridge.sinks.osc import parse_osc_target
 
         host, port = parse_osc_target(osc or "127.0.0.1:7000")
-        return stages, [OscOutput(host, port, prefix=osc_prefix)], 60.0
-    path = DEFAULT_MAPPING if mapping == "default" else Path(mapping)
+        def in_row_order() -> list[str]:  # the engine's row: stage by stage
+            return [name for stage in stages for name in stage.names]
+
+        return stages, [OscOutput(host, port, prefix=osc_prefix, catalog=catalog,
+                                  control=control, produced=in_row_order)], 60.0
+    path = resolve_mapping(os.fspath(mapping))  # a shipped mapping's name, or a file
+
     def produced() -> set[str]:
         return {name for stage in stages for name in stage.names}
 
-    output = MappingOutput(path, osc=osc, midi=midi, produced=produced, catalog=catalog)
+    output = MappingOutput(path, osc=osc, midi=midi, produced=produced, catalog=catalog,
+                           control=control)
+    if "mel" in output.signals_used:
+        from bridge.runtime.stages import SpectrumStage
+
+        stages.append(SpectrumStage(spec))
     return stages, [output], output.rate

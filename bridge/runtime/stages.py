@@ -66,6 +66,42 @@ class Columns(Mapping):
         return len(self.names)
 
 
+class Vectors(dict):
+    """A stage's result whose signals are vectors: ``{name: (n, size) array}``. The engine puts
+    row ``i`` of each into the tick's values as a tuple of ``size`` floats (one OSC message with
+    ``size`` arguments: the ``mel`` spectrum), where :class:`Columns` give one float per name."""
+
+    __slots__ = ()
+
+
+class SpectrumStage:
+    """``mel``: the frame's 64 mel bands as levels 0..1, ``(dB - floor) / -floor`` clipped (floor
+    -80 dB, :data:`bridge.signals.catalog.SPECTRUM_FLOOR_DB`). Stateless; added to a run only when
+    its mapping routes ``mel``, so no other run pays for it."""
+
+    name = "spectrum"
+    names = ("mel",)
+
+    def __init__(self, spec):
+        from bridge.signals.catalog import SPECTRUM_FLOOR_DB
+
+        self._n = spec.n_mels
+        self._floor = SPECTRUM_FLOOR_DB
+
+    def start(self) -> None:
+        pass
+
+    def process(self, frames: np.ndarray) -> Vectors:
+        level = (frames[:, :self._n] - self._floor) * (-1.0 / self._floor)
+        return Vectors(mel=np.clip(level, 0.0, 1.0, out=level))
+
+    def reset(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 class FeatureColumns:
     """The extractor's own columns as signals: ``rms``, ``onset`` and ``low``/``mid``/``high``
     (mean mel dB of the lower, middle and upper third of the bands). Stateless; always available,

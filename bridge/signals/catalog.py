@@ -10,7 +10,17 @@ Two kinds of entries:
 * **classic** signals, computed by :class:`bridge.signals.classic.ClassicSignals` from the live
   features; declared below in :data:`CLASSIC` (names an audioAnalysis / Milkdrop user recognises);
 * **model** outputs (``motion``, ``weight``, ``r``, ``g``, ``b``, ...), which the ONNX models declare
-  themselves when they are loaded, through :meth:`Catalog.declare_model_output`.
+  themselves when they are loaded, through :meth:`Catalog.declare_model_output`;
+* **feature** signals taken straight from the extractor's frame: :data:`SPECTRUM` (``mel``, the 64
+  mel bands as one vector, sent only when a mapping routes it).
+
+Kinds: ``continuous`` (a level), ``trigger`` (1.0 on the frame of an event), ``tempo`` (BPM),
+``colour`` (one channel of an RGB colour: ``r``, ``g``, ``b``, 0..1) and ``spectrum`` (a vector of
+``size`` values).
+
+Standard library only (no numpy): the stream schema (``vjbridge schema``, the ``/vjbridge/_info``
+message) is built from this table, and the TouchDesigner component's tests load it where numpy is
+not installed.
 
 The registry is a plain dict (``Catalog.signals``); looking up a name that is not there raises
 :class:`~bridge.errors.SignalError` with the closest known names.
@@ -25,8 +35,11 @@ from dataclasses import dataclass
 
 from bridge.errors import SignalError
 
-KINDS = ("continuous", "trigger", "tempo")
-SOURCES = ("classic", "model")
+KINDS = ("continuous", "trigger", "tempo", "colour", "spectrum")
+SOURCES = ("classic", "model", "features")
+#: Model outputs with these names are the channels of a colour (kind ``colour``) unless the model
+#: says otherwise.
+COLOUR_NAMES = ("r", "g", "b")
 ADDRESS_PREFIX = "/vjbridge/"
 #: What ``rate="frame"`` means: one value per output frame, at the mapping's global output rate.
 DEFAULT_OUTPUT_RATE_HZ = 60.0
@@ -40,7 +53,8 @@ class Signal:
     ``range`` is the closed interval the value stays in (``math.inf`` for unbounded); a trigger is
     1.0 on the frame of its event and 0.0 otherwise. ``rate`` is ``"frame"``: a value is produced for
     every output frame (60 Hz by default). ``idle`` is the value sinks fall back to when the input
-    is gone or the bridge stops.
+    is gone or the bridge stops. ``size`` is the number of values per frame: 1, or the length of a
+    ``spectrum`` vector (one OSC message with ``size`` arguments).
     """
 
     name: str
@@ -53,6 +67,7 @@ class Signal:
     osc_type: str = "f"
     idle: float = 0.0
     model: str | None = None  # the model that declared it (model outputs only)
+    size: int = 1
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
@@ -62,8 +77,12 @@ class Signal:
             raise SignalError(f"Signal {self.name!r}: kind must be one of {', '.join(KINDS)}; got "
                               f"{self.kind!r}.")
         if self.source not in SOURCES:
-            raise SignalError(f"Signal {self.name!r}: source must be 'classic' or 'model'; got "
-                              f"{self.source!r}.")
+            raise SignalError(f"Signal {self.name!r}: source must be one of {', '.join(SOURCES)}; "
+                              f"got {self.source!r}.")
+        if type(self.size) is not int or not 1 <= self.size <= 1024 \
+                or (self.size > 1) != (self.kind == "spectrum"):
+            raise SignalError(f"Signal {self.name!r}: size must be 1, or 2..1024 for a spectrum; "
+                              f"got {self.size!r}.")
         try:
             lo, hi = (float(v) for v in self.range)
         except (TypeError, ValueError):
@@ -132,11 +151,24 @@ CLASSIC: dict[str, Signal] = {s.name: s for s in (
 )}
 
 
+#: Signals taken straight from the extractor's frame (not columns of ClassicSignals).
+SPECTRUM: dict[str, Signal] = {s.name: s for s in (
+    Signal(name="mel", kind="spectrum", range=(0, 1), unit="level", source="features", size=64,
+           description="the 64 mel bands of the frame, each (dB + 80) / 80 clipped to 0..1 "
+                       "(0 = -80 dB or below, 1 = full scale): one message of 64 floats, sent "
+                       "only when the mapping routes it (what an Audio Spectrum CHOP gives)"),
+)}
+
+#: The level range :data:`SPECTRUM` maps to 0..1, in dB.
+SPECTRUM_FLOOR_DB = -80.0
+
+
 class Catalog:
-    """A dict of :class:`Signal` by name: the classic ones plus model outputs declared at run time."""
+    """A dict of :class:`Signal` by name: the classic and feature signals plus model outputs
+    declared at run time."""
 
     def __init__(self, signals: dict[str, Signal] | None = None):
-        self.signals: dict[str, Signal] = dict(CLASSIC if signals is None else signals)
+        self.signals: dict[str, Signal] = dict(CLASSIC | SPECTRUM if signals is None else signals)
 
     # ---- lookup ----------------------------------------------------------------------------------
     def __getitem__(self, name: str) -> Signal:
@@ -178,7 +210,7 @@ class Catalog:
     # ---- model outputs ---------------------------------------------------------------------------
     def declare_model_output(self, name: str, *, range: tuple[float, float] = (0.0, 1.0),
                              description: str = "", unit: str = "", model: str | None = None,
-                             kind: str = "continuous", idle: float | None = None) -> Signal:
+                             kind: str | None = None, idle: float | None = None) -> Signal:
         """Add (or confirm) an output a model produces; returns its :class:`Signal`.
 
         Declaring the same output again with the same range is a no-op, so reloading a model is safe.
@@ -186,15 +218,17 @@ class Catalog:
         raises :class:`SignalError`.
         """
         lo, hi = range
+        if kind is None:
+            kind = "colour" if name in COLOUR_NAMES else "continuous"
         signal = Signal(name=name, kind=kind, range=(lo, hi), unit=unit,
                         description=description or f"output of model {model or '?'}",
                         source="model", model=model,
                         idle=float(lo if idle is None else idle))
         old = self.signals.get(name)
         if old is not None:
-            if old.source == "classic":
+            if old.source != "model":
                 raise SignalError(f"model {model!r} declares an output named {name!r}, but that is a "
-                                  "classic signal; rename the model output.")
+                                  f"{old.source} signal; rename the model output.")
             if old.range != signal.range or old.kind != signal.kind:
                 raise SignalError(f"model {model!r} declares output {name!r} with range "
                                   f"{signal.range}, but model {old.model!r} already declared it with "
@@ -234,5 +268,6 @@ def declare_model_output(name: str, **kwargs) -> Signal:
     return CATALOG.declare_model_output(name, **kwargs)
 
 
-__all__ = ["ADDRESS_PREFIX", "CATALOG", "CLASSIC", "Catalog", "KINDS", "Signal",
+__all__ = ["ADDRESS_PREFIX", "CATALOG", "CLASSIC", "COLOUR_NAMES", "Catalog", "KINDS",
+           "SPECTRUM", "SPECTRUM_FLOOR_DB", "Signal",
            "declare_model_output", "lookup"]

@@ -11,10 +11,11 @@ from typing import NamedTuple
 
 
 class OscValue(NamedTuple):
-    """One OSC message with one argument: a Python ``float`` (type f) or ``int`` (type i)."""
+    """One OSC message: one Python ``float`` (type f) or ``int`` (type i) argument, or a tuple of
+    floats (a vector signal such as the mel spectrum: one f argument per value)."""
 
     address: str
-    value: float | int
+    value: float | int | tuple
 
 
 class MidiCC(NamedTuple):

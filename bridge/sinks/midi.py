@@ -10,6 +10,7 @@ every channel this sink used, so nothing is left hanging on the receiver.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Sequence
 
 from bridge.errors import SinkError
@@ -19,6 +20,9 @@ from bridge.sinks.messages import MidiCC, MidiNote
 log = logging.getLogger(__name__)
 
 ALL_NOTES_OFF = 123
+#: Windows' MIDI API (WinMM) has no virtual ports; a loopback driver provides one.
+NO_VIRTUAL_PORTS = ("Windows has no virtual MIDI ports: create one with loopMIDI (e.g. named "
+                    "'vjbridge') and give its name as the mapping's midi port or --midi")
 
 
 def encode(item: MidiCC | MidiNote) -> list[list[int]]:
@@ -53,6 +57,8 @@ class MidiSink(Sink):
     def __init__(self, name: str = "default", *, port: str | None = None,
                  virtual_name: str = "vjbridge") -> None:
         super().__init__(name)
+        if port is None and sys.platform == "win32":
+            raise SinkError(NO_VIRTUAL_PORTS)
         try:
             import mido
             self._Message = mido.Message
@@ -67,7 +73,8 @@ class MidiSink(Sink):
             raise
         except ImportError as exc:
             raise SinkError(f"MIDI needs python-rtmidi ({exc}); install it: pip install "
-                            "python-rtmidi") from None
+                            "python-rtmidi (on Python 3.13+ it has no wheel yet and needs a C++ "
+                            "compiler: use Python 3.12)") from None
         except Exception as exc:  # rtmidi raises its own SystemError/InvalidPortError types
             what = f"virtual port {virtual_name!r}" if port is None else f"port {port!r}"
             raise SinkError(f"cannot open MIDI {what}: {exc} (is the port in use, or the MIDI "

@@ -93,6 +93,10 @@ class OscSink(Sink):
         elif t is int:
             if not -2**31 <= v < 2**31:
                 raise ValueError(f"{address}: {v} does not fit a 32-bit OSC int")
+        elif t is tuple:  # a vector signal: 1..1024 finite 32-bit floats
+            if not 1 <= len(v) <= 1024 or not all(
+                    type(x) is float and math.isfinite(x) and abs(x) <= _F32_MAX for x in v):
+                raise ValueError(f"{address}: a vector must hold 1..1024 finite 32-bit floats")
         else:
             raise TypeError(f"{address}: value must be a Python float or int, got {t.__name__} "
                             "(convert numpy scalars with float())")
@@ -156,7 +160,8 @@ class OscSink(Sink):
             parts.append(slow(item))
         if self.bundle:
             self.transport.send([b"".join(parts)])
-            self._layout = _Layout.of(items, self._cache, self._layouts)
+            self._layout = _Layout.of(items, self._cache, self._layouts) if all(
+                type(v) is not tuple for _, v in items) else None  # vectors: the general path
         else:
             self.transport.send(parts)
         self.frames += 1
@@ -167,6 +172,8 @@ class OscSink(Sink):
         self._validate(item)
         address, v = item
         msg = self._enc.message(address, v)
+        if type(v) is tuple:  # a vector's message varies in length: nothing to cache
+            return _I(len(msg)) + msg if self.bundle else msg
         prefix = msg[:-4]
         self._cache[(address, type(v) is int)] = _I(len(msg)) + prefix if self.bundle else prefix
         return _I(len(msg)) + msg if self.bundle else msg
@@ -175,6 +182,31 @@ class OscSink(Sink):
         enc = self._enc.message
         msgs = [enc(a, v) for a, v in items]
         self.transport.send([self._enc.bundle(msgs)] if self.bundle else msgs)
+
+    def send_message(self, address: str, args: Sequence) -> None:
+        """Send one plain OSC message with any number of ``str``/``float``/``int`` arguments, outside
+        the frame bundles: the ``/vjbridge/_info`` schema message, about once a second. Not a frame
+        (the counters that decide the exit blackout are left alone). Encoded with python-osc's
+        builder (no per-frame budget here); a bad argument raises ValueError/TypeError."""
+        if self.closed:
+            raise SinkError(f"{self.kind} output {self.name!r} is closed")
+        from pythonosc.osc_message_builder import OscMessageBuilder
+
+        if type(address) is not str or not address.startswith("/"):
+            raise ValueError(f"OSC address must be a str starting with '/', got {address!r}")
+        builder = OscMessageBuilder(address=address)
+        for arg in args:
+            t = type(arg)
+            if t is str:
+                builder.add_arg(arg, OscMessageBuilder.ARG_TYPE_STRING)
+            elif t is float and math.isfinite(arg) and abs(arg) <= _F32_MAX:
+                builder.add_arg(arg, OscMessageBuilder.ARG_TYPE_FLOAT)
+            elif t is int and -2**31 <= arg < 2**31:
+                builder.add_arg(arg, OscMessageBuilder.ARG_TYPE_INT)
+            else:
+                raise TypeError(f"{address}: argument {arg!r} is not a str, finite 32-bit float "
+                                "or 32-bit int")
+        self.transport.send([builder.build().dgram])
 
     def _close(self) -> None:
         self.transport.close()

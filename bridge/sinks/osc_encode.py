@@ -27,7 +27,11 @@ class OscEncoder:
     def __init__(self) -> None:
         self._prefix: dict[tuple[str, bool], bytes] = {}
 
-    def message(self, address: str, value: float | int) -> bytes:
+    def message(self, address: str, value: float | int | tuple) -> bytes:
+        if type(value) is tuple:  # a vector (the mel spectrum): one float argument per value
+            n = len(value)
+            return (osc_types.write_string(address) + osc_types.write_string("," + "f" * n)
+                    + struct.pack(">%df" % n, *value))
         is_int = type(value) is int
         key = (address, is_int)
         prefix = self._prefix.get(key)

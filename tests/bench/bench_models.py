@@ -115,10 +115,17 @@ def main() -> None:
     from bridge.audio.features import FeatureExtractor
     from bridge.models.onnx_model import OnnxModel
     from bridge.runtime.engine import LIVE_SPEC
-    from bridge.runtime.pipeline import MODELS_DIR, DEFAULT_MODEL
+    try:
+        from bridge.resources import DEFAULT_MODEL, models_dir
+
+        model_path = models_dir() / DEFAULT_MODEL
+    except ImportError:  # an older tree (before bridge.resources) on PYTHONPATH
+        from bridge.runtime.pipeline import DEFAULT_MODEL, MODELS_DIR
+
+        model_path = MODELS_DIR / DEFAULT_MODEL
 
     print(f"tree: {os.path.dirname(os.path.dirname(bridge.__file__))}")
-    model = OnnxModel.load(MODELS_DIR / DEFAULT_MODEL)
+    model = OnnxModel.load(model_path)
     audio = DemoMusic(48000).read(int(args.seconds * 48000))
     ext, mod = [], []
     for _ in range(args.repeat):

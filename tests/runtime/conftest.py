@@ -73,9 +73,9 @@ def mapping_for_test_model(tmp_dir) -> str:
     """mappings/default.yaml without the colour routes (r, g, b): the small test model of
     tests/models/helpers.py produces only motion and weight, and a mapping naming an output no
     loaded model produces is refused."""
-    from bridge.runtime.pipeline import DEFAULT_MAPPING
+    from bridge.resources import shipped_mapping
 
-    lines = [line for line in DEFAULT_MAPPING.read_text().splitlines()
+    lines = [line for line in shipped_mapping("default").read_text().splitlines()
              if not any(f"{{signal: {c}," in line for c in "rgb")]
     path = tmp_dir / "default-motion-weight.yaml"
     path.write_text("\n".join(lines) + "\n")

@@ -1,0 +1,64 @@
+"""`pip install vjbridge` never needs a compiler on the systems TouchDesigner runs on.
+
+WHEEL_GAPS records where PyPI has no wheel for a daemon dependency (checked on 2026-12-01 with
+``pip install --dry-run --only-binary :all: --platform P --python-version V --no-deps PKG`` for
+win_amd64, macosx_14_0_arm64, macosx_11_0_arm64, macosx_14_0_x86_64, macosx_10_9_x86_64 and
+manylinux_2_28_x86_64, Python 3.11-3.13); the test proves pyproject's markers leave each such
+dependency out there, and that an extra still lets a user with a compiler (or a newer macOS) ask
+for it. Everything else had a wheel everywhere (sounddevice's Windows/macOS wheels include
+PortAudio). Re-check the table when a dependency is added or its pin raised.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from packaging.requirements import Requirement
+
+REPO = Path(__file__).resolve().parents[2]
+
+#: (dependency, where it has no wheel, the extra that asks for it anyway)
+WHEEL_GAPS = [
+    # pyfftw 0.15.1's macOS wheels are tagged macOS 14 (arm64) / 13 (x86_64): none for older macOS
+    ("pyfftw", lambda env: env["sys_platform"] == "darwin", "fftw"),
+    # python-rtmidi 1.5.8 (the latest) has no cp313 wheel on any system
+    ("python-rtmidi", lambda env: env["python_version"] == "3.13", "midi"),
+]
+ENVIRONMENTS = [{"sys_platform": platform, "platform_system": system, "python_version": version,
+                 "python_full_version": f"{version}.0", "implementation_name": "cpython",
+                 "platform_machine": machine, "os_name": os_name, "extra": ""}
+                for platform, system, machine, os_name in (
+                    ("win32", "Windows", "AMD64", "nt"), ("darwin", "Darwin", "arm64", "posix"),
+                    ("darwin", "Darwin", "x86_64", "posix"), ("linux", "Linux", "x86_64", "posix"))
+                for version in ("3.10", "3.11", "3.12", "3.13")]
+
+
+def _project() -> dict:
+    return tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+
+
+def _required(env: dict) -> set[str]:
+    reqs = [Requirement(r) for r in _project()["dependencies"]]
+    return {r.name.lower() for r in reqs if r.marker is None or r.marker.evaluate(env)}
+
+
+def test_no_dependency_without_a_wheel_is_required_where_it_has_none():
+    for name, no_wheel, _ in WHEEL_GAPS:
+        for env in ENVIRONMENTS:
+            required = name in _required(env)
+            assert required is not no_wheel(env), (
+                f"{name} {'is' if required else 'is not'} required on {env['sys_platform']} "
+                f"{env['platform_machine']} Python {env['python_version']}")
+
+
+def test_the_daemon_core_is_required_everywhere():
+    core = {"numpy", "soxr", "av", "sounddevice", "onnxruntime", "python-osc", "mido", "pyyaml"}
+    for env in ENVIRONMENTS:
+        assert core <= _required(env), env
+
+
+def test_an_extra_asks_for_each_optional_dependency():
+    extras = _project()["optional-dependencies"]
+    for name, _, extra in WHEEL_GAPS:
+        assert name in {Requirement(r).name.lower() for r in extras[extra]}, extra
