@@ -3,12 +3,15 @@ that reads the ``/vjbridge/_ack`` replies, both decoding with python-osc (not ou
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
 
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
+
+INFO = "/vjbridge/_info"
 
 
 class StreamReceiver:
@@ -31,12 +34,27 @@ class StreamReceiver:
                 data = self.sock.recv(65536)
             except (socket.timeout, OSError):
                 continue
-            messages = [(t.message.address, t.message.params[0] if t.message.params else None)
-                        for t in OscPacket(data).messages]
+            messages = []
+            for timed in OscPacket(data).messages:
+                params = timed.message.params
+                messages.append((timed.message.address,
+                                 params[0] if len(params) == 1 else list(params)))
             self.packets.append((time.monotonic(), messages))
 
     def since(self, t0: float, t1: float | None = None) -> list[list[tuple[str, object]]]:
-        return [m for t, m in list(self.packets) if t >= t0 and (t1 is None or t < t1)]
+        """The data packets (not ``/vjbridge/_info``) that arrived in ``t0 <= t < t1``."""
+        return [m for t, m in list(self.packets) if t >= t0 and (t1 is None or t < t1)
+                and not (len(m) == 1 and m[0][0] == INFO)]
+
+    def info(self, t0: float, timeout: float = 5.0) -> dict:
+        """The schema of the first ``/vjbridge/_info`` that arrives at or after ``t0``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for t, m in list(self.packets):
+                if t >= t0 and len(m) == 1 and m[0][0] == INFO:
+                    return json.loads(m[0][1][3])
+            time.sleep(0.05)
+        raise AssertionError(f"no {INFO} after t0")
 
     def values(self, address: str, t0: float, t1: float | None = None) -> list:
         return [v for ms in self.since(t0, t1) for a, v in ms if a == address]

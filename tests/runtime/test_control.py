@@ -505,10 +505,11 @@ def _wait_ok(client, address, *args):
 @pytest.mark.peers
 @pytest.mark.slow
 class TestDaemon:
-    def test_start_up_line_and_ping(self, daemon):
+    def test_start_up_line_ping_and_info(self, daemon):
         bridge, stream, client, cport, _ = daemon
         assert f"control port udp://127.0.0.1:{cport} (this machine only)" in bridge.stderr
         assert client.call("/vjbridge/control/ping")[1] == 1
+        assert stream.info(0.0)["control"] == {"host": "127.0.0.1", "port": cport}
 
     def test_gain_0_from_oscsend_drives_low_to_0(self, daemon):
         bridge, stream, client, cport, _ = daemon
@@ -556,6 +557,7 @@ class TestDaemon:
         time.sleep(3.0)
         n = len(stream.since(t1, t1 + 3.0))
         assert 20 <= n <= 40, n  # 30 expected; 60 Hz would be 180
+        assert stream.info(t1)["rate"] == 10.0  # /vjbridge/_info says so too
         _wait_ok(client, "/vjbridge/control/rate", 60.0)
         t2 = time.monotonic() + 0.3
         time.sleep(2.3)
@@ -587,6 +589,8 @@ class TestDaemon:
         time.sleep(0.5)
         got = stream.addresses(t2)
         assert {"/low", "/mid", "/high", "/kick"} <= got and "/vjbridge/low" not in got
+        info = stream.info(t2)
+        assert {s["address"] for s in info["signals"]} == got
         _wait_ok(client, "/vjbridge/control/mapping", str(ROOT / "mappings" / "default.yaml"))
 
     def test_fuzz_leaves_the_daemon_sending(self, daemon):
