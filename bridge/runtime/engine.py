@@ -66,7 +66,7 @@ class Engine:
 
     def __init__(self, source, stages, outputs, *, spec: FeatureSpec = LIVE_SPEC,
                  output_rate: float = 60.0, on_loss: str = "hold", hold_after: float = 0.25,
-                 timer_clock=time.perf_counter, realtime: bool = False):
+                 timer_clock=time.perf_counter, realtime: bool = False, events=None):
         if not (output_rate > 0 and output_rate <= 1000):
             raise ConfigError(f"the output rate must be in (0, 1000] Hz; got {output_rate}")
         if on_loss not in ("hold", "idle"):
@@ -101,6 +101,13 @@ class Engine:
         self.realtime = realtime
         self.priority = "normal"
         self.error: BaseException | None = None
+        # what happened to the show (device lost, reloads, silence...): for the status page,
+        # /health and the log, rate-limited (bridge.runtime.events); emit rarely, never per frame
+        if events is None:
+            from bridge.runtime.events import Events
+
+            events = Events()
+        self.events = events
         # live changes: an object with a ``queue`` (truthy when changes wait) and
         # ``apply_pending()`` (bridge.runtime.control.ControlPort), or None
         self.control = None
