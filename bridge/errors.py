@@ -15,7 +15,10 @@ escaping is a bug. Messages name what is wrong and how to fix it::
     ├── MappingError            a mapping YAML is invalid; ``.problems`` holds EVERY error, each
     │                           "key.path: what is wrong" (also a ValueError)
     ├── SinkError               an output cannot be opened: port in use, unknown MIDI port,
-    │                           unresolvable host (also an OSError)
+    │                           unresolvable host, the --control port taken (also an OSError)
+    ├── ControlError            a live control message cannot be applied now (no mapping in this
+    │                           run, an invalid mapping file): answered with a refusing
+    │                           /vjbridge/_ack by bridge.runtime.control, never raised to the CLI
     ├── ModelError              a model file is missing, corrupt, not a vjbridge model, or its
     │   │                       metadata is inconsistent
     │   └── SpecMismatchError   the live extractor cannot serve the model's feature spec
@@ -72,6 +75,10 @@ class MappingError(BridgeError, ValueError):
 
 class SinkError(BridgeError, OSError):
     """An output (OSC target, MIDI port) cannot be opened or used; the message says how to fix it."""
+
+
+class ControlError(BridgeError):
+    """A live control (``vjbridge run --control``) is refused; the message says what to send."""
 
 
 class ModelError(BridgeError):

@@ -41,6 +41,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--midi", metavar="PORT", default=None,
                         help="open this MIDI port for every MIDI output of the mapping")
     parser.add_argument("--osc-prefix", default="/vjbridge", help="OSC prefix with --mapping none")
+    parser.add_argument("--control", metavar="[HOST:]PORT", default=None,
+                        help="open an OSC control port for live tuning (TouchDesigner); closed "
+                             "unless given; HOST defaults to 127.0.0.1 (0.0.0.0: reachable from "
+                             "the network). " + _controls_help())
     parser.add_argument("--output-rate", type=float, default=None,
                         help="output ticks per second (default: the mapping's rate, 60)")
     parser.add_argument("--on-loss", choices=["hold", "idle"], default="hold",
@@ -60,6 +64,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds between plain status lines when not on a terminal")
     parser.add_argument("--log-level", default=argparse.SUPPRESS,
                         choices=["debug", "info", "warning", "error"], help="logging verbosity")
+
+
+def _controls_help() -> str:
+    from bridge.runtime.controls import help_text
+
+    return help_text().replace("%", "%%")
+
+
+def _control_target(args):
+    """``--control``'s (host, port) for ``/vjbridge/_info`` (ConfigError when malformed), or None."""
+    if args.control is None:
+        return None
+    from bridge.runtime.control import parse_control_target
+
+    return parse_control_target(args.control)
+
+
+def _open_control(args, engine):
+    """The control port of ``--control`` bound and attached to ``engine`` (SinkError/ConfigError:
+    one line, exit 1, before any audio runs), or None."""
+    if args.control is None:
+        return None
+    from bridge.runtime.control import ControlPort
+    from bridge.runtime.control_targets import ControlTargets
+
+    control = ControlPort.open(args.control)
+    control.attach(ControlTargets(engine, rate_fixed=args.output_rate is not None))
+    engine.control = control
+    return control.start()
 
 
 def _latency(text: str):
@@ -118,11 +151,13 @@ def run(args: argparse.Namespace) -> int:
     mapping = None if args.mapping.lower() == "none" else args.mapping
     models = [] if args.no_models else args.model
     stages, outputs, rate = build(LIVE_SPEC, mapping=mapping, models=models, osc=args.osc,
-                                  midi=args.midi, osc_prefix=args.osc_prefix)
+                                  midi=args.midi, osc_prefix=args.osc_prefix,
+                                  control=_control_target(args))
     rate = args.output_rate or rate
     source = _choose_source(args)
     engine = Engine(source, stages, outputs, output_rate=rate, on_loss=args.on_loss,
                     realtime=args.realtime)
+    control = _open_control(args, engine)
     stop = threading.Event()
     failure: list[BaseException] = []
 
@@ -148,11 +183,15 @@ def run(args: argparse.Namespace) -> int:
                         print(f"vjbridge: {source.describe()} -> {LIVE_SPEC.frame_rate:.2f} "
                               f"frames/s -> {sent_to} at {rate:g} Hz; engine priority "
                               f"{engine.priority}; Ctrl-C to stop", file=sys.stderr, flush=True)
+                        if control is not None:
+                            print(f"vjbridge: {control.describe()}", file=sys.stderr, flush=True)
                     if source.state != "starting":
                         status.update()
         finally:
             stop.set()
             thread.join()
+            if control is not None:
+                control.close()
     if failure:
         raise failure[0]
     print(status.summary(time.perf_counter() - started), file=sys.stderr, flush=True)

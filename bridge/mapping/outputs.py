@@ -8,6 +8,7 @@ validation, or names an output that cannot be opened, changes nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Mapping as AbcMapping
@@ -58,6 +59,7 @@ class Outputs:
             raise
         self._set_idles()
         self._stamp = _file_stamp(self.path)
+        self.rate_override: float | None = None  # set_rate(): what every loaded mapping runs at
 
     @property
     def rate(self) -> float:
@@ -113,6 +115,15 @@ class Outputs:
         except MappingError as exc:
             log.error("mapping %s not reloaded, keeping the last good one: %s", path, exc)
             return list(exc.problems)
+        return self.switch(mapping, path)
+
+    def switch(self, mapping: Mapping, path: str | os.PathLike) -> list[str]:
+        """Switch to ``mapping``, already validated (read from ``path``), as :meth:`reload` does
+        after reading it: ``[]``, or the problem opening its sinks (the current mapping stays).
+        A rate set with :meth:`set_rate` stays in force."""
+        path = os.fspath(path)
+        if self.rate_override is not None:
+            mapping = dataclasses.replace(mapping, rate=self.rate_override)
         sinks, configs = dict(self.sinks), dict(self._configs)
         old = {k: self.sinks[k] for k in self.sinks}
         try:
@@ -133,6 +144,13 @@ class Outputs:
         self._close_all(retired)
         log.info("mapping reloaded from %s (%d routes)", path, len(mapping.routes))
         return []
+
+    def set_rate(self, rate: float) -> None:
+        """Evaluate the routes ``rate`` times a second from now on (the engine's output rate
+        changed): smoothing, auto-range windows, the delay and note lengths keep their meaning in
+        seconds. The routes restart (their state is per tick); mapping reloads keep this rate."""
+        self.rate_override = float(rate)
+        self.router.swap(dataclasses.replace(self.router.mapping, rate=self.rate_override))
 
     def reload_if_changed(self) -> list[str] | None:
         """Reload when the mapping file changed since the last (attempted) load; else None.

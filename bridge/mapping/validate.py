@@ -322,9 +322,20 @@ def load_mapping(path: str | os.PathLike, signals=None) -> Mapping:
             raw = yaml.safe_load(f)
     except OSError as exc:
         raise MappingError([f"cannot read the file: {exc.strerror or exc}"], source) from None
+    except UnicodeDecodeError:
+        raise MappingError([NOT_TEXT], source) from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        what = getattr(exc, "problem", None) or str(exc)
-        raise MappingError([f"{where}not valid YAML: {what}"], source) from None
+        raise MappingError([yaml_problem(exc)], source) from None
     return validate(raw, signals=signals, source=source)
+
+
+#: The problem reported for a file that is not UTF-8 text.
+NOT_TEXT = "not a UTF-8 text file (a binary file?): a mapping is YAML text"
+
+
+def yaml_problem(exc) -> str:
+    """A ``yaml.YAMLError`` as one problem: ``line L, column C: not valid YAML: what``."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+    what = getattr(exc, "problem", None) or str(exc)
+    return f"{where}not valid YAML: {what}"

@@ -29,7 +29,9 @@ Latency is measured where it happens: for every block that leads to a packet, ``
 resampler's hold-back plus samples waiting for the next hop) is measured separately, per tick.
 
 Outputs with a ``poll()`` method (the mapping: reload when its file changed) are polled once a
-second on this thread, between blocks.
+second on this thread, between blocks. Live control changes (``vjbridge run --control``, see
+:mod:`bridge.runtime.control`) arrive already validated on ``control.queue`` and are applied here,
+between blocks too: one truth test per loop when none is waiting.
 
 Priority: with ``realtime=True`` (``vjbridge run``'s default) the thread asks for ``SCHED_FIFO`` as
 audio servers do, falling back to nice -10, then normal (:mod:`bridge.runtime.priority`).
@@ -64,7 +66,7 @@ class Engine:
 
     def __init__(self, source, stages, outputs, *, spec: FeatureSpec = LIVE_SPEC,
                  output_rate: float = 60.0, on_loss: str = "hold", hold_after: float = 0.25,
-                 timer_clock=time.perf_counter, realtime: bool = False):
+                 timer_clock=time.perf_counter, realtime: bool = False, events=None):
         if not (output_rate > 0 and output_rate <= 1000):
             raise ConfigError(f"the output rate must be in (0, 1000] Hz; got {output_rate}")
         if on_loss not in ("hold", "idle"):
@@ -99,6 +101,16 @@ class Engine:
         self.realtime = realtime
         self.priority = "normal"
         self.error: BaseException | None = None
+        # what happened to the show (device lost, reloads, silence...): for the status page,
+        # /health and the log, rate-limited (bridge.runtime.events); emit rarely, never per frame
+        if events is None:
+            from bridge.runtime.events import Events
+
+            events = Events()
+        self.events = events
+        # live changes: an object with a ``queue`` (truthy when changes wait) and
+        # ``apply_pending()`` (bridge.runtime.control.ControlPort), or None
+        self.control = None
 
     # ---- lifecycle ------------------------------------------------------------------------------
     def run(self, stop: threading.Event | None = None, *, duration: float | None = None) -> None:
@@ -173,7 +185,11 @@ class Engine:
         self._triggers = _trigger_names()
         polls = [o.poll for o in self.outputs if callable(getattr(o, "poll", None))]
         next_poll = time.perf_counter() + 1.0
+        changes = self.control.queue if self.control is not None else ()
         while not stop.is_set():
+            if changes:  # live control changes, validated off this thread: apply between blocks
+                self.control.apply_pending()
+                period = 1.0 / self.output_rate
             now = time.perf_counter()
             if deadline is not None and now >= deadline:
                 break

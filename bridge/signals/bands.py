@@ -24,6 +24,7 @@ the default spec)::
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -61,19 +62,10 @@ class BandLayout:
         self.centres_hz = mel_frequencies(s.n_mels + 2, fmin=s.fmin, fmax=s.fmax,
                                           htk=s.mel_htk)[1:-1]
         c = self.centres_hz
-        bands = {
-            "low": (c < LOW_MID_HZ), "mid": (c >= LOW_MID_HZ) & (c < MID_HIGH_HZ),
-            "high": (c >= MID_HIGH_HZ),
-            "kick": (c >= KICK_BAND_HZ[0]) & (c < KICK_BAND_HZ[1]),
-            "snare": (c >= SNARE_BAND_HZ[0]) & (c < SNARE_BAND_HZ[1]),
-            "total": np.ones(s.n_mels, dtype=bool),
-        }
-        for name in ("low", "mid", "high", "kick", "snare"):
-            if not bands[name].any():  # tiny n_mels or a narrow fmin..fmax: take the nearest band
-                lo, hi = {"low": (0, LOW_MID_HZ), "mid": (LOW_MID_HZ, MID_HIGH_HZ),
-                          "high": (MID_HIGH_HZ, s.fmax), "kick": KICK_BAND_HZ,
-                          "snare": SNARE_BAND_HZ}[name]
-                bands[name][int(np.argmin(np.abs(c - (lo + hi) / 2)))] = True
+        bands = {name: self._mask(lo, hi) for name, (lo, hi) in {
+            "low": (-np.inf, LOW_MID_HZ), "mid": (LOW_MID_HZ, MID_HIGH_HZ),
+            "high": (MID_HIGH_HZ, np.inf), "kick": KICK_BAND_HZ, "snare": SNARE_BAND_HZ}.items()}
+        bands["total"] = np.ones(s.n_mels, dtype=bool)
         self.masks = bands
         w = np.zeros((s.n_mels, len(ENERGY_COLUMNS)))
         for j, name in enumerate(ENERGY_COLUMNS[:-1]):
@@ -82,29 +74,86 @@ class BandLayout:
         self.matrix = w
         self.fullscale = self._fullscale()
 
+    def _mask(self, lo_hz: float, hi_hz: float) -> np.ndarray:
+        """The mel bands centred in ``[lo_hz, hi_hz)``; none there (tiny n_mels, a narrow
+        fmin..fmax or band): the one nearest the middle of the range (open ends: 0 Hz, fmax)."""
+        c = self.centres_hz
+        mask = (c >= lo_hz) & (c < hi_hz)
+        if not mask.any():
+            lo = lo_hz if math.isfinite(lo_hz) else 0.0
+            hi = hi_hz if math.isfinite(hi_hz) else self.spec.fmax
+            mask[int(np.argmin(np.abs(c - (lo + hi) / 2)))] = True
+        return mask
+
     def band_hz(self, name: str) -> tuple[float, float]:
         """Lowest and highest centre frequency (Hz) of the mel bands in band ``name``."""
-        c = self.centres_hz[self.masks[name]]
+        return self._centres_span(self.masks[name])
+
+    def _centres_span(self, mask: np.ndarray) -> tuple[float, float]:
+        c = self.centres_hz[mask]
         return float(c[0]), float(c[-1])
 
-    def _fullscale(self) -> np.ndarray:
+    def _filterbank(self) -> np.ndarray:
         s = self.spec
-        bank = mel_filterbank(sample_rate=s.sample_rate, n_fft=s.n_fft, n_mels=s.n_mels, fmin=s.fmin,
+        return mel_filterbank(sample_rate=s.sample_rate, n_fft=s.n_fft, n_mels=s.n_mels, fmin=s.fmin,
                               fmax=s.fmax, htk=s.mel_htk, norm=s.mel_norm).astype(np.float64)
+
+    def _sine_power(self, weights: np.ndarray, bank: np.ndarray) -> float:
+        """What a band summing ``weights`` (0/1 per mel band) reads for a full-scale sine at the
+        geometric middle of its centres."""
+        s = self.spec
         t = np.arange(s.n_fft) / s.sample_rate
+        f = float(np.sqrt(np.prod(self._centres_span(weights > 0))))
+        power = np.abs(np.fft.rfft(periodic_hann(s.n_fft) * np.sin(2 * np.pi * f * t))) ** 2
+        return float((bank @ power) @ weights)
+
+    def _fullscale(self) -> np.ndarray:
+        bank = self._filterbank()
         out = np.zeros(len(ENERGY_COLUMNS))
         for j, name in enumerate(ENERGY_COLUMNS[:-2]):
-            f = float(np.sqrt(np.prod(self.band_hz(name))))  # geometric middle of the band
-            power = np.abs(np.fft.rfft(periodic_hann(s.n_fft) * np.sin(2 * np.pi * f * t))) ** 2
-            out[j] = float((bank @ power) @ self.matrix[:, j])
+            out[j] = self._sine_power(self.matrix[:, j], bank)
         out[-2] = out[:3].min()
         out[-1] = np.inf
         return out
+
+    def band_column(self, name: str, lo_hz: float, hi_hz: float) -> "BandColumn":
+        """Band ``name`` (``kick``, ``snare``) redrawn over ``lo_hz..hi_hz``: its mask and full-scale
+        reference, computed without changing the layout (so a control thread can do the FFT work
+        and the engine thread only :meth:`set_column`)."""
+        if name not in ("kick", "snare"):
+            raise KeyError(name)  # low/mid/high feed the levels' floors; the total is every band
+        mask = self._mask(float(lo_hz), float(hi_hz))
+        # weights as a column of a matrix shaped like self.matrix (a strided view): the dot
+        # product then sums in the same order as at construction, so the same band gives the
+        # same full-scale reference bit for bit
+        w = np.zeros_like(self.matrix)
+        j = ENERGY_COLUMNS.index(name)
+        w[:, j] = mask
+        return BandColumn(name, mask, self._sine_power(w[:, j], self._filterbank()),
+                          *self._centres_span(mask))
+
+    def set_column(self, column: "BandColumn") -> None:
+        """Use a :meth:`band_column` from now on (its matrix column in place: every stage sharing
+        this layout sees it on its next frame)."""
+        j = ENERGY_COLUMNS.index(column.name)
+        self.masks[column.name] = column.mask
+        self.matrix[:, j] = column.mask
+        self.fullscale[j] = column.fullscale
 
     def energies(self, frames: np.ndarray) -> np.ndarray:
         """``(n, 7)`` band powers of the frames' mel dB columns (see :data:`ENERGY_COLUMNS`)."""
         db = frames[:, :self.spec.n_mels]
         return np.power(10.0, db * 0.1) @ self.matrix
+
+
+class BandColumn(NamedTuple):
+    """One band of a :class:`BandLayout`: which mel bands it sums and its full-scale reading."""
+
+    name: str
+    mask: np.ndarray
+    fullscale: float
+    lo_centre_hz: float  # the lowest and highest centre frequency of its mel bands
+    hi_centre_hz: float
 
 
 def as_frames(frames, spec: FeatureSpec) -> np.ndarray:
@@ -189,6 +238,20 @@ class BandLevels(Stage):
         self._a_long = one_pole(longterm, fr)
         self._floor = [math.sqrt(self.layout.fullscale[j] * 10 ** (floor_dbfs / 10))
                        for j in range(3)]
+        self.gains = [1.0, 1.0, 1.0]
+        self._k = [_ATANH_HALF] * 3  # atanh(0.5) * gain: 1 leaves the level bit for bit as is
+
+    def set_gain(self, band: str, gain: float) -> None:
+        """Multiply ``band``'s (low, mid, high) auto-gained level by ``gain`` before the tanh soft
+        clip (a live trim: 2 doubles what the band reads before clipping, 0 silences it)."""
+        j = self.names.index(band)
+        self.gains[j] = float(gain)
+        self._k[j] = _ATANH_HALF * float(gain)
+
+    def set_release(self, seconds: float) -> None:
+        """The envelopes' release time constant (s): how long low/mid/high take to fall."""
+        self.release = float(seconds)
+        self._a_rel = one_pole(self.release, self.spec.frame_rate)
 
     def reset(self) -> None:
         self._env = [0.0, 0.0, 0.0]
@@ -197,8 +260,8 @@ class BandLevels(Stage):
 
     def step(self, energies, rms, onset) -> list:
         a_att, a_rel, a_long = self._a_att, self._a_rel, self._a_long
-        env, avg, count, floor = self._env, self._avg, self._count, self._floor
-        sqrt, tanh, k = math.sqrt, math.tanh, _ATANH_HALF
+        env, avg, count, floor, k = self._env, self._avg, self._count, self._floor, self._k
+        sqrt, tanh = math.sqrt, math.tanh
         level = [0.0, 0.0, 0.0]
         for j in (0, 1, 2):
             a = sqrt(energies[j])
@@ -209,7 +272,7 @@ class BandLevels(Stage):
             if a > fl:
                 n = count[j] = count[j] + 1
                 avg[j] += (1.0 / n if n * a_long < 1.0 else a_long) * (a - avg[j])
-            level[j] = tanh(k * e / (avg[j] if avg[j] > fl else fl))
+            level[j] = tanh(k[j] * e / (avg[j] if avg[j] > fl else fl))
         return level
 
 

@@ -50,6 +50,11 @@ class BandTrigger:
         self.refractory_frames = refractory * frame_rate
         self.reset()
 
+    def set_min_rise(self, db: float) -> None:
+        """The smallest rise (dB) that can fire; the flux statistics clip at twice it."""
+        self.min_rise = float(db)
+        self.clip = 2.0 * self.min_rise
+
     def reset(self) -> None:
         self.history = [None] * self.lag  # band dB of the last `lag` frames, oldest first
         self.mean = 0.0
@@ -107,6 +112,23 @@ class OnsetTriggers(Stage):
             floor = float(self.layout.fullscale[j] * 10 ** (floor_dbfs / 10))
             self._bands.append(BandTrigger(j, floor, frame_rate=self.spec.frame_rate,
                                            lag=self.lag, **self.options))
+
+    def _band(self, name: str) -> BandTrigger:
+        return self._bands[self.names.index(name)]
+
+    def set_min_rise(self, name: str, db: float) -> None:
+        """Trigger ``name``'s (kick, snare) minimum rise in dB (default 6): higher fires on fewer,
+        bigger hits."""
+        self._band(name).set_min_rise(db)
+
+    def use_band(self, column) -> None:
+        """Listen to a redrawn band (a :meth:`BandLayout.band_column` of this stage's layout):
+        the layout's column and full-scale reference, this trigger's power floor from it, and the
+        trigger's history forgotten (its dB of the old band would read as a rise or a dip)."""
+        self.layout.set_column(column)
+        band = self._band(column.name)
+        band.floor = float(self.layout.fullscale[band.column] * 10 ** (self.floor_dbfs / 10))
+        band.reset()
 
     def reset(self) -> None:
         for band in self._bands:
