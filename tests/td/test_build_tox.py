@@ -100,7 +100,7 @@ def test_built_component_runs_the_daemon(built, tmp_path):
     comp.par.Port.val = port
     comp.par.Executable.val = str(wrapper_executable(tmp_path))
     comp.par.Demo.val = True
-    comp.par.Controlport.val = 0  # TODO: a real control port once --control is on main
+    comp.par.Controlport.val = free_udp_port()
     receiver = comp.op("receiver")
     td.frame()
     comp.par.Start.pulse()  # through the Parameter Execute DAT

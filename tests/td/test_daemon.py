@@ -140,7 +140,7 @@ def test_a_daemon_ignoring_stop_is_killed(tmp_path):
 def test_start_restart_stop_from_the_components_pulses(tmp_path):
     port = free_udp_port()
     p = Project(30, port, Executable=str(wrapper_executable(tmp_path)), Demo=True,
-                Controlport=0)  # TODO: a real control port once --control is on main
+                Controlport=free_udp_port())
     try:
         p.cook()
         assert p.frames[-1]["daemon_running"] == 0.0
