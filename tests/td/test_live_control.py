@@ -8,7 +8,7 @@ import statistics
 
 import pytest
 
-from tests.td.helpers import Project, free_udp_port, run, wrapper_executable
+from tests.td.helpers import REPO, Project, free_udp_port, run, wrapper_executable
 
 pytestmark = [pytest.mark.peers, pytest.mark.slow]
 
@@ -27,10 +27,17 @@ def test_tuning_reaches_the_running_daemon(tmp_path):
             and session.receiver.info is not None)
         assert session.receiver.info.control == ("127.0.0.1", control)  # announced in _info
         assert session.control.target == ("127.0.0.1", control)
-        p.chop.par.Gainlow.val = 2.0
-        p.chop.par.Outputrate.val = 30.0
-        run([p], 10.0, until=lambda: session.control.acks >= 2)
-        assert session.control.acks >= 2 and session.control.last_refusal == ""
+        tuning = {"Gainlow": 2.0, "Gainmid": 0.5, "Gainhigh": 3.0, "Thresholdkick": 9.0,
+                  "Thresholdsnare": 4.0, "Bandkick1": 50.0, "Bandkick2": 150.0,
+                  "Bandsnare1": 1200.0, "Bandsnare2": 4000.0, "Bandsmooth": 0.3,
+                  "Outputrate": 30.0}
+        for name, value in tuning.items():
+            getattr(p.chop.par, name).val = value
+        run([p], 10.0, until=lambda: session.control.acks >= 9)
+        # every Tuning value the component sends is one the daemon accepts
+        assert session.control.acks == 9 and session.control.refusals == 0, \
+            session.control.last_refusal
+        assert not session.control.problems
         run([p], 2.5)
         pps = statistics.median(f["packets_per_sec"] for f in p.frames[-30:])
         assert 24 <= pps <= 36, pps  # the daemon now ticks at 30 Hz
@@ -39,6 +46,18 @@ def test_tuning_reaches_the_running_daemon(tmp_path):
         assert "/vjbridge/control/mapping" in session.control.last_refusal
         assert "refused: /vjbridge/control/mapping" in p.status_dat.text
         assert p.frames[-1]["connected"] == 1.0  # the daemon kept running on its old mapping
+        palette = REPO / "mappings" / "touchdesigner-audioanalysis.yaml"
+        p.chop.par.Livemapping.val = str(palette)
+        run([p], 10.0, until=lambda: session.receiver.info is not None
+            and "audioanalysis" in session.receiver.info.mapping)
+        assert "audioanalysis" in session.receiver.info.mapping, session.receiver.info.mapping
+        before = len(p.frames)
+        run([p], 1.5)
+        after = p.frames[before:]
+        assert all(f["connected"] == 1.0 for f in after)  # still sent to the component's port
+        assert {"rythm", "spectralcentroid"} <= set(after[-1])
+        assert 0.0 <= min(f["spectralcentroid"] for f in after)
+        assert max(f["spectralcentroid"] for f in after) <= 1.0
         p.chop.par.Stop.pulse()
         run([p], 10.0, until=lambda: session.daemon.proc is None)
     finally:
