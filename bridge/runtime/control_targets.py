@@ -122,6 +122,10 @@ class ControlTargets:
     def ping(self) -> str:
         return f"alive: {self.engine.ticks} ticks sent"
 
+    def stop(self) -> str:
+        self.engine.request_stop()
+        return "stopping: idle values out, then exit"
+
     def _outputs(self):
         return getattr(self.mapping, "outputs", None)
 

@@ -104,6 +104,9 @@ CONTROLS: tuple[Control, ...] = (
             "is refused with its first problems and the current mapping stays", ("set_mapping",)),
     Control("ping", (), "", "only acknowledged, by the engine thread: a liveness probe",
             ("ping",)),
+    Control("stop", (), "", "stop the daemon cleanly, as SIGTERM does (idle values out, notes "
+            "off): how a parent without a console (TouchDesigner on Windows) ends it",
+            ("stop",)),
 )
 
 BY_ADDRESS: dict[str, Control] = {c.address: c for c in CONTROLS}

@@ -34,7 +34,8 @@ second on this thread, between blocks. Live control changes (``vjbridge run --co
 between blocks too: one truth test per loop when none is waiting.
 
 Priority: with ``realtime=True`` (``vjbridge run``'s default) the thread asks for ``SCHED_FIFO`` as
-audio servers do, falling back to nice -10, then normal (:mod:`bridge.runtime.priority`).
+audio servers do, falling back to nice -10, then normal (:mod:`bridge.runtime.priority`), once the
+stages and outputs have started (loading the models is slow work that must not run real-time).
 
 Lifecycle: stages start in order, then outputs, then the source; on exit (normal, error, SIGINT via
 the ``stop`` event) the source stops first, outputs go idle and close, stages close, in a ``finally``.
@@ -116,21 +117,23 @@ class Engine:
     def run(self, stop: threading.Event | None = None, *, duration: float | None = None) -> None:
         """Start everything, process until ``stop`` is set / ``duration`` passes / a file ends."""
         stop = stop or threading.Event()
+        self._stop = stop  # request_stop() sets it (the control port's /vjbridge/control/stop)
         started: list[tuple[str, object]] = []
         saved = None
-        if self.realtime:
-            from bridge.runtime.priority import raise_priority, save_priority
-
-            saved = save_priority()
-            self.priority = raise_priority()
-            log.info("engine thread priority: %s", self.priority)
         try:
-            for stage in self.stages:
+            for stage in self.stages:  # model loading imports and parses: at normal priority
                 stage.start()
                 started.append(("stage", stage))
             for output in self.outputs:
                 output.start()
                 started.append(("output", output))
+            if self.realtime:  # only now: a SCHED_FIFO thread importing onnxruntime on a busy
+                # machine was seen starving itself for 20 s behind another real-time process
+                from bridge.runtime.priority import raise_priority, save_priority
+
+                saved = save_priority()
+                self.priority = raise_priority()
+                log.info("engine thread priority: %s", self.priority)
             self._warm_up()
             self.started_at = time.perf_counter()
             self.source.start()
@@ -157,6 +160,12 @@ class Engine:
                 from bridge.runtime.priority import restore_priority
 
                 restore_priority(saved)
+
+    def request_stop(self) -> None:
+        """Stop as a stop signal would (from any thread): the loop ends at its next turn."""
+        stop = getattr(self, "_stop", None)
+        if stop is not None:
+            stop.set()
 
     def _warm_up(self) -> None:
         """Run a little silence through the extractor and stages, then forget it: FFT plans,

@@ -157,6 +157,10 @@ class ControlClient:
     def ping(self):
         return self.send(PREFIX + "ping")
 
+    def stop(self):
+        """Ask the daemon to stop cleanly over its control port; True when the message went out."""
+        return self.send(PREFIX + "stop")
+
     def poll(self):
         """Read every waiting acknowledgement; returns how many arrived."""
         n = 0

@@ -6,9 +6,12 @@ stderr are read by a background thread into a bounded deque; TouchDesigner's mai
 tail into a Text DAT on cook (the thread never touches a TouchDesigner object).
 
 Platform differences live behind two small seams, ``popen_options(platform)`` and
-``request_stop(proc, platform)``: POSIX gets its own session and SIGTERM; Windows gets
-CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW and CTRL_BREAK_EVENT. Either way a daemon that has not
-exited after ``stop_timeout`` seconds is killed.
+``request_stop(proc, platform, ask)``: POSIX gets its own session and SIGTERM; Windows gets
+CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW. Stopping first asks over the daemon's control port
+(``/vjbridge/control/stop``, when the component started it with one): on Windows that is the only
+clean way, because CTRL_BREAK_EVENT cannot reach a console-less child of a program without a
+console (TouchDesigner), and TerminateProcess skips the daemon's idle values. Either way a daemon
+that has not exited after ``stop_timeout`` seconds is killed.
 """
 
 import collections
@@ -105,10 +108,14 @@ def popen_options(platform=sys.platform):
     return {"start_new_session": True}
 
 
-def request_stop(proc, platform=sys.platform):
-    """Ask the daemon to stop cleanly (it then sends its idle values and exits)."""
+def request_stop(proc, platform=sys.platform, ask=None):
+    """Ask the daemon to stop cleanly (it then sends its idle values and exits): ``ask()`` sends
+    the control port's stop message and says whether it went out; POSIX also gets SIGTERM, and
+    Windows CTRL_BREAK_EVENT only when no control message could be sent."""
+    asked = bool(ask()) if ask is not None else False
     if platform.startswith("win"):
-        proc.send_signal(getattr(signal, "CTRL_BREAK_EVENT", 1))
+        if not asked:
+            proc.send_signal(getattr(signal, "CTRL_BREAK_EVENT", 1))
     else:
         proc.send_signal(signal.SIGTERM)
 
@@ -229,10 +236,11 @@ class Daemon:
         self._append(self.message)
         return self.message
 
-    def stop(self, wait=False):
-        """Ask the daemon to stop. ``wait=False`` (TouchDesigner's cook) returns at once and
-        ``poll()`` finishes the job, killing it after ``stop_timeout`` s; ``wait=True`` (on exit,
-        in tests) blocks until it is gone. Returns the exit code when known."""
+    def stop(self, wait=False, ask=None):
+        """Ask the daemon to stop (``ask``: see :func:`request_stop`). ``wait=False``
+        (TouchDesigner's cook) returns at once and ``poll()`` finishes the job, killing it after
+        ``stop_timeout`` s; ``wait=True`` (on exit, in tests) blocks until it is gone. Returns the
+        exit code when known."""
         proc = self.proc
         self._restart = None  # an explicit stop cancels a pending restart
         if proc is None:
@@ -240,7 +248,7 @@ class Daemon:
             return None
         if proc.poll() is None and self._stop_deadline is None:
             try:
-                request_stop(proc, self.platform)
+                request_stop(proc, self.platform, ask)
             except (OSError, ValueError) as exc:
                 # e.g. Windows refusing CTRL_BREAK_EVENT to a console-less child: no clean stop
                 # is possible, so do not make the user wait for the timeout

@@ -110,7 +110,7 @@ class Session:
                 else:
                     self.log(self.daemon.message)
             elif name == "Stop":
-                self.daemon.stop()
+                self.daemon.stop(ask=self.control.stop)
                 self.log(self.daemon.message)
             elif name == "Restart":
                 self.daemon.restart(self.values["Executable"], self.daemon_args())
@@ -168,7 +168,7 @@ class Session:
             return
         self.closed = True
         if stop_daemon:
-            self.daemon.stop(wait=True)
+            self.daemon.stop(wait=True, ask=self.control.stop)
         if self.receiver is not None:
             self.receiver.close()
         self.control.close()

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_the_table_holds_exactly_the_protocol_addresses():
     expected = {f"/vjbridge/control/{n}" for n in
                 ("gain/low", "gain/mid", "gain/high", "threshold/kick", "threshold/snare",
-                 "band/kick", "band/snare", "smoothing", "rate", "mapping", "ping")}
+                 "band/kick", "band/snare", "smoothing", "rate", "mapping", "ping", "stop")}
     assert set(BY_ADDRESS) == expected
     assert controls.ACK_ADDRESS == "/vjbridge/_ack"
 
@@ -692,3 +692,28 @@ def test_a_network_control_port_says_so():
         client.close()
     finally:
         assert bridge.stop() == 0
+
+
+@pytest.mark.peers
+def test_a_stop_message_ends_the_daemon_cleanly_with_idle_values():
+    """/vjbridge/control/stop (from liblo's oscsend) stops the daemon as SIGTERM would: exit 0,
+    the latency summary printed, every route's idle value sent last (TouchDesigner on Windows
+    has no other clean way to end the daemon it started)."""
+    stream = StreamReceiver()
+    cport = free_udp_port()
+    bridge = Bridge("run", "--demo", "--no-models", "--osc", f"127.0.0.1:{stream.port}",
+                    "--control", f"127.0.0.1:{cport}", "--status-interval", "60")
+    try:
+        bridge.wait_for("control port udp://127.0.0.1:")
+        stream.wait_packets(30)
+        _oscsend(cport, "/vjbridge/control/stop")
+        rc = bridge.proc.wait(timeout=10)
+    finally:
+        if bridge.proc.poll() is None:
+            bridge.stop()
+        stream.close()
+    bridge.stop()
+    assert rc == 0, bridge.stderr
+    assert any("stopped after" in line for line in bridge.err), bridge.stderr
+    last = stream.since(0.0)[-1]  # the last bundle: every route at its idle value
+    assert dict(last)["/vjbridge/kick"] == 0.0 and dict(last)["/vjbridge/low"] == 0.0

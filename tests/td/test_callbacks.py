@@ -151,7 +151,7 @@ class FakeDaemon:
     def tail(self):
         return []
 
-    def stop(self, wait=False):
+    def stop(self, wait=False, ask=None):
         self.running = False
 
 

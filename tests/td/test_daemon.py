@@ -34,6 +34,14 @@ def test_windows_and_posix_seams():
     vjb_daemon.request_stop(proc, "win32")
     vjb_daemon.request_stop(proc, "linux")
     assert proc.signals == [getattr(signal, "CTRL_BREAK_EVENT", 1), signal.SIGTERM]
+    # with the control port's stop message sent, Windows gets no CTRL_BREAK_EVENT (it cannot
+    # reach a console-less child); POSIX still gets SIGTERM; a message that did not go out
+    # falls back to the signal
+    proc = FakeProc()
+    vjb_daemon.request_stop(proc, "win32", ask=lambda: True)
+    vjb_daemon.request_stop(proc, "linux", ask=lambda: True)
+    vjb_daemon.request_stop(proc, "win32", ask=lambda: False)
+    assert proc.signals == [signal.SIGTERM, getattr(signal, "CTRL_BREAK_EVENT", 1)]
 
 
 class RefusingProc(FakeProc):
