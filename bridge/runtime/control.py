@@ -231,14 +231,14 @@ class ControlPort:
             self._reply(sender, address, False, "the daemon is still starting: send it again "
                                                 "in a moment")
             return
+        if len(self.queue) >= MAX_PENDING:  # before prepare: what it opens is then always used
+            self._reply(sender, address, False, f"busy: {MAX_PENDING} changes are waiting for "
+                                                "the engine; send fewer, or again in a moment")
+            return
         try:
             payload = self.targets.prepare(control, checked.values)
         except ControlError as exc:
             self._reply(sender, address, False, str(exc))
-            return
-        if len(self.queue) >= MAX_PENDING:
-            self._reply(sender, address, False, f"busy: {MAX_PENDING} changes are waiting for "
-                                                "the engine; send fewer, or again in a moment")
             return
         self.queue.append(Pending(control, checked.values, payload, sender))
 

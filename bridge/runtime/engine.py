@@ -108,6 +108,9 @@ class Engine:
 
             events = Events()
         self.events = events
+        for output in self.outputs:  # outputs that report (a mapping reload) report here
+            if hasattr(output, "events"):
+                output.events = events
         # live changes: an object with a ``queue`` (truthy when changes wait) and
         # ``apply_pending()`` (bridge.runtime.control.ControlPort), or None
         self.control = None
