@@ -143,6 +143,9 @@ def _choose_source(args):
 def run(args: argparse.Namespace) -> int:
     if getattr(args, "log_level", None):
         logging.getLogger().setLevel(args.log_level.upper())
+    from bridge.commands.run_options import check_run_options
+
+    check_run_options(args)  # one line naming a nonsense option, before anything opens
     from bridge.runtime.engine import LIVE_SPEC, Engine
     from bridge.runtime.pipeline import build
     from bridge.runtime.shutdown import on_stop_signals

@@ -15,6 +15,10 @@ import numpy as np
 from bridge.sources.paced import PacedSource
 
 
+#: The shortest file that yields one frame: the live spec's FFT window (2048 samples at 22,050 Hz).
+MIN_SECONDS = 2048 / 22050
+
+
 class FileSource(PacedSource):
     kind = "file"
 
@@ -29,6 +33,13 @@ class FileSource(PacedSource):
         info = audio_info(self.path)  # MediaError with one clear line on a bad file
         self.sample_rate = float(info.sample_rate)
         self.duration = info.duration
+        if info.duration is not None and info.duration < MIN_SECONDS:
+            # an empty or one-sample file would play "successfully" and send nothing at all
+            from bridge.errors import MediaError
+
+            raise MediaError(f"{self.path}: {info.duration * 1000:.1f} ms of audio; vjbridge needs "
+                             f"at least {MIN_SECONDS * 1000:.0f} ms (one analysis frame) to send "
+                             "anything")
 
     def _generate(self) -> Iterator[np.ndarray]:
         from bridge.audio.decode import iter_audio
