@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import threading
 import time
@@ -148,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
     check_run_options(args)  # one line naming a nonsense option, before anything opens
     from bridge.runtime.engine import LIVE_SPEC, Engine
     from bridge.runtime.pipeline import build
-    from bridge.runtime.shutdown import on_stop_signals
+    from bridge.runtime.shutdown import arm_exit_deadline, join_engine, on_stop_signals
     from bridge.runtime.status import StatusLine
 
     mapping = None if args.mapping.lower() == "none" else args.mapping
@@ -172,8 +173,14 @@ def run(args: argparse.Namespace) -> int:
 
     status = StatusLine(engine, interval=args.status_interval)
     started = time.perf_counter()
-    thread = threading.Thread(target=work, name="engine")
-    with on_stop_signals(stop.set):  # also while joining: a second Ctrl-C only stops again
+    # a daemon: a thread stuck in a driver must not keep the process alive (join_engine)
+    thread = threading.Thread(target=work, name="engine", daemon=True)
+    def on_stop():
+        if not stop.is_set():  # the first stop signal starts the 2 s clock (arm_exit_deadline)
+            arm_exit_deadline()
+        stop.set()
+
+    with on_stop_signals(on_stop):  # also while joining: a second Ctrl-C only stops again
         try:
             with status:
                 thread.start()
@@ -192,9 +199,12 @@ def run(args: argparse.Namespace) -> int:
                         status.update()
         finally:
             stop.set()
-            thread.join()
+            ended = join_engine(thread, outputs)  # never an unbounded wait
             if control is not None:
                 control.close()
+            if not ended:
+                sys.stderr.flush()
+                os._exit(1)  # interpreter exit could wait on the stuck thread's driver
     if failure:
         raise failure[0]
     print(status.summary(time.perf_counter() - started), file=sys.stderr, flush=True)

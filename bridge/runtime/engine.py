@@ -145,6 +145,12 @@ class Engine:
             self.error = exc
             raise
         finally:
+            for kind, component in started:  # idle values first: a source stuck in stop() must
+                if kind == "output":          # not hold them back (close() sends them again)
+                    try:
+                        component.idle()
+                    except Exception as exc:  # noqa: BLE001
+                        log.error("while idling an output: %s", exc)
             for kind, component in reversed(started):
                 try:
                     if kind == "source":

@@ -26,6 +26,7 @@ class FileSource(PacedSource):
                  queue_blocks: int = 256):
         super().__init__(speed=speed, block_seconds=block_seconds, queue_blocks=queue_blocks)
         self.path = str(path)
+        _regular_file(self.path)
 
     def _prepare(self) -> None:
         from bridge.audio.decode import audio_info
@@ -50,3 +51,20 @@ class FileSource(PacedSource):
         speed = "" if self.speed == 1 else (" as fast as possible" if self.speed == 0
                                             else f" at {self.speed:g}x")
         return f"file {self.path}{speed}"
+
+
+def _regular_file(path: str) -> None:
+    """A FIFO or device as ``--file`` would block the decoder's open for ever, holding the
+    interpreter (no stop signal could be handled): refused here, at once, in one line."""
+    import os
+    import stat
+
+    from bridge.errors import MediaError
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # a missing file: the decoder's own one-line error says so
+    if not stat.S_ISREG(mode):
+        raise MediaError(f"{path}: not a regular file (a FIFO, device or directory?); --file plays "
+                         "an audio or video file")
