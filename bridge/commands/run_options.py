@@ -24,7 +24,8 @@ RANGES = {
 
 
 def check_run_options(args) -> None:
-    """Raise :class:`ConfigError` for the first option outside its range (non-finite included)."""
+    """Raise :class:`ConfigError` for the first option outside its range (non-finite included),
+    or a malformed ``--osc``, ``--control`` or ``--input-latency``; opens nothing."""
     for option, (attr, lo, hi, lo_in, meaning) in RANGES.items():
         value = getattr(args, attr, None)
         if value is None:
@@ -34,3 +35,15 @@ def check_run_options(args) -> None:
             bracket = "[" if lo_in else "("
             raise ConfigError(f"{option} must be a number in {bracket}{lo:g}, {hi:g}] "
                               f"({meaning}); got {value!r}")
+    if getattr(args, "osc", None):
+        from bridge.sinks.osc import parse_osc_target
+
+        parse_osc_target(args.osc)
+    if getattr(args, "control", None) is not None:
+        from bridge.runtime.control import parse_control_target
+
+        parse_control_target(args.control)
+    if getattr(args, "input_latency", None) is not None:
+        from bridge.commands.run import _latency
+
+        _latency(args.input_latency)

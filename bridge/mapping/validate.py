@@ -372,4 +372,7 @@ def yaml_problem(exc) -> str:
     mark = getattr(exc, "problem_mark", None)
     where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
     what = getattr(exc, "problem", None) or str(exc)
+    what = " ".join(str(what).split())  # one line: a reader error spans two
+    if len(what) > 200:
+        what = what[:197] + "..."
     return f"{where}not valid YAML: {what}"

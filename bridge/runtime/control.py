@@ -57,7 +57,7 @@ def parse_control_target(text: str) -> tuple[str, int]:
     host, sep, port = str(text).rpartition(":")
     host = host.strip("[]") if sep else ""
     port = port if sep else str(text)
-    if not port.isdigit() or not 1 <= int(port) <= 65535:
+    if not (port.isascii() and port.isdigit() and len(port) <= 5) or not 1 <= int(port) <= 65535:
         raise ConfigError(f"--control: {text!r} is not [HOST:]PORT with a port in 1..65535 "
                           "(e.g. 7001 or 127.0.0.1:7001)")
     return host or "127.0.0.1", int(port)
