@@ -209,5 +209,10 @@ def run(args: argparse.Namespace) -> int:
                 os._exit(1)  # interpreter exit could wait on the stuck thread's driver
     if failure:
         raise failure[0]
+    if source.kind == "file" and source.finished and engine.frames == 0:
+        from bridge.errors import MediaError  # an empty file "played" and sent nothing
+
+        raise MediaError(f"{args.file}: no audio decoded (empty or shorter than one 93 ms "
+                         "analysis frame): nothing was sent")
     print(status.summary(time.perf_counter() - started), file=sys.stderr, flush=True)
     return 0
