@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping as AbcMapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from bridge.errors import MappingError
@@ -32,9 +33,9 @@ class Mapping:
 
     rate: float
     delay_ms: float
-    osc: dict[str, dict]
-    midi: dict[str, dict]
-    routes: tuple[dict, ...]
+    osc: AbcMapping[str, AbcMapping]  # read-only views (validate() freezes what it returns)
+    midi: AbcMapping[str, AbcMapping]
+    routes: tuple[AbcMapping, ...]
     source: str = "mapping"
     signals_checked: bool = True
 
@@ -339,8 +340,19 @@ def validate(raw: Any, signals: AbcMapping[str, str] | Iterable[str] | None = No
     if problems:
         problems.sort(key=_problem_order)  # stable: schema order within a route
         raise MappingError(problems, source)
-    return Mapping(rate=m["rate"], delay_ms=m["delay_ms"], osc=m["osc"], midi=m["midi"],
-                   routes=tuple(m["routes"]), source=source, signals_checked=checked)
+    return Mapping(rate=m["rate"], delay_ms=m["delay_ms"], osc=_freeze(m["osc"]),
+                   midi=_freeze(m["midi"]), routes=tuple(_freeze(r) for r in m["routes"]),
+                   source=source, signals_checked=checked)
+
+
+def _freeze(value: Any) -> Any:
+    """Read-only views all the way down: a validated mapping is shared by the reload thread, the
+    engine and the readers of the schema, so nobody may change it in place."""
+    if isinstance(value, dict):
+        return MappingProxyType({k: _freeze(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    return value
 
 
 def load_mapping(path: str | os.PathLike, signals=None,

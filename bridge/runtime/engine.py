@@ -145,8 +145,10 @@ class Engine:
             self.error = exc
             raise
         finally:
-            for kind, component in started:  # idle values first: a source stuck in stop() must
-                if kind == "output":          # not hold them back (close() sends them again)
+            idled = set()  # idle values first: a source stuck in stop() must not hold them back
+            for kind, component in started:
+                if kind == "output":
+                    idled.add(id(component))
                     try:
                         component.idle()
                     except Exception as exc:  # noqa: BLE001
@@ -156,7 +158,8 @@ class Engine:
                     if kind == "source":
                         component.stop()
                     elif kind == "output":
-                        component.idle()
+                        if id(component) not in idled:
+                            component.idle()
                         component.close()
                     else:
                         component.close()
