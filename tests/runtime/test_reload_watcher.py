@@ -127,3 +127,20 @@ def test_a_switch_prepared_against_old_sinks_is_prepared_again(tmp_path):
         assert outputs.sinks[("osc", "a")].port == 11 and not outputs.sinks[("osc", "a")].closed
     finally:
         outputs.close()
+
+
+def test_router_swap_takes_over_everything_install_sets(tmp_path):
+    """Router.swap(mapping, built) copies _INSTALLED from a router built on another thread; a new
+    attribute in _install that is not listed would silently keep the old mapping's value."""
+    from bridge.mapping.router import _INSTALLED, Router
+    from bridge.mapping.validate import load_mapping
+
+    path = tmp_path / "m.yaml"
+    path.write_text(ONE.format(port=9))
+    router = Router(load_mapping(path))
+    assert set(vars(router)) - {"signals", "_pending"} == set(_INSTALLED)
+    other = tmp_path / "n.yaml"
+    other.write_text(TWO.format(port=9, port2=10))
+    built = Router(load_mapping(other))
+    router.swap(built.mapping, built)
+    assert router.routes_ is built.routes_ and len(router.tick({"rms": 0.5, "low": 0.5})) == 2
