@@ -21,6 +21,12 @@ from bridge._lazy import lazy as _lazy
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     _os.environ.setdefault(_var, "1")
 
+# onnxruntime's telemetry (1DS) writes a growing onnxruntime.db and a persistent device id under
+# ~/.cache/Microsoft/DeveloperTools/.onnxruntime when the library loads: a gallery machine must
+# not grow files nor carry an id. Its native side reads ORT_DISABLE_TELEMETRY when onnxruntime is
+# imported (onnxruntime.disable_telemetry_events() comes too late: the files exist by then).
+_os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
 __version__ = "0.1.0"
 
 #: Public name -> the module that defines it (imported on first use).

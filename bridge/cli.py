@@ -30,10 +30,17 @@ COMMANDS: dict[str, str] = {
 }
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line (a service log reads them), exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from bridge import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="vjbridge",
         description="Live music in, learned visual control signals out (OSC, MIDI, DMX).")
     parser.add_argument("--version", action="version", version=f"vjbridge {__version__}")

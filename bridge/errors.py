@@ -12,7 +12,8 @@ escaping is a bug. Messages name what is wrong and how to fix it::
     │                           (also a ValueError)
     ├── MediaError              a file cannot be read: missing, corrupt, no audio track
     │                           (also an OSError)
-    ├── MappingError            a mapping YAML is invalid; ``.problems`` holds EVERY error, each
+    ├── MappingError            a mapping YAML is invalid or over a limit (bridge.mapping.limits,
+    │                           the limit named); ``.problems`` holds EVERY error, each
     │                           "key.path: what is wrong" (also a ValueError)
     ├── SinkError               an output cannot be opened: port in use, unknown MIDI port,
     │                           unresolvable host, the --control port taken (also an OSError)

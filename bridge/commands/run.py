@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import threading
 import time
@@ -143,9 +144,13 @@ def _choose_source(args):
 def run(args: argparse.Namespace) -> int:
     if getattr(args, "log_level", None):
         logging.getLogger().setLevel(args.log_level.upper())
+    from bridge.commands.run_options import check_run_options
+
+    check_run_options(args)  # one line naming a nonsense option, before anything opens
     from bridge.runtime.engine import LIVE_SPEC, Engine
     from bridge.runtime.pipeline import build
-    from bridge.runtime.shutdown import on_stop_signals
+    from bridge.runtime.shutdown import (arm_exit_deadline, exit_within_deadline_at_exit,
+                                         join_engine, on_stop_signals)
     from bridge.runtime.status import StatusLine
 
     mapping = None if args.mapping.lower() == "none" else args.mapping
@@ -155,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
                                   control=_control_target(args))
     rate = args.output_rate or rate
     source = _choose_source(args)
+    exit_within_deadline_at_exit(audio=source.kind == "device")  # see its docstring
     engine = Engine(source, stages, outputs, output_rate=rate, on_loss=args.on_loss,
                     realtime=args.realtime)
     control = _open_control(args, engine)
@@ -169,8 +175,14 @@ def run(args: argparse.Namespace) -> int:
 
     status = StatusLine(engine, interval=args.status_interval)
     started = time.perf_counter()
-    thread = threading.Thread(target=work, name="engine")
-    with on_stop_signals(stop.set):  # also while joining: a second Ctrl-C only stops again
+    # a daemon: a thread stuck in a driver must not keep the process alive (join_engine)
+    thread = threading.Thread(target=work, name="engine", daemon=True)
+    def on_stop():
+        if not stop.is_set():  # the first stop signal starts the 2 s clock (arm_exit_deadline)
+            arm_exit_deadline()
+        stop.set()
+
+    with on_stop_signals(on_stop):  # also while joining: a second Ctrl-C only stops again
         try:
             with status:
                 thread.start()
@@ -189,10 +201,18 @@ def run(args: argparse.Namespace) -> int:
                         status.update()
         finally:
             stop.set()
-            thread.join()
+            ended = join_engine(thread, outputs)  # never an unbounded wait
             if control is not None:
                 control.close()
+            if not ended:
+                sys.stderr.flush()
+                os._exit(1)  # interpreter exit could wait on the stuck thread's driver
     if failure:
         raise failure[0]
+    if source.kind == "file" and source.finished and engine.frames == 0:
+        from bridge.errors import MediaError  # an empty file "played" and sent nothing
+
+        raise MediaError(f"{args.file}: no audio decoded (empty or shorter than one 93 ms "
+                         "analysis frame): nothing was sent")
     print(status.summary(time.perf_counter() - started), file=sys.stderr, flush=True)
     return 0

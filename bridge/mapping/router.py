@@ -215,10 +215,20 @@ class Router:
         log.info("mapping reloaded from %s (%d routes)", os.fspath(path), len(mapping.routes))
         return []
 
-    def swap(self, mapping: Mapping) -> None:
-        """Switch to an already validated mapping; notes the old one holds go off on the next tick."""
+    def swap(self, mapping: Mapping, built: "Router | None" = None) -> None:
+        """Switch to an already validated mapping; notes the old one holds go off on the next tick.
+        ``built``: a Router made for ``mapping`` on another thread (a reload): its routes are
+        taken over by assignment instead of being built here."""
         for r in self.routes_:
             off = r.note_off_if_held()
             if off is not None:
                 self._pending.setdefault(r.midi_key, []).append(off)
-        self._install(mapping)
+        if built is not None and built.mapping is mapping:
+            for name in _INSTALLED:
+                setattr(self, name, getattr(built, name))
+        else:
+            self._install(mapping)
+
+
+#: What Router._install sets: taken over from a Router built elsewhere by Router.swap.
+_INSTALLED = ("mapping", "rate", "routes_", "delay_", "_osc_keys", "_plan", "_vectors", "_delayed")

@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping as AbcMapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from bridge.errors import MappingError
@@ -32,9 +33,9 @@ class Mapping:
 
     rate: float
     delay_ms: float
-    osc: dict[str, dict]
-    midi: dict[str, dict]
-    routes: tuple[dict, ...]
+    osc: AbcMapping[str, AbcMapping]  # read-only views (validate() freezes what it returns)
+    midi: AbcMapping[str, AbcMapping]
+    routes: tuple[AbcMapping, ...]
     source: str = "mapping"
     signals_checked: bool = True
 
@@ -108,12 +109,36 @@ def known_signals() -> dict[str, str] | None:
     return kinds
 
 
-def _fmt(x: Any) -> str:
+def _fmt(x: Any, limit: int = 80) -> str:
+    """A value as the problem line shows it, cut to ``limit`` characters (a value can be a huge
+    table or a 400-digit number; the line stays one line)."""
     if isinstance(x, bool):
         return "true" if x else "false"
     if isinstance(x, float):
         return f"{x:g}"
-    return repr(x) if isinstance(x, str) else str(x)
+    if isinstance(x, int) and abs(x) > 10 ** 30:
+        return f"an integer of {len(str(abs(x)))} digits"
+    if isinstance(x, (dict, list)):
+        x = _shallow(x)
+    text = repr(x) if isinstance(x, str) else str(x)
+    text = text.replace("\n", " ")
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _shallow(x: Any, items: int = 6) -> Any:
+    """At most ``items`` entries of a table or list, nested values summarised: str() of a large
+    value (an expanded alias) must not build the whole text."""
+    if isinstance(x, dict):
+        out = {}
+        for i, (k, v) in enumerate(x.items()):
+            if i == items:
+                out["..."] = "..."
+                break
+            out[k if isinstance(k, (str, int, float, bool)) else "?"] = (
+                v if isinstance(v, (str, int, float, bool, type(None))) else "...")
+        return out
+    out = [v if isinstance(v, (str, int, float, bool, type(None))) else "..." for v in x[:items]]
+    return out + ["..."] if len(x) > items else out
 
 
 def _suggest(word: Any, candidates: Iterable[str]) -> str:
@@ -133,13 +158,20 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
+def _finite(v: Any) -> bool:
+    """A finite number a float can hold (an int of 400 digits cannot: no OverflowError later)."""
+    if isinstance(v, int):
+        return abs(v) <= 1e300
+    return math.isfinite(v)
+
+
 def _check_value(opt: Option, v: Any, path: str, problems: list[str], signals) -> Any:
     kind = opt.kind
     if kind in ("number", "int"):
         if kind == "int" and not (isinstance(v, int) and not isinstance(v, bool)):
             problems.append(f"{path}: expected a whole number, got {_fmt(v)}")
             return _BAD
-        if not _is_number(v) or not math.isfinite(v):
+        if not _is_number(v) or not _finite(v):
             problems.append(f"{path}: expected a number, got {_fmt(v)}")
             return _BAD
         if opt.lo is not None and not (opt.lo <= v <= opt.hi):
@@ -173,7 +205,7 @@ def _check_value(opt: Option, v: Any, path: str, problems: list[str], signals) -
         return _BAD
     if kind == "range":
         if (not isinstance(v, (list, tuple)) or len(v) != 2
-                or not all(_is_number(x) and math.isfinite(x) for x in v)):
+                or not all(_is_number(x) and _finite(x) for x in v)):
             problems.append(f"{path}: expected [low, high] (two numbers), got {_fmt(v)}")
             return _BAD
         if v[0] == v[1]:
@@ -308,25 +340,39 @@ def validate(raw: Any, signals: AbcMapping[str, str] | Iterable[str] | None = No
     if problems:
         problems.sort(key=_problem_order)  # stable: schema order within a route
         raise MappingError(problems, source)
-    return Mapping(rate=m["rate"], delay_ms=m["delay_ms"], osc=m["osc"], midi=m["midi"],
-                   routes=tuple(m["routes"]), source=source, signals_checked=checked)
+    return Mapping(rate=m["rate"], delay_ms=m["delay_ms"], osc=_freeze(m["osc"]),
+                   midi=_freeze(m["midi"]), routes=tuple(_freeze(r) for r in m["routes"]),
+                   source=source, signals_checked=checked)
 
 
-def load_mapping(path: str | os.PathLike, signals=None) -> Mapping:
-    """Read and validate a mapping YAML file (errors: :class:`MappingError`, never a traceback)."""
-    import yaml
+def _freeze(value: Any) -> Any:
+    """Read-only views all the way down: a validated mapping is shared by the reload thread, the
+    engine and the readers of the schema, so nobody may change it in place."""
+    if isinstance(value, dict):
+        return MappingProxyType({k: _freeze(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def load_mapping(path: str | os.PathLike, signals=None,
+                 osc_override: tuple[str, int] | None = None) -> Mapping:
+    """Read and validate a mapping YAML file under the limits of :mod:`bridge.mapping.limits`
+    (file size, YAML nodes and depth, routes, bundle size per UDP target; errors:
+    :class:`MappingError`, never a traceback). ``osc_override``: the ``--osc`` (host, port) every
+    OSC target goes to instead (its datagram limit applies)."""
+    from bridge.mapping.limits import bundle_problems, read_yaml, route_count_problem
 
     source = os.fspath(path)
-    try:
-        with open(source, encoding="utf-8") as f:
-            raw = yaml.safe_load(f)
-    except OSError as exc:
-        raise MappingError([f"cannot read the file: {exc.strerror or exc}"], source) from None
-    except UnicodeDecodeError:
-        raise MappingError([NOT_TEXT], source) from None
-    except yaml.YAMLError as exc:
-        raise MappingError([yaml_problem(exc)], source) from None
-    return validate(raw, signals=signals, source=source)
+    raw = read_yaml(source)
+    too_many = route_count_problem(raw)
+    if too_many:
+        raise MappingError([too_many], source)
+    mapping = validate(raw, signals=signals, source=source)
+    problems = bundle_problems(mapping, osc_override)
+    if problems:
+        raise MappingError(problems, source)
+    return mapping
 
 
 #: The problem reported for a file that is not UTF-8 text.
@@ -338,4 +384,7 @@ def yaml_problem(exc) -> str:
     mark = getattr(exc, "problem_mark", None)
     where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
     what = getattr(exc, "problem", None) or str(exc)
+    what = " ".join(str(what).split())  # one line: a reader error spans two
+    if len(what) > 200:
+        what = what[:197] + "..."
     return f"{where}not valid YAML: {what}"

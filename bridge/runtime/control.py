@@ -57,7 +57,7 @@ def parse_control_target(text: str) -> tuple[str, int]:
     host, sep, port = str(text).rpartition(":")
     host = host.strip("[]") if sep else ""
     port = port if sep else str(text)
-    if not port.isdigit() or not 1 <= int(port) <= 65535:
+    if not (port.isascii() and port.isdigit() and len(port) <= 5) or not 1 <= int(port) <= 65535:
         raise ConfigError(f"--control: {text!r} is not [HOST:]PORT with a port in 1..65535 "
                           "(e.g. 7001 or 127.0.0.1:7001)")
     return host or "127.0.0.1", int(port)
@@ -231,14 +231,14 @@ class ControlPort:
             self._reply(sender, address, False, "the daemon is still starting: send it again "
                                                 "in a moment")
             return
+        if len(self.queue) >= MAX_PENDING:  # before prepare: what it opens is then always used
+            self._reply(sender, address, False, f"busy: {MAX_PENDING} changes are waiting for "
+                                                "the engine; send fewer, or again in a moment")
+            return
         try:
             payload = self.targets.prepare(control, checked.values)
         except ControlError as exc:
             self._reply(sender, address, False, str(exc))
-            return
-        if len(self.queue) >= MAX_PENDING:
-            self._reply(sender, address, False, f"busy: {MAX_PENDING} changes are waiting for "
-                                                "the engine; send fewer, or again in a moment")
             return
         self.queue.append(Pending(control, checked.values, payload, sender))
 

@@ -4,21 +4,19 @@ anything slow) and ``apply`` (the engine thread, between blocks: assignments onl
 Why the split: a redrawn trigger band needs a filterbank and an FFT to find its full-scale
 reference, and a mapping switch needs a file read, YAML parsed and every route validated; none
 of that may run where frames are made. ``prepare`` does it and hands ``apply`` a finished value.
-The mapping file comes from the network, so it is read as untrusted: a regular file of at most
-:data:`MAX_MAPPING_BYTES`, UTF-8, and no more than :data:`MAX_YAML_NODES` nodes once YAML aliases
-are expanded (a "billion laughs" file is refused before anything walks it).
+The mapping file comes from the network, so it is read as untrusted, under the limits every
+mapping is read with (:mod:`bridge.mapping.limits`: a regular file of at most
+:data:`MAX_MAPPING_BYTES`, UTF-8, no more than :data:`MAX_YAML_NODES` nodes once YAML aliases are
+expanded, a bounded number of routes, bundles that fit one datagram).
 """
 
 from __future__ import annotations
 
 import os
-import stat
 
-from bridge.errors import ControlError
+from bridge.errors import ControlError, SinkError
+from bridge.mapping.limits import MAX_MAPPING_BYTES, MAX_YAML_NODES  # noqa: F401 - re-exported
 from bridge.runtime.controls import Control
-
-MAX_MAPPING_BYTES = 256 * 1024  # the shipped mappings are 2-4 KB
-MAX_YAML_NODES = 100_000  # after alias expansion; a mapping with 200 routes has ~3,000
 
 
 class ControlTargets:
@@ -103,12 +101,19 @@ class ControlTargets:
         if outputs is None:
             raise ControlError("the daemon is still starting: send it again in a moment")
         path = os.path.abspath(os.path.expanduser(path))
-        return path, read_mapping(path, outputs.signals)
+        mapping = read_mapping(path, outputs.signals)
+        try:  # new outputs open here (a host name lookup), not on the engine thread
+            return path, outputs.prepare(mapping, path)
+        except SinkError as exc:
+            raise ControlError(f"mapping {path} not switched to, the current one stays: "
+                               f"{exc}") from None
 
     def set_mapping(self, _path: str, prepared) -> str:
-        path, mapping = prepared
+        path, prepared = prepared
+        mapping = prepared.mapping
         outputs = self._outputs()
-        problems = outputs.switch(mapping, path)
+        watcher = getattr(self.mapping, "watcher", None)
+        problems = outputs.switch(prepared, close=watcher.retire if watcher else None)
         if problems:
             raise ControlError(f"mapping {path} not switched to, the current one stays: "
                           f"{problems[0]}")
@@ -139,105 +144,14 @@ class ControlTargets:
 
 def read_mapping(path: str, signals):
     """Read and validate a mapping file named by a peer; :class:`ControlError` with its first
-    problems (the file is untrusted: see the module docstring)."""
+    problems (the file is untrusted: read under :mod:`bridge.mapping.limits`, as every mapping)."""
     from bridge.errors import MappingError
-    from bridge.mapping.validate import NOT_TEXT, validate
+    from bridge.mapping.validate import load_mapping
 
     try:
-        st = os.stat(path)
-    except OSError as exc:
-        raise ControlError(f"mapping {path}: cannot read it: {exc.strerror or exc}") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise ControlError(f"mapping {path}: is a directory; send the path of a mapping YAML file")
-    if not stat.S_ISREG(st.st_mode):
-        raise ControlError(f"mapping {path}: not a regular file")
-    if st.st_size > MAX_MAPPING_BYTES:
-        raise ControlError(f"mapping {path}: {st.st_size} bytes; a mapping is at most "
-                      f"{MAX_MAPPING_BYTES // 1024} KiB")
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_MAPPING_BYTES + 1)
-    except OSError as exc:
-        raise ControlError(f"mapping {path}: cannot read it: {exc.strerror or exc}") from None
-    try:
-        text = data[:MAX_MAPPING_BYTES].decode("utf-8")
-        raw = _parse_yaml(text)
-        mapping = validate(raw, signals=signals, source=path)
-    except UnicodeDecodeError:
-        raise ControlError(f"mapping {path}: {NOT_TEXT}") from None
+        return load_mapping(path, signals=signals)
     except MappingError as exc:
         n = len(exc.problems)
         first = "; ".join(exc.problems[:3]) + ("; ..." if n > 3 else "")
         raise ControlError(f"mapping {path} refused, the current one stays ({n} problem"
-                      f"{'s' if n != 1 else ''}): {first}") from None
-    except _YamlProblem as exc:
-        raise ControlError(f"mapping {path} refused, the current one stays: {exc}") from None
-    except RecursionError:
-        raise ControlError(f"mapping {path} refused, the current one stays: nested too deeply") \
-            from None
-    return mapping
-
-
-class _YamlProblem(Exception):
-    pass
-
-
-def _parse_yaml(text: str):
-    """``yaml.safe_load`` that refuses, before constructing anything, a document that expands to
-    more than :data:`MAX_YAML_NODES` nodes or refers to itself."""
-    import yaml
-
-    from bridge.mapping.validate import yaml_problem
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
-    try:
-        try:
-            node = loader.get_single_node()
-        except yaml.YAMLError as exc:
-            raise _YamlProblem(yaml_problem(exc)) from None
-        if node is None:
-            return None
-        _check_expansion(node)
-        try:
-            return loader.construct_document(node)
-        except yaml.YAMLError as exc:
-            raise _YamlProblem(yaml_problem(exc)) from None
-    finally:
-        loader.dispose()
-
-
-def _check_expansion(root) -> None:
-    """Count the nodes ``root`` has once every alias is expanded (each distinct node once, with a
-    memo, iteratively): a handful of nested aliases can stand for billions."""
-    import yaml
-
-    sizes: dict[int, int] = {}
-    active: set[int] = set()
-    stack = [(root, False)]
-    while stack:
-        node, done = stack.pop()
-        key = id(node)
-        if done:
-            if isinstance(node, yaml.MappingNode):
-                children = [c for pair in node.value for c in pair]
-            else:
-                children = node.value
-            size = 1 + sum(sizes[id(c)] for c in children)
-            active.discard(key)
-            if size > MAX_YAML_NODES:
-                raise _YamlProblem(f"the YAML expands to more than {MAX_YAML_NODES} nodes "
-                                   "(aliases repeating aliases?); a mapping is far smaller")
-            sizes[key] = size
-            continue
-        if key in sizes:
-            continue
-        if key in active:
-            raise _YamlProblem("the YAML refers to itself (a recursive alias)")
-        if isinstance(node, yaml.ScalarNode):
-            sizes[key] = 1
-            continue
-        active.add(key)
-        stack.append((node, True))
-        children = ([c for pair in node.value for c in pair]
-                    if isinstance(node, yaml.MappingNode) else node.value)
-        stack.extend((c, False) for c in children if id(c) not in sizes)
+                           f"{'s' if n != 1 else ''}): {first}") from None

@@ -109,6 +109,9 @@ class Engine:
 
             events = Events()
         self.events = events
+        for output in self.outputs:  # outputs that report (a mapping reload) report here
+            if hasattr(output, "events"):
+                output.events = events
         # live changes: an object with a ``queue`` (truthy when changes wait) and
         # ``apply_pending()`` (bridge.runtime.control.ControlPort), or None
         self.control = None
@@ -145,12 +148,21 @@ class Engine:
             self.error = exc
             raise
         finally:
+            idled = set()  # idle values first: a source stuck in stop() must not hold them back
+            for kind, component in started:
+                if kind == "output":
+                    idled.add(id(component))
+                    try:
+                        component.idle()
+                    except Exception as exc:  # noqa: BLE001
+                        log.error("while idling an output: %s", exc)
             for kind, component in reversed(started):
                 try:
                     if kind == "source":
                         component.stop()
                     elif kind == "output":
-                        component.idle()
+                        if id(component) not in idled:
+                            component.idle()
                         component.close()
                     else:
                         component.close()

@@ -130,8 +130,10 @@ class MappingOutput:
     """A mapping (:class:`bridge.mapping.Outputs`: router + its sinks) as the engine's output.
 
     The file is validated at construction (fail fast, before any device opens); the sinks open in
-    ``start()``. ``poll()`` (once a second, on the engine thread) reloads an edited mapping; a broken
-    edit is logged and the last good mapping stays live."""
+    ``start()``. An edited file is read, validated and its new sinks opened by a
+    :class:`bridge.runtime.reload.MappingWatcher` thread; ``poll()`` (once a second, on the engine
+    thread) only makes a finished switch live. A broken edit is reported (``events``: the engine's
+    record, set by the engine) and the last good mapping stays live."""
 
     def __init__(self, path, *, osc: str | None = None, midi: str | None = None,
                  produced=None, catalog=None, control: tuple[str, int] | None = None):
@@ -144,11 +146,16 @@ class MappingOutput:
         self.midi = midi
         self.control = control  # the control port, announced in /vjbridge/_info
         self.produced = produced  # () -> names the stages produce (known once they started)
-        # MappingError naming every bad key
-        mapping = load_mapping(self.path, signals=_signal_table(self.catalog))
+        from bridge.mapping.outputs import parse_hostport
+
+        # MappingError naming every bad key or the limit it is over (bridge.mapping.limits)
+        mapping = load_mapping(self.path, signals=_signal_table(self.catalog),
+                               osc_override=parse_hostport(osc) if osc else None)
         self.rate = float(mapping.rate)
         self.signals_used = {r["signal"] for r in mapping.routes}
         self.outputs = None
+        self.watcher = None
+        self.events = None  # the run's bridge.runtime.events.Events, given by the engine
         self.info = InfoAnnouncer(self)
 
     def start(self) -> None:
@@ -161,7 +168,16 @@ class MappingOutput:
             if silent:
                 log.warning("mapping %s routes %s, which no loaded model produces: those routes "
                             "stay silent", self.path, ", ".join(silent))
+        from bridge.runtime.reload import MappingWatcher
+
+        self.watcher = MappingWatcher(self.outputs, report=self._report).start()
         self.info.announce()  # before the first data tick
+
+    def _report(self, level: int, message: str) -> None:
+        if self.events is not None:
+            self.events.emit("mapping", message, level=level)
+        else:
+            log.log(level, "%s", message)
 
     def schema(self) -> dict:
         """What this output sends (:mod:`bridge.runtime.stream_schema`): the current mapping's
@@ -190,9 +206,14 @@ class MappingOutput:
         self.outputs.tick(values)
 
     def poll(self) -> None:
-        """Once a second: reload an edited mapping, then announce the schema."""
-        if self.outputs.reload_if_changed() == []:
-            self.info.invalidate()  # a new mapping: a new schema
+        """Once a second, on the engine thread: make a reloaded mapping the watcher finished live
+        (assignments only), then announce the schema."""
+        prepared = self.watcher.take() if self.watcher is not None else None
+        if prepared is not None:
+            problems = self.outputs.switch(prepared, close=self.watcher.retire)
+            self.watcher.applied(prepared, problems)
+            if not problems:
+                self.info.invalidate()  # a new mapping: a new schema
         self.info.announce()
 
     def idle(self) -> None:
@@ -200,6 +221,8 @@ class MappingOutput:
             self.outputs.blackout()
 
     def close(self) -> None:
+        if self.watcher is not None:
+            self.watcher.close()
         if self.outputs is not None:
             self.outputs.close()
 

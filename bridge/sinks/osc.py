@@ -27,7 +27,7 @@ def parse_osc_target(text: str, *, default_host: str = "127.0.0.1") -> tuple[str
     if not sep:
         host, port = default_host, str(text)
     host = host.strip("[]") or default_host
-    if not port.isdigit() or not 1 <= int(port) <= 65535:
+    if not (port.isascii() and port.isdigit() and len(port) <= 5) or not 1 <= int(port) <= 65535:
         raise ConfigError(f"--osc: {text!r} is not HOST:PORT with a port in 1..65535 "
                           "(e.g. 127.0.0.1:7000)")
     return host, int(port)

@@ -15,6 +15,10 @@ import numpy as np
 from bridge.sources.paced import PacedSource
 
 
+#: The shortest file that yields one frame: the live spec's FFT window (2048 samples at 22,050 Hz).
+MIN_SECONDS = 2048 / 22050
+
+
 class FileSource(PacedSource):
     kind = "file"
 
@@ -22,6 +26,7 @@ class FileSource(PacedSource):
                  queue_blocks: int = 256):
         super().__init__(speed=speed, block_seconds=block_seconds, queue_blocks=queue_blocks)
         self.path = str(path)
+        _regular_file(self.path)
 
     def _prepare(self) -> None:
         from bridge.audio.decode import audio_info
@@ -29,6 +34,13 @@ class FileSource(PacedSource):
         info = audio_info(self.path)  # MediaError with one clear line on a bad file
         self.sample_rate = float(info.sample_rate)
         self.duration = info.duration
+        if info.duration is not None and info.duration < MIN_SECONDS:
+            # an empty or one-sample file would play "successfully" and send nothing at all
+            from bridge.errors import MediaError
+
+            raise MediaError(f"{self.path}: {info.duration * 1000:.1f} ms of audio; vjbridge needs "
+                             f"at least {MIN_SECONDS * 1000:.0f} ms (one analysis frame) to send "
+                             "anything")
 
     def _generate(self) -> Iterator[np.ndarray]:
         from bridge.audio.decode import iter_audio
@@ -39,3 +51,20 @@ class FileSource(PacedSource):
         speed = "" if self.speed == 1 else (" as fast as possible" if self.speed == 0
                                             else f" at {self.speed:g}x")
         return f"file {self.path}{speed}"
+
+
+def _regular_file(path: str) -> None:
+    """A FIFO or device as ``--file`` would block the decoder's open for ever, holding the
+    interpreter (no stop signal could be handled): refused here, at once, in one line."""
+    import os
+    import stat
+
+    from bridge.errors import MediaError
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # a missing file: the decoder's own one-line error says so
+    if not stat.S_ISREG(mode):
+        raise MediaError(f"{path}: not a regular file (a FIFO, device or directory?); --file plays "
+                         "an audio or video file")
