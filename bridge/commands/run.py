@@ -157,6 +157,9 @@ def run(args: argparse.Namespace) -> int:
     source = _choose_source(args)
     engine = Engine(source, stages, outputs, output_rate=rate, on_loss=args.on_loss,
                     realtime=args.realtime)
+    from bridge.runtime.sdnotify import Notifier
+
+    engine.notify = Notifier.from_env()  # under systemd: READY, watchdog pings from the engine
     control = _open_control(args, engine)
     stop = threading.Event()
     failure: list[BaseException] = []
