@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     from bridge.errors import BridgeError
 
     args = build_parser().parse_args(argv)
+    args._argv = list(sys.argv[1:] if argv is None else argv)  # for options a config may not override
     from bridge.runtime.logsetup import configure
 
     configure(args.log_level)  # timestamps when not on a terminal; the journal's own under systemd

@@ -64,6 +64,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds between plain status lines when not on a terminal")
     parser.add_argument("--log-level", default=argparse.SUPPRESS,
                         choices=["debug", "info", "warning", "error"], help="logging verbosity")
+    parser.add_argument("--config", metavar="FILE|none", default=None,
+                        help="run-config YAML (device, mapping, models, outputs, ...; options given "
+                             "here win); default: the user's config dir's vjbridge/config.yaml, "
+                             "else /etc/vjbridge/config.yaml, if present; none: no file")
 
 
 def _controls_help() -> str:
@@ -141,6 +145,11 @@ def _choose_source(args):
 
 
 def run(args: argparse.Namespace) -> int:
+    from bridge.runtime.runconfig import use_config
+
+    config = use_config(args, add_arguments)  # RunConfigError: every problem, exit 1
+    if config is not None:
+        print(f"vjbridge: run config {config}", file=sys.stderr, flush=True)
     if getattr(args, "log_level", None):
         logging.getLogger().setLevel(args.log_level.upper())
     from bridge.runtime.engine import LIVE_SPEC, Engine

@@ -47,7 +47,7 @@ class UtcFormatter(logging.Formatter):
 
     converter = time.gmtime
 
-    def formatTime(self, record, datefmt=None):  # noqa: N802 - logging's name
+    def formatTime(self, record, datefmt=None):
         return time.strftime("%Y-%m-%dT%H:%M:%S", self.converter(record.created)) + \
             f".{int(record.msecs):03d}Z"
 

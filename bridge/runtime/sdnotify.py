@@ -62,7 +62,7 @@ class Notifier:
         self._next_status = 0.0
 
     @classmethod
-    def from_env(cls, environ=None) -> "Notifier | None":
+    def from_env(cls, environ=None) -> Notifier | None:
         """A notifier for ``$NOTIFY_SOCKET``, or None when the process was not started by systemd."""
         environ = os.environ if environ is None else environ
         address = environ.get("NOTIFY_SOCKET", "")

@@ -57,7 +57,7 @@ class ServiceManager:
         self.starts += 1
         self._last_ping = None  # the watchdog runs from READY on (as systemd's does)
 
-    def start(self) -> "ServiceManager":
+    def start(self) -> ServiceManager:
         self._spawn()
         self._thread.start()
         return self
@@ -79,7 +79,7 @@ class ServiceManager:
     def _receive(self) -> None:
         try:
             data, anc, _, _ = self.sock.recvmsg(4096, socket.CMSG_SPACE(12))
-        except (TimeoutError, socket.timeout, BlockingIOError):
+        except (TimeoutError, BlockingIOError):
             return
         pid = None
         for level, kind, payload in anc:
