@@ -29,7 +29,7 @@ class FlakyPeer:
         while not self._stop:
             try:
                 conn, _ = self.server.accept()
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 continue
             self.accepted += 1
             if self.flaky:
@@ -40,7 +40,7 @@ class FlakyPeer:
             while not self._stop:
                 try:
                     data = conn.recv(65536)
-                except (TimeoutError, socket.timeout):
+                except TimeoutError:
                     continue
                 except OSError:
                     break
