@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "predict": "bridge.commands.predict",
     "corpus": "bridge.commands.corpus",
     "evaluate": "bridge.commands.evaluate",
+    "service": "bridge.commands.service",
 }
 
 
