@@ -78,5 +78,26 @@ def _check_configs(paths: list[str]) -> int:
                 print(f"{path}: {problem}", file=sys.stderr)
             continue
         print(summary(cfg, path))
+        if not _check_config_mapping(cfg, path):
+            failed += 1
+            continue
         print(f"{path}: OK")
     return failed
+
+
+def _check_config_mapping(cfg: dict, path: str) -> bool:
+    """The mapping a run config names must be valid too: its problems, prefixed with ``mapping``."""
+    from bridge.errors import ConfigError, MappingError
+    from bridge.mapping.validate import load_mapping
+    from bridge.resources import resolve_mapping
+
+    if cfg["mapping"].lower() == "none":
+        return True
+    try:
+        load_mapping(resolve_mapping(cfg["mapping"]))
+    except (MappingError, ConfigError) as exc:
+        problems = getattr(exc, "problems", None) or [str(exc)]
+        for problem in problems:
+            print(f"{path}: mapping {cfg['mapping']}: {problem}", file=sys.stderr)
+        return False
+    return True

@@ -86,6 +86,9 @@ def test_check_config_cli(tmp_path):
     bad.write_text("on_los: idle\n")
     good = tmp_path / "good.yaml"
     good.write_text("demo: true\nmapping: ./m.yaml\nmodels: [models/a.onnx]\n")
+    from bridge.resources import shipped_mapping
+
+    (tmp_path / "m.yaml").write_text(shipped_mapping("default").read_text())
     r = subprocess.run(VJB + ["check", "--config", str(bad)], capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 1
@@ -97,6 +100,12 @@ def test_check_config_cli(tmp_path):
     assert f"{good}: OK" in r.stdout
     assert str(tmp_path / "m.yaml") in r.stdout  # paths relative to the file
     assert str(tmp_path / "models" / "a.onnx") in r.stdout
+    # the mapping it names is checked too
+    (tmp_path / "m.yaml").write_text("routes: [{signal: rms, osc: {adress: /x}}]\n")
+    r = subprocess.run(VJB + ["check", "--config", str(good)], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 1
+    assert "routes[0].osc.adress: unknown key; did you mean 'address'?" in r.stderr
 
 
 def test_the_starter_config_is_valid_and_names_every_key():
