@@ -9,7 +9,8 @@ it. ``TimeoutStopSec=`` is short because the daemon stops within 2 s by design.
 Hardening is chosen so audio still works: no ``PrivateDevices`` (ALSA needs ``/dev/snd``), no
 ``DeviceAllow``/``DevicePolicy`` or options that imply them (``ProtectClock``,
 ``ProtectKernelLogs``), no ``MemoryDenyWriteExecute`` (PortAudio's cffi callbacks need executable
-memory), no ``RestrictRealtime`` (the engine asks for SCHED_FIFO, ``LimitRTPRIO`` allows it);
+memory), no ``RestrictRealtime`` (the engine asks for SCHED_FIFO; a system unit's ``LimitRTPRIO``
+allows it, a user unit keeps the user's own limits, e.g. the audio group's rtprio);
 ``AF_UNIX`` stays for PulseAudio, PipeWire and JACK. A user unit gets only what a user manager can
 apply without user namespaces.
 """
@@ -85,11 +86,10 @@ def unit_text(config: Path, *, user: bool, command: list[str] | None = None,
         "TimeoutStartSec=90",
         "TimeoutStopSec=5",
         "Environment=PYTHONUNBUFFERED=1",
-        "LimitRTPRIO=50",
-        "LimitNICE=-10",
         "NoNewPrivileges=yes",
     ]
-    if not user:
+    if not user:  # a user manager cannot raise limits past the user's own (the unit would fail)
+        lines += ["LimitRTPRIO=50", "LimitNICE=-10"]
         if run_as:
             lines.append(f"User={run_as}")
         if groups:

@@ -71,6 +71,7 @@ def test_user_unit_is_written_verified_and_removed(tmp_path):
     for breaks_audio in ("PrivateDevices", "DevicePolicy", "DeviceAllow", "MemoryDenyWriteExecute",
                          "RestrictRealtime", "ProtectClock"):
         assert breaks_audio not in keys
+    assert "LimitRTPRIO" not in keys  # a user manager could not apply it: the unit would fail
     assert _vjb(["status", "--user"], env).stdout.strip()  # systemctl's view, or one line
     r = _vjb(["uninstall", "--user"], env)
     assert r.returncode == 0 and not unit.exists() and config.exists(), r.stderr
@@ -89,6 +90,7 @@ def test_system_unit_is_hardened_and_verified(tmp_path):
     keys = _keys(unit)
     assert keys["WantedBy"] == "multi-user.target" and keys["User"] == "daemon"
     assert keys["ProtectSystem"] == "full" and keys["NoNewPrivileges"] == "yes"
+    assert keys["LimitRTPRIO"] == "50"  # SCHED_FIFO for the engine thread
     assert "AF_UNIX" in keys["RestrictAddressFamilies"]  # PulseAudio, PipeWire, JACK
     assert "PrivateDevices" not in keys
 
