@@ -36,8 +36,12 @@ def test_compressed_time_soak_through_real_sinks_does_not_grow(tmp_path):
     # no growth after warm-up (tolerance: allocator noise of a few MB)
     lo, hi = res["rss_after_warmup_mb"]
     assert hi - lo < 8.0, res["rss_after_warmup_mb"]
-    assert res["threads_after_warmup"][0] == res["threads_after_warmup"][1]
-    assert res["fds_after_warmup"][0] == res["fds_after_warmup"][1]
+    # threads and fds: constant after warm-up (one of slack for a transient reconnect socket or a
+    # short-lived helper thread caught by a sample), and not higher at the end
+    after = [s for s in res["samples"] if s["audio_s"] >= 0.3 * res["samples"][-1]["audio_s"]]
+    for key in ("threads", "fds"):
+        values = [s[key] for s in after]
+        assert max(values) - min(values) <= 1 and values[-1] <= values[0] + 1, (key, values)
     assert res["max_source_queue"] <= 256 and res["max_tcp_queue"] <= 4
     assert res["max_events"] <= 200
 
