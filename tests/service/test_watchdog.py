@@ -27,7 +27,7 @@ def _free_port() -> int:
 @pytest.mark.slow
 @pytest.mark.parametrize("abstract", [False, True], ids=["path", "abstract"])
 def test_ready_then_pings_then_watchdog_restarts_a_stopped_daemon(tmp_path, abstract):
-    watchdog = 2.0
+    watchdog = 3.0
     manager = ServiceManager(DEMO + [f"127.0.0.1:{_free_port()}"], watchdog_s=watchdog,
                              abstract=abstract, sock_dir=str(tmp_path)).start()
     try:
