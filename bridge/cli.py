@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 
 #: Sub-command name -> module. A name whose module is missing fails loudly at start-up.
@@ -27,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "predict": "bridge.commands.predict",
     "corpus": "bridge.commands.corpus",
     "evaluate": "bridge.commands.evaluate",
+    "service": "bridge.commands.service",
 }
 
 
@@ -60,7 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     from bridge.errors import BridgeError
 
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    args._argv = list(sys.argv[1:] if argv is None else argv)  # for options a config may not override
+    from bridge.runtime.logsetup import configure
+
+    configure(args.log_level)  # timestamps when not on a terminal; the journal's own under systemd
     try:
         return int(args._module.run(args) or 0)
     except BridgeError as exc:

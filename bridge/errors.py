@@ -6,8 +6,10 @@ escaping is a bug. Messages name what is wrong and how to fix it::
     BridgeError                 base: one clear line for the user
     ├── ConfigError             a value someone configured is invalid (also a ValueError)
     │   ├── SpecError           a FeatureSpec field is out of range
-    │   └── SignalError         an unknown signal name (with did-you-mean) or a conflicting
-    │                           signal declaration (bridge.signals.catalog)
+    │   ├── SignalError         an unknown signal name (with did-you-mean) or a conflicting
+    │   │                       signal declaration (bridge.signals.catalog)
+    │   └── RunConfigError      a run-config file (vjbridge run --config) is invalid;
+    │                           ``.problems`` holds every "key.path: what is wrong"
     ├── InputError              audio handed to the extractor is unusable: NaN/inf, wrong shape
     │                           (also a ValueError)
     ├── MediaError              a file cannot be read: missing, corrupt, no audio track
@@ -53,6 +55,17 @@ class SpecError(ConfigError):
 
 class SignalError(ConfigError):
     """A signal name is not in the catalog, or a model declares an output that conflicts."""
+
+
+class RunConfigError(ConfigError):
+    """A run-config file is invalid. ``problems`` lists every error found, each with its key path."""
+
+    def __init__(self, problems: list[str], source: str = "run config") -> None:
+        self.problems = list(problems)
+        self.source = source
+        n = len(self.problems)
+        super().__init__(f"{source}: {n} problem{'s' if n != 1 else ''}" + ("; " if n else "")
+                         + "; ".join(self.problems))
 
 
 class InputError(BridgeError, ValueError):

@@ -20,6 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="mapping YAML file(s), or a shipped mapping's name (default, ...)")
     parser.add_argument("--schema", action="store_true",
                         help="print the mapping reference (every key, default, range) as Markdown")
+    parser.add_argument("--config", metavar="FILE", action="append", default=[],
+                        help="validate a run-config file (vjbridge run --config FILE) instead of, "
+                             "or as well as, mappings (repeatable)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,6 +35,12 @@ def run(args: argparse.Namespace) -> int:
         print(schema_markdown())
         if not args.mappings:
             return 0
+    if args.config:
+        failed_configs = _check_configs(args.config)
+        if not args.mappings:
+            return 1 if failed_configs else 0
+    else:
+        failed_configs = 0
     if not args.mappings:
         raise ConfigError("give a mapping file to check, e.g. vjbridge check my-mapping.yaml, or "
                           f"a shipped one's name: {', '.join(shipped_mapping_names())}")
@@ -49,4 +58,46 @@ def run(args: argparse.Namespace) -> int:
             continue
         print(mapping.summary())
         print(f"{path}: OK")
-    return 1 if failed else 0
+    return 1 if failed or failed_configs else 0
+
+
+def _check_configs(paths: list[str]) -> int:
+    """Validate run-config files like mappings: every problem with its key path; the count failed."""
+    from bridge.errors import RunConfigError
+    from bridge.runtime.runconfig import load_config, summary
+
+    failed = 0
+    for path in paths:
+        try:
+            cfg = load_config(path)
+        except RunConfigError as exc:
+            failed += 1
+            n = len(exc.problems)
+            print(f"{path}: {n} problem{'s' if n != 1 else ''}:", file=sys.stderr)
+            for problem in exc.problems:
+                print(f"{path}: {problem}", file=sys.stderr)
+            continue
+        print(summary(cfg, path))
+        if not _check_config_mapping(cfg, path):
+            failed += 1
+            continue
+        print(f"{path}: OK")
+    return failed
+
+
+def _check_config_mapping(cfg: dict, path: str) -> bool:
+    """The mapping a run config names must be valid too: its problems, prefixed with ``mapping``."""
+    from bridge.errors import ConfigError, MappingError
+    from bridge.mapping.validate import load_mapping
+    from bridge.resources import resolve_mapping
+
+    if cfg["mapping"].lower() == "none":
+        return True
+    try:
+        load_mapping(resolve_mapping(cfg["mapping"]))
+    except (MappingError, ConfigError) as exc:
+        problems = getattr(exc, "problems", None) or [str(exc)]
+        for problem in problems:
+            print(f"{path}: mapping {cfg['mapping']}: {problem}", file=sys.stderr)
+        return False
+    return True

@@ -65,6 +65,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds between plain status lines when not on a terminal")
     parser.add_argument("--log-level", default=argparse.SUPPRESS,
                         choices=["debug", "info", "warning", "error"], help="logging verbosity")
+    parser.add_argument("--config", metavar="FILE|none", default=None,
+                        help="run-config YAML (device, mapping, models, outputs, ...; options given "
+                             "here win); default: the user's config dir's vjbridge/config.yaml, "
+                             "else /etc/vjbridge/config.yaml, if present; none: no file")
 
 
 def _controls_help() -> str:
@@ -142,6 +146,11 @@ def _choose_source(args):
 
 
 def run(args: argparse.Namespace) -> int:
+    from bridge.runtime.runconfig import use_config
+
+    config = use_config(args, add_arguments)  # RunConfigError: every problem, exit 1
+    if config is not None:
+        print(f"vjbridge: run config {config}", file=sys.stderr, flush=True)
     if getattr(args, "log_level", None):
         logging.getLogger().setLevel(args.log_level.upper())
     from bridge.commands.run_options import check_run_options
@@ -163,6 +172,9 @@ def run(args: argparse.Namespace) -> int:
     exit_within_deadline_at_exit(audio=source.kind == "device")  # see its docstring
     engine = Engine(source, stages, outputs, output_rate=rate, on_loss=args.on_loss,
                     realtime=args.realtime)
+    from bridge.runtime.sdnotify import Notifier
+
+    engine.notify = Notifier.from_env()  # under systemd: READY, watchdog pings from the engine
     control = _open_control(args, engine)
     stop = threading.Event()
     failure: list[BaseException] = []

@@ -20,7 +20,7 @@ mel bands), ``rms_db`` (20 log10 rms, floored at -100 dB), ``onset`` (the frame'
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 

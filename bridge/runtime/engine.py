@@ -115,6 +115,9 @@ class Engine:
         # live changes: an object with a ``queue`` (truthy when changes wait) and
         # ``apply_pending()`` (bridge.runtime.control.ControlPort), or None
         self.control = None
+        # sd_notify (bridge.runtime.sdnotify.Notifier) when systemd started us, or None: ticked
+        # between blocks so a stalled engine stops the watchdog pings
+        self.notify = None
 
     # ---- lifecycle ------------------------------------------------------------------------------
     def run(self, stop: threading.Event | None = None, *, duration: float | None = None) -> None:
@@ -148,6 +151,8 @@ class Engine:
             self.error = exc
             raise
         finally:
+            if self.notify is not None:
+                self.notify.stopping()
             idled = set()  # idle values first: a source stuck in stop() must not hold them back
             for kind, component in started:
                 if kind == "output":
@@ -207,11 +212,14 @@ class Engine:
         polls = [o.poll for o in self.outputs if callable(getattr(o, "poll", None))]
         next_poll = time.perf_counter() + 1.0
         changes = self.control.queue if self.control is not None else ()
+        notify = self.notify
         while not stop.is_set():
             if changes:  # live control changes, validated off this thread: apply between blocks
                 self.control.apply_pending()
                 period = 1.0 / self.output_rate
             now = time.perf_counter()
+            if notify is not None and now >= notify.due:  # sd_notify: watchdog, READY, STATUS
+                notify.tick(self)
             if deadline is not None and now >= deadline:
                 break
             if polls and now >= next_poll:  # e.g. reload an edited mapping, once a second

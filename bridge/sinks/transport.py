@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 from collections import deque
 
 from bridge.errors import SinkError
@@ -87,13 +88,18 @@ class TcpTransport:
     """OSC over TCP (``framing`` "slip" = OSC 1.1, "length" = OSC 1.0) written by a background thread.
 
     ``send()`` never blocks: it frames the packets and queues them (at most ``queue_frames`` sends;
-    the oldest is dropped when full). A lost connection is retried with backoff from 50 ms up to
-    ``max_backoff`` s; each outage is logged once.
+    the oldest is dropped when full). A lost connection is retried with exponential backoff from
+    ``min_backoff`` up to ``max_backoff`` s. An outage (failed connects, or connections that do not
+    hold for ``stable_s``, as with a peer that accepts and closes at once) is logged as one line
+    when it starts, a line with the failure count when a connection has held for ``stable_s``, and
+    at most one "still failing" line per ``report_every_s`` in between: a reconnect storm is a line
+    and a count, not sixty lines a second.
     """
 
     def __init__(self, host: str, port: int, framing: str = "slip", *, queue_frames: int = 4,
                  connect_timeout: float = 1.0, write_timeout: float = 1.0,
-                 max_backoff: float = 2.0, what: str = "osc") -> None:
+                 max_backoff: float = 2.0, min_backoff: float = 0.05, stable_s: float = 5.0,
+                 report_every_s: float = 60.0, what: str = "osc") -> None:
         self.family, self.addr = resolve(host, port, socket.SOCK_STREAM, what)
         self.what = what
         self._frame = FRAMINGS[framing]
@@ -101,6 +107,13 @@ class TcpTransport:
         self.connect_timeout = connect_timeout
         self.write_timeout = write_timeout
         self.max_backoff = max_backoff
+        self.min_backoff = min_backoff
+        self.stable_s = stable_s  # a connection that held this long ends an outage
+        self.report_every_s = report_every_s
+        self.failures = 0  # failed connects and lost connections, over the run
+        self._outage_at: float | None = None  # monotonic() when the current outage began
+        self._outage_failures = 0
+        self._reported = 0.0
         self.sent = 0
         self.drops = 0
         self.connects = 0
@@ -132,18 +145,13 @@ class TcpTransport:
             self._cv.notify_all()
 
     def _run(self) -> None:
-        backoff, warned = 0.05, False
+        backoff = self.min_backoff
         while not self._stop:
             try:
                 sock = socket.create_connection(self.addr[:2], timeout=self.connect_timeout)
             except OSError as exc:
-                if not warned:
-                    log.warning("%s: cannot connect to %s:%s (%s); retrying in the background",
-                                self.what, self.addr[0], self.addr[1], exc.strerror or exc)
-                    warned = True
-                with self._cv:
-                    self._cv.wait_for(lambda: self._stop, backoff)
-                backoff = min(backoff * 2, self.max_backoff)
+                self._outage(f"cannot connect ({exc.strerror or exc})")
+                backoff = self._back_off(backoff)
                 continue
             sock.settimeout(self.write_timeout)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -151,24 +159,27 @@ class TcpTransport:
                 self.connected = True
                 self.connects += 1
                 self._cv.notify_all()
-            if warned:
-                log.warning("%s: connected to %s:%s again", self.what, self.addr[0], self.addr[1])
-            backoff, warned = 0.05, False
+            up_since = time.monotonic()
             item = None
             try:
                 while True:
                     with self._cv:
-                        self._cv.wait_for(lambda: self._q or self._stop)
+                        # while an outage is open, wake to close it once this connection held
+                        self._cv.wait_for(lambda: self._q or self._stop,
+                                          self.stable_s if self._outage_at is not None else None)
+                        if self._outage_at is not None and \
+                                time.monotonic() - up_since >= self.stable_s:
+                            self._recovered()
                         if not self._q:
-                            break  # stopping with nothing left to write
+                            if self._stop:
+                                break  # stopping with nothing left to write
+                            continue
                         item = self._q.popleft()
                     sock.sendall(item[0])
                     self.sent += item[1]
                     item = None
             except OSError as exc:
-                log.warning("%s: connection to %s:%s lost (%s); reconnecting", self.what,
-                            self.addr[0], self.addr[1], exc.strerror or exc)
-                warned = True
+                self._outage(f"connection lost ({exc.strerror or exc})")
             finally:
                 sock.close()
                 with self._cv:
@@ -176,6 +187,41 @@ class TcpTransport:
                     self.drops += (item[1] if item else 0) + sum(n for _, n in self._q)
                     self._q.clear()
                     self._cv.notify_all()
+            if self._stop:
+                break
+            # a peer that accepts and then closes at once must not reset the backoff: only a
+            # connection that held for stable_s starts the next outage from min_backoff again
+            backoff = self.min_backoff if time.monotonic() - up_since >= self.stable_s \
+                else self._back_off(backoff)
+
+    def _back_off(self, backoff: float) -> float:
+        """Wait ``backoff`` s (or until closed); the next, doubled wait up to ``max_backoff``."""
+        with self._cv:
+            self._cv.wait_for(lambda: self._stop, backoff)
+        return min(backoff * 2, self.max_backoff)
+
+    def _outage(self, reason: str) -> None:
+        """One warning when an outage starts, then at most one summary per ``report_every_s``."""
+        now = time.monotonic()
+        self.failures += 1
+        where = f"{self.addr[0]}:{self.addr[1]}"
+        if self._outage_at is None:
+            self._outage_at, self._outage_failures, self._reported = now, 1, now
+            log.warning("%s: %s to %s; retrying with backoff up to %g s (one line per outage)",
+                        self.what, reason, where, self.max_backoff)
+            return
+        self._outage_failures += 1
+        if now - self._reported >= self.report_every_s:
+            self._reported = now
+            log.warning("%s: still no lasting connection to %s after %d failures in %.0f s "
+                        "(last: %s)", self.what, where, self._outage_failures,
+                        now - self._outage_at, reason)
+
+    def _recovered(self) -> None:
+        log.warning("%s: connected to %s:%s again after %d failures in %.1f s", self.what,
+                    self.addr[0], self.addr[1], self._outage_failures,
+                    time.monotonic() - self._outage_at)
+        self._outage_at = None
 
     def close(self, flush_timeout: float = 0.5) -> None:
         """Give queued frames up to ``flush_timeout`` s to go out (the blackout), then stop."""
