@@ -233,8 +233,14 @@ def run_benchmark(n_clicks: int = 60, runs: int = 1, extra: list[str] | None = N
 
 
 def _restore_env(saved: dict) -> None:
+    """The environment as it was, and PortAudio re-initialised from it (when the benchmark runs
+    inside another program, e.g. pytest, its later streams must not look for our server)."""
     os.environ.clear()
     os.environ.update(saved)
+    sd = sys.modules.get("sounddevice")
+    if sd is not None:
+        sd._terminate()
+        sd._initialize()
 
 
 def _ms(v) -> str:
