@@ -76,17 +76,22 @@ class StampedCapture:
         return self.stamps[max(i, 0)]
 
 
+def require_aubio():
+    try:
+        import aubio
+    except ImportError:
+        raise BenchError("aubio is missing: pip install aubio-ledfx (upstream aubio has no "
+                         "wheel for this Python)") from None
+    return aubio
+
+
 class AubioCapture(StampedCapture):
     """aubio's onset detector (``aubio.onset(method, 1024, 256, 48000)``) fed by its own stream:
     a detection is stamped with the arrival of the block that completed the hop that fired."""
 
     def __init__(self, sd, device: int, seconds: float, *, method: str = "default",
                  buf_size: int = 1024, hop: int = 256):
-        try:
-            import aubio
-        except ImportError:
-            raise BenchError("aubio is missing: pip install aubio-ledfx (upstream aubio has no "
-                             "wheel for this Python)") from None
+        aubio = require_aubio()
         self.method, self.buf_size, self.hop = method, buf_size, hop
         self._onset = aubio.onset(method, buf_size, hop, RATE)
         self._pending = np.zeros(0, dtype=aubio.float_type)

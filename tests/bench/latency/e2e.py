@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -32,10 +33,11 @@ from pathlib import Path
 import numpy as np
 
 from tests.bench.latency import analysis, clicks
-from tests.bench.latency.capture import AubioCapture, StampedCapture, pulse_device
+from tests.bench.latency.capture import (AubioCapture, StampedCapture, pulse_device,
+                                          require_aubio)
 from tests.bench.latency.daemon import Daemon, wait_for
 from tests.bench.latency.procstat import find_thread, process_cpu, thread_cpu
-from tests.bench.latency.pulse import BenchError, PrivatePulse
+from tests.bench.latency.pulse import BenchError, PrivatePulse, stop_child
 from tests.bench.latency.receiver import OscReceiver
 
 #: vjbridge's addresses (default mapping and --mapping none alike) and the level that is "event".
@@ -118,11 +120,10 @@ def measure_once(pulse: PrivatePulse, sd, wav: Path, n_clicks: int, extra: list[
         load_before = os.getloadavg()
         cpu0, eng0, t0 = process_cpu(daemon.pid), _maybe(engine_tid, daemon.pid), time.perf_counter()
         player = pulse.play(wav)
+        stack.callback(stop_child, player)
         try:
             player.wait(timeout=play_seconds + 20)
-        except Exception:
-            player.kill()
-            player.wait()
+        except subprocess.TimeoutExpired:
             raise BenchError("paplay did not finish playing the clicks in time") from None
         if player.returncode != 0:
             raise BenchError(f"paplay failed: {player.stderr.read().decode(errors='replace')}")
@@ -161,6 +162,9 @@ def analyse(raw: dict, n_clicks: int, period: float) -> dict:
     found = clicks.find_clicks(ref.samples[:ref.filled])
     arrivals = np.array([ref.arrival_of(int(i)) for i in found])
     arrivals = arrivals[(arrivals >= t0) & (arrivals <= t1)]
+    if arrivals.size != n_clicks:  # lost audio or a stopped player: not a measurement
+        raise BenchError(f"the reference heard {arrivals.size} of the {n_clicks} clicks played "
+                         f"({ref.overflows} overflows): audio was lost, the run is void")
     detectors, per_click = {}, {}
     by_address: dict[str, list] = {}
     for m in raw["messages"]:
@@ -209,6 +213,7 @@ def run_benchmark(n_clicks: int = 60, runs: int = 1, extra: list[str] | None = N
     """The whole benchmark; returns the report (JSON-ready). Cleans up on any exit."""
     if n_clicks < 2:
         raise BenchError("--clicks must be at least 2")
+    require_aubio()  # before anything starts
     extra = list(extra or [])
     period = output_period(extra)
     results = []

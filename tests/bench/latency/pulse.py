@@ -3,7 +3,9 @@
 Why private: the benchmark must not depend on (or disturb) a desktop's sound server, and it must
 leave nothing running. The server runs in the foreground as our child (``--daemonize=no``) with its
 own ``XDG_RUNTIME_DIR``, so we hold its pid, it dies with us (``PR_SET_PDEATHSIG``) and stopping it
-is ``pactl exit`` then SIGTERM/SIGKILL of that one pid. ``norewinds=1``: without it the first
+is ``pactl exit`` then SIGTERM/SIGKILL of that one pid. Server and player run in their own
+sessions: a Ctrl-C at the terminal reaches only the benchmark, which then stops them in order
+(a player killed by the same Ctrl-C would otherwise end the run early, looking complete). ``norewinds=1``: without it the first
 30-100 ms of each playback are lost and capture starts 1-2 s late (measured on these machines).
 """
 
@@ -79,7 +81,7 @@ class PrivatePulse:
             [self.pulseaudio, "-n", "--daemonize=no", "--exit-idle-time=-1",
              f"--log-target=file:{self.log}", "-L", "module-native-protocol-unix", "-L", sink],
             env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, preexec_fn=die_with_parent)
+            stderr=subprocess.DEVNULL, start_new_session=True, preexec_fn=die_with_parent)
         deadline = time.monotonic() + 15
         while self._pactl("info", check=False).returncode != 0:
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -95,8 +97,8 @@ class PrivatePulse:
         """paplay the file into the sink with a ``latency_ms`` buffer (below ~500 ms a loaded
         machine underruns and inserts silence)."""
         return subprocess.Popen([self.paplay, f"--latency-msec={latency_ms}", str(wav)],
-                                env=self.env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, preexec_fn=die_with_parent)
+                                env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                start_new_session=True, preexec_fn=die_with_parent)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
