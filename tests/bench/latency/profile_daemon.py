@@ -11,12 +11,20 @@ from tests/data/music at 48 kHz), sends its OSC to a local UDP socket that disca
 
 1. **CPU, no profiler attached**: utime+stime of the process and of every thread (named through
    ``py-spy dump``) over ``--seconds``, and the packets received: engine-thread CPU per packet.
-2. **py-spy record** (``--format raw --threads --native``, non-idle samples only) over
-   ``--seconds``: the engine thread's samples grouped by what the engine was doing (the deepest
-   known frame of each stack), and its hottest leaf frames; ``profile.svg`` beside it.
+2. **py-spy record --gil** (``--format raw --threads``) over ``--seconds``: the engine thread's
+   samples while it holds the GIL (running Python or GIL-holding C such as small numpy calls),
+   grouped by what the engine was doing (the deepest known frame of each stack), and its hottest
+   leaf frames; a ``--native`` flame graph (``SOURCE.svg``) beside it for reading.
+3. **perf record -e cpu-clock -t ENGINE** (when perf is installed) over ``--seconds``: the engine
+   thread's on-CPU samples by shared object (interpreter, numpy, onnxruntime, FFTW, kernel...).
 
-The category shares times the measured engine CPU per packet give µs per packet per category; the
-shares are py-spy's sampling (with its own overhead), the CPU figure is the kernel's.
+Why py-spy with ``--gil`` and perf beside it: py-spy's default "non-idle" samples counted the
+engine blocked in ``Queue.get``'s futex wait as active (65 % of its samples on the demo daemon, a
+libc leaf), while perf, which samples only a thread on a CPU, put 0.6 % in that wait. A thread
+holding the GIL is running; onnxruntime's ``run`` releases the GIL, so its share is perf's.
+
+The category shares times the measured engine CPU per packet give µs per packet per category: the
+shares are sampled (with the profiler's own overhead), the CPU figure is the kernel's.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ import collections
 import contextlib
 import json
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -123,6 +132,29 @@ def cpu_phase(pid: int, names: dict[int, str], sink: DiscardSink, seconds: float
     return out
 
 
+def perf_dsos(tid: int, seconds: float) -> dict | None:
+    """On-CPU samples of one thread by shared object (``perf record -e cpu-clock -t``): the
+    kernel's view, unlike py-spy's, of when the thread really runs. None without perf."""
+    perf = shutil.which("perf")
+    if perf is None:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "perf.data"
+        rec = subprocess.run([perf, "record", "-q", "-e", "cpu-clock", "-F", "1000", "-t", str(tid),
+                              "-o", str(data), "--", "sleep", str(seconds)], capture_output=True,
+                             text=True, timeout=seconds + 60)
+        if rec.returncode != 0:
+            return {"error": rec.stderr.strip()[-300:]}
+        rep = subprocess.run([perf, "report", "-i", str(data), "--no-children", "--sort", "dso",
+                              "--stdio", "-g", "none"], capture_output=True, text=True, timeout=60)
+    out = {}
+    for line in rep.stdout.splitlines():
+        m = re.match(r"\s*([\d.]+)%\s+(\S.*?)\s*$", line)
+        if m:
+            out[m.group(2)] = float(m.group(1))
+    return {"seconds": seconds, "rate_hz": 1000, "dso_pct": out}
+
+
 def categorise(raw: str, engine_tid: int) -> dict:
     """Engine-thread samples of a py-spy raw file: per category, and the hottest leaf frames."""
     cats, leaves, total = collections.Counter(), collections.Counter(), 0
@@ -175,15 +207,17 @@ def profile(source: str, seconds: float, out_dir: Path, extra: list[str], rate: 
             raise BenchError(f"py-spy dump shows no 'engine' thread: {names}")
         cpu = cpu_phase(daemon.pid, names, sink, seconds)
         raw_path, svg_path = out_dir / f"{source}.raw.txt", out_dir / f"{source}.svg"
-        record = [spy, "record", "--pid", str(daemon.pid), "--rate", str(rate), "--threads",
-                  "--native"]
-        for fmt, path, duration in (("raw", raw_path, seconds), ("flamegraph", svg_path, 10)):
-            subprocess.run([*record, "--duration", str(int(duration)), "--format", fmt, "-o",
-                            str(path)], check=True, capture_output=True, timeout=duration + 60)
+        record = [spy, "record", "--pid", str(daemon.pid), "--rate", str(rate), "--threads"]
+        for fmt, path, duration, how in (("raw", raw_path, seconds, ["--gil"]),
+                                          ("flamegraph", svg_path, 10, ["--native"])):
+            subprocess.run([*record, *how, "--duration", str(int(duration)), "--format", fmt,
+                            "-o", str(path)], check=True, capture_output=True,
+                           timeout=duration + 60)
+        perf = perf_dsos(engine[0], seconds)
         stop_child(daemon, __import__("signal").SIGINT, 15)
         summary = [line for line in Path(log.name).read_text(errors="replace").splitlines()
                    if line.startswith("vjbridge: ")][-3:]
-    return {"source": source, "command": ["vjbridge", *command[3:]], "cpu": cpu,
+    return {"source": source, "command": ["vjbridge", *command[3:]], "cpu": cpu, "perf": perf,
             "profile": categorise(raw_path.read_text(), engine[0]), "raw": str(raw_path),
             "svg": str(svg_path), "daemon_summary": summary}
 
@@ -197,7 +231,10 @@ def format_profile(p: dict) -> str:
     lines += [f"    {name:<40} {pct:5.1f} %" for name, pct in
               sorted(cpu["threads_pct"].items(), key=lambda kv: -kv[1])]
     per = cpu.get("engine_us_per_packet")
-    lines.append(f"  engine thread, {prof['samples']} py-spy samples:")
+    if p.get("perf") and "dso_pct" in p["perf"]:
+        lines.append(f"  engine thread on CPU (perf, cpu-clock), by shared object:")
+        lines += [f"    {pct:5.1f} %  {dso}" for dso, pct in list(p["perf"]["dso_pct"].items())[:10]]
+    lines.append(f"  engine thread holding the GIL, {prof['samples']} py-spy samples:")
     for name, n in prof["categories"].items():
         share = n / max(1, prof["samples"])
         us = "" if per is None else f" ~{share * per:5.0f} µs/packet"
