@@ -276,7 +276,9 @@ def format_run(r: dict, k: int, runs: int) -> str:
         f"{lb[0]:.2f} -> {la[0]:.2f} (1-min avg)",
         format_table(r["detectors"]), packets,
         f"  daemon CPU over {c['seconds']:.1f} s: {c['process_pct']:.1f} % of one core, "
-        f"{engine} (thread found by {c['engine_found_by']})"])
+        f"{engine} (thread found by {c['engine_found_by']})",
+        *(f"  daemon's own: {line.removeprefix('vjbridge: ')}" for line in r["daemon_summary"]
+          if "block arrival" in line)])
 
 
 def format_report(report: dict) -> str:
@@ -313,9 +315,11 @@ def run_from_args(args) -> int:
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, stop)
+    # with --json - the JSON alone goes to stdout (for a pipe), the tables to stderr
+    text_out = sys.stderr if args.json == "-" else sys.stdout
     try:
         report = run_benchmark(args.clicks, args.runs, args.daemon_args,
-                               progress=lambda text: print(text, flush=True))
+                               progress=lambda text: print(text, file=text_out, flush=True))
     except BenchError as exc:
         print(f"vjbridge bench --e2e: error: {exc}", file=sys.stderr)
         return 1
@@ -325,7 +329,7 @@ def run_from_args(args) -> int:
         return 130
     finally:
         signal.signal(signal.SIGTERM, previous)
-    print(format_report(report))
+    print(format_report(report), file=text_out)
     if args.json:
         text = json.dumps(report, indent=2)
         if args.json == "-":

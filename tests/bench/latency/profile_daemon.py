@@ -45,7 +45,7 @@ from pathlib import Path
 
 from tests.bench.latency.daemon import ROOT, wait_for
 from tests.bench.latency.e2e import py_spy
-from tests.bench.latency.procstat import process_cpu, thread_cpu
+from tests.bench.latency.procstat import process_cpu, thread_cpu, threads_by_comm
 from tests.bench.latency.pulse import BenchError, PrivatePulse, die_with_parent, stop_child
 
 #: (frame function name, category): a sample counts for the deepest frame that appears here.
@@ -94,9 +94,12 @@ class DiscardSink:
 
 
 def thread_names(pid: int, spy: str) -> dict[int, str]:
+    """Every thread of ``pid``: its ``threading`` name from ``py-spy dump``, else its kernel name
+    (PortAudio's and PulseAudio's native threads, onnxruntime's pool)."""
     out = subprocess.run([spy, "dump", "--nonblocking", "--pid", str(pid)], capture_output=True,
                          text=True, timeout=30).stdout
-    return {int(t): n for t, n in re.findall(r'^Thread (\d+) \([^)]*\): "([^"]*)"', out, re.M)}
+    named = {int(t): n for t, n in re.findall(r'^Thread (\d+) \([^)]*\): "([^"]*)"', out, re.M)}
+    return {tid: named.get(tid, f"[{comm}]") for tid, comm in threads_by_comm(pid).items()}
 
 
 def music_wav(path: Path, seconds: float) -> Path:
