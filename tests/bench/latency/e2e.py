@@ -183,6 +183,9 @@ def analyse(raw: dict, n_clicks: int, period: float) -> dict:
                    if not m.address.endswith("/_info")})
     stamps = [s for _, s in data if t0 <= s <= t1]
     intervals = ref.block_intervals()
+    # PortAudio hands a client its 64-frame blocks in bursts (callbacks ~0.05 ms apart); the
+    # spacing of the bursts is the reference's real time resolution
+    bursts = intervals[intervals > 0.0005]
     return {
         "clicks": n_clicks, "clicks_at_reference": int(arrivals.size),
         "load_before": raw["load_before"], "load_after": raw["load_after"],
@@ -190,6 +193,10 @@ def analyse(raw: dict, n_clicks: int, period: float) -> dict:
         "reference": {"stream_latency_ms": ref.latency * 1e3, "overflows": ref.overflows,
                       "block_interval_median_ms": float(np.median(intervals) * 1e3),
                       "block_interval_max_ms": float(intervals.max() * 1e3),
+                      "burst_gap_median_ms": float(np.median(bursts) * 1e3) if bursts.size
+                      else None,
+                      "burst_gap_p95_ms": float(np.percentile(bursts, 95) * 1e3) if bursts.size
+                      else None,
                       "priority": raw["instrument_priority"]},
         "aubio": peer.describe(), "daemon_command": raw["daemon_command"],
         "daemon_exit": raw["daemon_exit"], "daemon_summary": raw["daemon_summary"],
@@ -273,7 +280,9 @@ def format_run(r: dict, k: int, runs: int) -> str:
                f"{p['jitter_p95_ms']:.1f} ms" if "median_ms" in p else "  packets: none")
     return "\n".join([
         f"run {k}/{runs}: {r['clicks_at_reference']}/{r['clicks']} clicks at the reference; load "
-        f"{lb[0]:.2f} -> {la[0]:.2f} (1-min avg)",
+        f"{lb[0]:.2f} -> {la[0]:.2f} (1-min avg); reference blocks arrive in bursts "
+        f"{_ms(r['reference']['burst_gap_median_ms']).strip()} ms apart (median; p95 "
+        f"{_ms(r['reference']['burst_gap_p95_ms']).strip()})",
         format_table(r["detectors"]), packets,
         f"  daemon CPU over {c['seconds']:.1f} s: {c['process_pct']:.1f} % of one core, "
         f"{engine} (thread found by {c['engine_found_by']})",
