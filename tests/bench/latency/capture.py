@@ -1,4 +1,4 @@
-"""The benchmark's own PulseAudio clients: the time reference, and aubio's onset detector as the peer.
+"""The benchmark's own PulseAudio clients: the time reference, and aubio's onset detector.
 
 Why two separate low-latency streams of the sink's monitor, not one: each is an ordinary client, as
 vjbridge is, so each sees the audio when PulseAudio delivers it to a client; neither waits for the

@@ -83,7 +83,8 @@ def report(e: CostedEngine) -> str:
     lines = [f"engine thread: {100 * thread_cpu / wall:.1f} % of one core over {wall:.1f} s, "
              f"{packets} packets, {per(thread_cpu):.0f} µs CPU per packet",
              f"  queue reads with a block   {per(reads[True]):6.0f} µs/packet "
-             f"({len(e.read_cpu[True])} calls, {1e6 * np.mean(e.read_cpu[True] or [0]):.0f} µs each)",
+             f"({len(e.read_cpu[True])} calls, "
+             f"{1e6 * np.mean(e.read_cpu[True] or [0]):.0f} µs each)",
              f"  queue reads timing out     {per(reads[False]):6.0f} µs/packet "
              f"({len(e.read_cpu[False])} calls)",
              f"  blocks giving no frame     {per(procs[False]):6.0f} µs/packet "

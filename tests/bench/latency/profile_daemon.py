@@ -1,4 +1,4 @@
-"""Where the real daemon's CPU goes: /proc per thread, then py-spy on the engine thread, by category.
+"""Where the real daemon's CPU goes: /proc per thread, py-spy and perf on its engine thread.
 
     python -m tests.bench.latency.profile_daemon --source demo|pulse [--seconds 20] [--out DIR]
                                                  [-- DAEMON ARGS]
@@ -235,8 +235,9 @@ def format_profile(p: dict) -> str:
               sorted(cpu["threads_pct"].items(), key=lambda kv: -kv[1])]
     per = cpu.get("engine_us_per_packet")
     if p.get("perf") and "dso_pct" in p["perf"]:
-        lines.append(f"  engine thread on CPU (perf, cpu-clock), by shared object:")
-        lines += [f"    {pct:5.1f} %  {dso}" for dso, pct in list(p["perf"]["dso_pct"].items())[:10]]
+        lines.append("  engine thread on CPU (perf, cpu-clock), by shared object:")
+        dsos = list(p["perf"]["dso_pct"].items())[:10]
+        lines += [f"    {pct:5.1f} %  {dso}" for dso, pct in dsos]
     lines.append(f"  engine thread holding the GIL, {prof['samples']} py-spy samples:")
     for name, n in prof["categories"].items():
         share = n / max(1, prof["samples"])

@@ -1,12 +1,13 @@
-"""A private PulseAudio server with a 48 kHz null sink, and paplay into it: the benchmark's sound card.
+"""A private PulseAudio server with a 48 kHz null sink, and paplay into it: the benchmark's input.
 
 Why private: the benchmark must not depend on (or disturb) a desktop's sound server, and it must
 leave nothing running. The server runs in the foreground as our child (``--daemonize=no``) with its
 own ``XDG_RUNTIME_DIR``, so we hold its pid, it dies with us (``PR_SET_PDEATHSIG``) and stopping it
 is ``pactl exit`` then SIGTERM/SIGKILL of that one pid. Server and player run in their own
-sessions: a Ctrl-C at the terminal reaches only the benchmark, which then stops them in order
-(a player killed by the same Ctrl-C would otherwise end the run early, looking complete). ``norewinds=1``: without it the first
-30-100 ms of each playback are lost and capture starts 1-2 s late (measured on these machines).
+sessions: a Ctrl-C at the terminal reaches only the benchmark, which then stops them in order (a
+player killed by the same Ctrl-C would otherwise end the run early, looking complete).
+``norewinds=1``: without it the first 30-100 ms of each playback are lost and capture starts
+1-2 s late (measured on these machines).
 """
 
 from __future__ import annotations
