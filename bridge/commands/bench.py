@@ -5,6 +5,9 @@ the real-time headroom (frame period / median cost), offline extraction speed ag
 reference when librosa is installed, what ``import bridge`` costs and pulls in, and then the whole
 live pipeline (:mod:`bridge.runtime.bench_pipeline`: per stage, arrival -> sent latency, RSS,
 start to first packet) unless ``--extractor-only``.
+
+``--e2e``: sound -> OSC packet of the real daemon on a PulseAudio null sink, beside aubio's onset
+detector on the same clicks (``tests/bench/latency``, run as a subprocess: it needs a checkout).
 """
 
 from __future__ import annotations
@@ -22,12 +25,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--file", help="audio file to use (default: 60 s of the built-in demo groove)")
     parser.add_argument("--frames", type=int, default=3000, help="live frames to time (default 3000)")
     parser.add_argument("--repeat", type=int, default=7, help="offline repetitions (default 7)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead")
+    parser.add_argument("--json", nargs="?", const="-", metavar="OUT",
+                        help="print one JSON object instead (to OUT when given)")
     parser.add_argument("--passes", type=int, default=3,
                         help="hot live-pipeline passes per clock (wall, CPU); the median over "
                              "passes is reported (default 3)")
     parser.add_argument("--extractor-only", action="store_true",
                         help="skip the live-pipeline benchmark (about 30 s)")
+    e2e = parser.add_argument_group("end to end (--e2e)")
+    e2e.add_argument("--e2e", action="store_true",
+                     help="sound -> packet latency of `vjbridge run --device pulse` beside aubio, "
+                          "on a private PulseAudio null sink (see tests/bench/latency/README.md)")
+    e2e.add_argument("--clicks", type=int, default=60, help="clicks per run (default 60)")
+    e2e.add_argument("--runs", type=int, default=1, help="runs, each with a fresh daemon")
+    e2e.add_argument("daemon_args", nargs="*", metavar="-- DAEMON_ARGS",
+                     help="with --e2e: extra `vjbridge run` options, e.g. -- --input-latency low")
 
 
 def _signal(args, sample_rate: int):
@@ -115,7 +127,40 @@ def bench_import() -> dict:
     return json.loads(out.stdout)
 
 
+def run_e2e(args: argparse.Namespace) -> int:
+    """Run ``tests/bench/latency/e2e.py`` of this checkout in its own process (it sets up its own
+    PulseAudio server and PortAudio must see it at initialisation); its exit code is ours."""
+    import os
+    from pathlib import Path
+
+    from bridge.errors import ConfigError
+
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "tests" / "bench" / "latency" / "e2e.py").is_file():
+        raise ConfigError(f"--e2e needs a source checkout of vjbridge (tests/bench/latency is not "
+                          f"under {root})")
+    command = [sys.executable, "-m", "tests.bench.latency.e2e", "--clicks", str(args.clicks),
+               "--runs", str(args.runs)]
+    if args.json:
+        command += ["--json", args.json if args.json == "-" else os.path.abspath(args.json)]
+    command += ["--", *args.daemon_args]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p))
+    child = subprocess.Popen(command, cwd=root, env=env)
+    while True:
+        try:
+            return child.wait()
+        except KeyboardInterrupt:  # the child got the same Ctrl-C: let it clean up, then report
+            continue
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.e2e:
+        return run_e2e(args)
+    if args.daemon_args:
+        from bridge.errors import ConfigError
+
+        raise ConfigError(f"daemon options {' '.join(args.daemon_args)!r} are for --e2e only")
     from bridge import FeatureSpec
     from bridge.audio.fft import fft_backend
 
@@ -128,7 +173,12 @@ def run(args: argparse.Namespace) -> int:
 
         report["pipeline"] = bench_pipeline(frames=args.frames, passes=args.passes)
     if args.json:
-        print(json.dumps(report, indent=2))
+        text = json.dumps(report, indent=2)
+        if args.json == "-":
+            print(text)
+        else:
+            with open(args.json, "w") as f:
+                f.write(text + "\n")
         return 0
     live = report["live"]
     print(f"FFT backend: {report['fft_backend']}")
