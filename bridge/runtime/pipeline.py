@@ -150,6 +150,8 @@ class MappingOutput:
         self.signals_used = {r["signal"] for r in mapping.routes}
         self.outputs = None
         self.info = InfoAnnouncer(self)
+        self.events = None  # the engine's event record (bridge.runtime.events), set by the engine
+        self.last_reload = None  # the newest reload's Reload(time, ok, message), for the snapshot
 
     def start(self) -> None:
         from bridge.mapping import Outputs
@@ -191,9 +193,30 @@ class MappingOutput:
 
     def poll(self) -> None:
         """Once a second: reload an edited mapping, then announce the schema."""
-        if self.outputs.reload_if_changed() == []:
+        problems = self.outputs.reload_if_changed()
+        if problems is not None:
+            self._reloaded(problems)
+        if problems == []:
             self.info.invalidate()  # a new mapping: a new schema
         self.info.announce()
+
+    def _reloaded(self, problems: list[str]) -> None:
+        """Keep the reload's result for the status page and report it as a "mapping" event."""
+        import time
+
+        from bridge.runtime.snapshot import Reload
+
+        path = self.outputs.path
+        if problems:
+            n = len(problems)
+            message = (f"{path} not reloaded, keeping the last good mapping: {n} problem"
+                       f"{'s' if n != 1 else ''}: " + "; ".join(problems)[:500])
+        else:
+            message = f"reloaded {path} ({len(self.outputs.mapping.routes)} routes)"
+        self.last_reload = Reload(time.time(), not problems, message)
+        if self.events is not None:
+            self.events.emit("mapping", message,
+                             level=logging.WARNING if problems else logging.INFO)
 
     def idle(self) -> None:
         if self.outputs is not None:
