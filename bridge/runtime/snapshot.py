@@ -40,7 +40,8 @@ DROP_MIN = 3
 WINDOW_S = 2.0
 #: How many recent events a snapshot carries.
 EVENTS_KEPT = 30
-#: Latency percentiles are recomputed at most this often (s): 4,096 samples cost ~100 µs.
+#: The latency samples are copied into a snapshot at most this often (s); their percentiles
+#: (~400 µs of numpy for 4,096 samples) are computed by readers, never on the engine thread.
 LATENCY_EVERY_S = 1.0
 
 
@@ -108,14 +109,35 @@ class Snapshot:
     xruns: int
     restarts: int
     overruns_per_s: float
-    latency_median_ms: float  # block arrival -> packet sent
-    latency_p99_ms: float
+    latency_samples: tuple  # block arrival -> packet sent (s), the engine's recent ones
     output_rate: float
     targets: tuple  # Target per output target
     mapping_path: str | None
     last_reload: Reload | None
     control: str | None  # the control port, described; None when closed
     events: tuple  # the newest EVENTS_KEPT bridge.runtime.events.Event, oldest first
+    # (median, p99) once a reader computed them; shared by the snapshots that share the samples
+    _latency_cache: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def latency_median_ms(self) -> float:
+        return self._latency()[0]
+
+    @property
+    def latency_p99_ms(self) -> float:
+        return self._latency()[1]
+
+    def _latency(self) -> tuple[float, float]:
+        """(median, p99) in ms, computed by the first reader that asks (off the engine thread)."""
+        found = self._latency_cache.get("ms")
+        if found is None:
+            import numpy as np
+
+            v = np.asarray(self.latency_samples, dtype=np.float64)
+            found = (tuple(float(x) * 1e3 for x in np.percentile(v, (50, 99))) if v.size
+                     else (math.nan, math.nan))
+            self._latency_cache["ms"] = found
+        return found
 
     @property
     def age(self) -> float:
@@ -227,7 +249,8 @@ class Publisher:
         self._checked: dict[str, int] = {}  # target name -> id(sink) whose address was checked
         self._signals: tuple = ()
         self._signal_names: tuple = ()
-        self._latency = (math.nan, math.nan)
+        self._latency: tuple = ()
+        self._latency_cache: dict = {}
         self._latency_at = -math.inf
         self._latency_count = -1
 
@@ -253,7 +276,7 @@ class Publisher:
             device_state = "stalled"
         mapping = next((o for o in e.outputs if hasattr(o, "outputs")), None)
         control = getattr(e, "control", None)
-        latency_ms = self._latency_ms(now)
+        latency = self._latency_samples(now)  # before _latency_cache is read below
         snap = Snapshot(
             seq=self.seq, time=time.time(), monotonic=time.monotonic(), started=self.started,
             engine_state=state, priority=str(getattr(e, "priority", "normal")),
@@ -272,7 +295,7 @@ class Publisher:
             refused=sum(t.refused for t in targets), overruns=source.overruns,
             xruns=source.xruns, restarts=e.restarts,
             overruns_per_s=d_overruns / span if span > 0 else 0.0,
-            latency_median_ms=latency_ms[0], latency_p99_ms=latency_ms[1],
+            latency_samples=latency, _latency_cache=self._latency_cache,
             output_rate=e.output_rate, targets=targets,
             mapping_path=_mapping_path(mapping), last_reload=getattr(mapping, "last_reload", None),
             control=control.describe() if callable(getattr(control, "describe", None)) else None,
@@ -281,17 +304,14 @@ class Publisher:
         return snap
 
     # ---- parts ----------------------------------------------------------------------------------
-    def _latency_ms(self, now: float) -> tuple[float, float]:
+    def _latency_samples(self, now: float) -> tuple:
+        """The engine's latency samples, copied again at most every LATENCY_EVERY_S (a snapshot
+        in between shares the last copy: the same tuple, so its readers' percentiles too)."""
         lat = self.engine.latency
         if now - self._latency_at >= LATENCY_EVERY_S and lat.count != self._latency_count:
-            import numpy as np
-
             self._latency_at, self._latency_count = now, lat.count
-            v = lat.values()
-            if v.size:
-                p50, p99 = np.percentile(v, (50, 99))
-                self._latency = (float(p50), float(p99))
-        return self._latency[0] * 1e3, self._latency[1] * 1e3
+            self._latency, self._latency_cache = lat.samples(), {}
+        return self._latency
 
     def _targets_now(self, now: float) -> tuple:
         out = []
@@ -304,7 +324,9 @@ class Publisher:
                     self._check_address(name, sink)
                 sent, drops = int(getattr(sink, "sent", 0)), int(getattr(sink, "drops", 0))
                 refused = int(getattr(sink, "refused", 0))
-                window = self._targets.setdefault(name, _Window())
+                window = self._targets.get(name)
+                if window is None:
+                    window = self._targets[name] = _Window()
                 span, (d_sent, d_drops) = window.add(now, sent, drops)
                 dropping = d_drops >= DROP_MIN and d_drops > DROP_THRESHOLD * (d_sent + d_drops)
                 listening = refused <= self._refused_seen.get(name, refused)

@@ -16,6 +16,7 @@ PAGE = b"""<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>vjbridge</title>
+<link rel="icon" href="data:,">
 <style>
 :root { --bg:#111418; --card:#1b2027; --line:#2b323c; --text:#e6e9ee; --dim:#8b95a3;
         --ok:#2fbf71; --degraded:#e0a526; --down:#e5484d; --bar:#3d8bfd; --trig:#ff5ca8; }
