@@ -150,6 +150,10 @@ class StatusServer:
             if exc.errno == errno.EADDRINUSE or getattr(exc, "winerror", None) == 10048:
                 raise SinkError(f"status port {host}:{port} is in use (another vjbridge or web "
                                 "server?): choose another with --status-port") from None
+            if exc.errno == errno.EADDRNOTAVAIL:
+                raise ConfigError(f"--status-host {host}: not an address of this machine "
+                                  f"({exc.strerror}); use 127.0.0.1 (this machine only), 0.0.0.0 "
+                                  "(every interface) or one of its own addresses") from None
             raise SinkError(f"cannot open the status page at {host}:{port}: "
                             f"{exc.strerror or exc}; choose another with --status-port") from None
         status._server = server

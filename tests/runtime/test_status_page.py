@@ -19,7 +19,7 @@ import pytest
 
 from tests.runtime.peers import VJBRIDGE, Bridge, OscDump, PulseServer, free_udp_port, require
 
-pytestmark = pytest.mark.peers
+pytestmark = [pytest.mark.peers, pytest.mark.slow]  # real daemons, a browser, PulseAudio
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                   "--no-first-run", "--disable-background-networking",
@@ -133,9 +133,15 @@ def test_the_page_renders_live_values_in_headless_chromium(show, browser, tmp_pa
     changed = [k for k in first if first[k] != second.get(k)]
     assert len(changed) >= 5, (first, second)  # live values, not a still
     assert int(browser.find_element("id", "packets").text.split()[0]) > packets
-    # triggers: their counts grow (and the row flashes) as the groove's kicks come
+    # triggers: their counts grow and their rows flash as the groove's kicks come
+    browser.execute_script(
+        "window.flashes = 0; new MutationObserver(() => {"
+        " if (document.querySelector('[data-signal=kick]').classList.contains('flash'))"
+        " window.flashes++; }).observe(document.querySelector('[data-signal=kick]'),"
+        " {attributes: true});")
     kicks = int(second["kick"].split("\u00d7")[1])
     wait_until(lambda: int(meters(browser)["kick"].split("\u00d7")[1]) > kicks, what="a kick")
+    wait_until(lambda: browser.execute_script("return window.flashes") > 0, what="a flash")
     assert float(browser.find_element("id", "packets-per-s").text) > 30
     assert browser.find_element("id", "device-state").text == "running"
     assert browser.find_element("id", "source").text == "built-in demo groove (--demo)"
