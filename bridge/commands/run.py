@@ -184,6 +184,7 @@ def run(args: argparse.Namespace) -> int:
     engine = Engine(source, stages, outputs, output_rate=rate, on_loss=args.on_loss,
                     realtime=args.realtime)
     page = _open_status(args, engine)
+    engine.count_triggers = page is not None  # the page flashes them
     try:
         control = _open_control(args, engine)
     except BaseException:

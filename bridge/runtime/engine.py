@@ -116,6 +116,7 @@ class Engine:
         self.snapshot = None
         self.snapshot_interval = 0.2
         self.fired: dict[str, int] = {}  # trigger name -> times it fired (the page flashes them)
+        self.count_triggers = False  # count them (~0.4 µs a tick): on when a status page is open
         self._fired_names: tuple[str, ...] = ()
         self._publisher = None
         for output in self.outputs:  # outputs that report (a mapping reload) report there too
@@ -195,7 +196,7 @@ class Engine:
         self._last_send = 0.0
         self._idled = False
         self._triggers = _trigger_names()
-        self._fired_names = tuple(sorted(self._triggers))
+        self._fired_names = tuple(sorted(self._triggers)) if self.count_triggers else ()
         self.fired = dict.fromkeys(self._fired_names, 0)
         polls = [o.poll for o in self.outputs if callable(getattr(o, "poll", None))]
         next_poll = time.perf_counter() + 1.0
@@ -303,7 +304,7 @@ class Engine:
                     row.update((key, float(v[i])) for key, v in values.items())
             self.values = row
             fired = self.fired
-            for name in self._fired_names:  # for the status page's flashing triggers (~0.2 µs)
+            for name in self._fired_names:  # the status page's flashing triggers (none: ~30 ns)
                 if row.get(name):
                     fired[name] += 1
             sent = self._send(row)

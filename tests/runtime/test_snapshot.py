@@ -85,10 +85,14 @@ def test_triggers_are_counted_so_the_page_can_flash_them(demo_wav):
 
     engine = Engine(FileSource(demo_wav, speed=0), [SignalsStage(LIVE_SPEC)],
                     [Recording("127.0.0.1", free_udp_port())])
+    engine.count_triggers = True  # what `vjbridge run --status-port` sets
     engine.run()
     fired = engine.snapshot.fired
     assert set(fired) >= {"kick", "snare", "beat"}
     assert fired["kick"] == sum(1 for v in sent if v) > 3  # the demo groove kicks on every beat
+    quiet = live_engine(demo_wav, speed=0)  # no status page: nothing counted, nothing spent
+    quiet.run()
+    assert quiet.snapshot.fired == {}
 
 
 class FakeSink:
