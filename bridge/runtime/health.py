@@ -8,7 +8,8 @@ the reasons in words a person understands, and every number of the snapshot afte
   stalled (its newest snapshot is older than :data:`STALLED_AFTER_S`); the input device is lost or
   has delivered no audio for :data:`bridge.runtime.snapshot.AUDIO_STALL_S`.
 - **degraded**: it runs, but something needs a look: the input is silent, nothing listens at a
-  target, a target drops packets over the threshold, the engine falls behind the audio (overruns).
+  target (or a TCP target is not connected), a TCP receiver accepted but does not read, a target
+  drops packets over the threshold, the engine falls behind the audio (overruns).
 - **ok**: none of these.
 """
 
@@ -46,6 +47,9 @@ def health(snap, *, age: float | None = None) -> tuple[str, list[str]]:
     for t in snap.targets:
         if not t.listening:
             degraded.append(f"nothing listening at {t.name} ({t.description})")
+        if not t.reading:
+            degraded.append(f"{t.name} ({t.description}) does not read what it is sent "
+                            f"({t.backlog} bytes waiting)")
         if t.dropping:
             degraded.append(f"{t.name} ({t.description}) drops packets: {t.drops_per_s:.1f}/s")
     if snap.overruns_per_s > 0:

@@ -13,7 +13,10 @@ The :class:`Publisher` also watches what only shows over time, and reports it th
 event record (``engine.events``, :mod:`bridge.runtime.events`): the OSC targets (warned about at
 start and after a reload when broadcast, multicast or unroutable: :mod:`bridge.runtime.targets`),
 outputs whose drops go over :data:`DROP_THRESHOLD` (a warning event, then an info event when they
-stop), and a target where nothing listens (refused packets). An input that stops delivering audio
+stop), a target where nothing listens (refused packets, a TCP target not connected), and a TCP
+receiver that accepted the connection but does not read (its unacknowledged bytes, one ``SIOCOUTQ``
+ioctl, stay above :data:`UNREAD_BYTES`: without this such a peer is "sent" everything, with no
+drop, for as long as the kernel buffers it). An input that stops delivering audio
 for :data:`AUDIO_STALL_S` is ``device_state == "stalled"`` at once, whatever the source's own
 supervisor has decided yet.
 """
@@ -38,6 +41,9 @@ DROP_THRESHOLD = 0.01
 DROP_MIN = 3
 #: The window rates and drop shares are measured over (s).
 WINDOW_S = 2.0
+#: A TCP receiver that leaves at least this many bytes unacknowledged for WINDOW_S is not reading
+#: (it accepted the connection and froze): the kernel buffers everything it is "sent".
+UNREAD_BYTES = 16 * 1024
 #: How many recent events a snapshot carries.
 EVENTS_KEPT = 30
 #: The latency samples are copied into a snapshot at most this often (s); their percentiles
@@ -55,7 +61,9 @@ class Target(NamedTuple):
     refused: int
     drops_per_s: float  # over the last WINDOW_S
     dropping: bool  # drops over DROP_THRESHOLD in the last WINDOW_S
-    listening: bool  # False when the kernel refused packets lately (nothing listens there)
+    listening: bool  # False: packets refused lately (nothing listens), or TCP not connected
+    backlog: int | None  # TCP: bytes sent into the connection and not yet acknowledged
+    reading: bool  # False: a TCP receiver that has not read for WINDOW_S (backlog stays high)
 
     def as_dict(self) -> dict:
         return self._asdict()
@@ -246,6 +254,8 @@ class Publisher:
         self._dropping: set[str] = set()
         self._refusing: set[str] = set()
         self._refused_seen: dict[str, int] = {}
+        self._unread_since: dict[str, float] = {}
+        self._unread: set[str] = set()
         self._checked: dict[str, int] = {}  # target name -> id(sink) whose address was checked
         self._signals: tuple = ()
         self._signal_names: tuple = ()
@@ -329,18 +339,45 @@ class Publisher:
                     window = self._targets[name] = _Window()
                 span, (d_sent, d_drops) = window.add(now, sent, drops)
                 dropping = d_drops >= DROP_MIN and d_drops > DROP_THRESHOLD * (d_sent + d_drops)
-                listening = refused <= self._refused_seen.get(name, refused)
+                transport = getattr(sink, "transport", None)
+                listening = (refused <= self._refused_seen.get(name, refused)
+                             and getattr(transport, "connected", True))
                 self._refused_seen[name] = refused
+                backlog = _tcp_backlog(transport)
+                reading = self._reading(name, now, backlog)
                 description = _describe(sink)
                 self._report(name, description, dropping, listening, d_drops, d_sent, span)
+                self._report_reading(name, description, reading, backlog)
                 out.append(Target(name, description, sent, drops, refused,
-                                  d_drops / span if span > 0 else 0.0, dropping, listening))
+                                  d_drops / span if span > 0 else 0.0, dropping, listening,
+                                  backlog, reading))
         for name in set(self._targets) - seen:  # retired by a reload
             del self._targets[name]
             self._checked.pop(name, None)
             self._dropping.discard(name)
             self._refusing.discard(name)
+            self._unread.discard(name)
+            self._unread_since.pop(name, None)
         return tuple(out)
+
+    def _reading(self, name: str, now: float, backlog: int | None) -> bool:
+        """False once ``backlog`` stayed at UNREAD_BYTES or more for WINDOW_S."""
+        if backlog is None or backlog < UNREAD_BYTES:
+            self._unread_since.pop(name, None)
+            return True
+        since = self._unread_since.setdefault(name, now)
+        return now - since < WINDOW_S
+
+    def _report_reading(self, name, description, reading, backlog) -> None:
+        if not reading and name not in self._unread:
+            self._unread.add(name)
+            self.engine.events.emit(
+                "output", f"{name} ({description}) accepted the connection but does not read: "
+                f"{backlog // 1024} KiB sent are waiting unread (the receiver is frozen or "
+                "stuck); still sending", level=logging.WARNING)
+        elif reading and name in self._unread:
+            self._unread.discard(name)
+            self.engine.events.emit("output", f"{name} ({description}) reads again")
 
     def _report(self, name, description, dropping, listening, d_drops, d_sent, span) -> None:
         events = self.engine.events
@@ -370,6 +407,22 @@ class Publisher:
             return
         for problem in problems:
             self.engine.events.emit("output", f"{name}: {problem}", level=logging.WARNING)
+
+
+def _tcp_backlog(transport) -> int | None:
+    """Bytes in a TCP transport's connection not yet acknowledged by the receiver (Linux
+    ``SIOCOUTQ``, one ioctl), or None (UDP, not connected, another system)."""
+    sock = getattr(transport, "socket", None)
+    if sock is None:
+        return None
+    try:
+        import fcntl
+        import struct
+        import termios
+
+        return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0" * 4))[0]
+    except (ImportError, OSError, ValueError, AttributeError):
+        return None
 
 
 def _signal_infos(engine, names) -> tuple:

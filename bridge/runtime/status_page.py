@@ -224,7 +224,8 @@ function drawTargets(targets) {
   for (const t of targets) {
     const tr = document.createElement("tr");
     const state = t.dropping ? ["dropping", "bad-text"] : !t.listening
-      ? ["nothing listening", "warn-text"] : ["ok", "ok-text"];
+      ? ["nothing listening", "warn-text"] : !t.reading ? ["not reading", "warn-text"]
+      : ["ok", "ok-text"];
     const cells = [[t.name + " " + t.description, ""], [t.sent, "num"], [t.drops, "num"],
                    [t.refused, "num"], state];
     for (const [v, cls] of cells) {

@@ -105,6 +105,7 @@ class TcpTransport:
         self.drops = 0
         self.connects = 0
         self.connected = False
+        self.socket: socket.socket | None = None  # the live connection, for its backlog (status)
         self._q: deque = deque()
         self._cv = threading.Condition()
         self._stop = False
@@ -147,6 +148,7 @@ class TcpTransport:
                 continue
             sock.settimeout(self.write_timeout)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.socket = sock
             with self._cv:
                 self.connected = True
                 self.connects += 1
@@ -170,6 +172,7 @@ class TcpTransport:
                             self.addr[0], self.addr[1], exc.strerror or exc)
                 warned = True
             finally:
+                self.socket = None
                 sock.close()
                 with self._cv:
                     self.connected = False

@@ -8,6 +8,7 @@ import io
 import json
 import logging
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -159,6 +160,59 @@ def test_a_target_where_nothing_listens_is_an_event_and_degraded_health():
                                         "bundles)"]
     assert [e.message for e in events.recent()] == [
         "nothing is listening at osc:show (udp://127.0.0.1:7000 bundles); still sending"]
+
+
+def test_a_tcp_receiver_that_accepts_and_never_reads_is_found_out():
+    """A real TCP peer (tiny receive buffer) that accepts and never reads; a real OSC sink
+    sends mel-sized bundles to it. The kernel takes them ("sent", no drop) until the backlog
+    shows it: a warning event and degraded health, then "reads again" once it reads."""
+    from bridge.sinks.messages import OscValue
+    from bridge.sinks.osc import OscSink
+
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    sink = OscSink("peer", host="127.0.0.1", port=server.getsockname()[1], protocol="tcp")
+    peer, _ = server.accept()
+    try:
+        assert sink.transport.wait_connected(5)
+        events = Events(logger=logging.getLogger("test.events"))
+        engine = fake_engine(sink, events)
+        pub = Publisher(engine)
+        frame = [OscValue("/mel", tuple(0.5 for _ in range(64)))] * 4
+        deadline = time.monotonic() + 20
+        snap = pub.publish(time.perf_counter())
+        while snap.targets[0].reading and time.monotonic() < deadline:
+            sink.send(frame)
+            engine._last_audio = time.perf_counter()
+            time.sleep(0.01)
+            snap = pub.publish(time.perf_counter())
+        target = snap.targets[0]
+        assert not target.reading and target.backlog >= 16 * 1024 and target.drops == 0
+        status, reasons = health(snap, age=0.0)
+        assert status == "degraded" and reasons[0].startswith(
+            "osc:show (tcp://127.0.0.1:") and "does not read what it is sent" in reasons[0]
+        said = events.recent(kind="output")[-1]
+        assert said.level == logging.WARNING and "accepted the connection but does not read" in (
+            said.message)
+        peer.setblocking(False)
+        deadline = time.monotonic() + 10
+        while not snap.targets[0].reading and time.monotonic() < deadline:
+            try:
+                while peer.recv(65536):
+                    pass
+            except BlockingIOError:
+                pass
+            time.sleep(0.02)
+            engine._last_audio = time.perf_counter()
+            snap = pub.publish(time.perf_counter())
+        assert snap.targets[0].reading
+        assert events.recent(kind="output")[-1].message.endswith("reads again")
+    finally:
+        sink.close()
+        peer.close()
+        server.close()
 
 
 def test_health_verdicts():
