@@ -378,3 +378,25 @@ def test_health_reports_a_lost_device_within_a_second(pulse):
         assert bridge.stop() == 0, bridge.stderr
         dump.stop()
     print(f"/health said down {took:.3f} s after `pactl exit` was started")
+
+
+def test_sigint_stops_within_2_s_while_clients_hang_on_the_page():
+    port = free_tcp_port()
+    bridge = Bridge("run", "--demo", "--no-models", "--mapping", "none", "--osc",
+                    f"127.0.0.1:{free_udp_port()}", "--status-port", str(port))
+    hanging = []
+    try:
+        wait_health(port, lambda d: (d.get("engine") or {}).get("packets", 0) > 30, timeout=60,
+                    what="packets")
+        for i in range(40):  # connected, half a request, never finished
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n" if i % 2 else b"")
+            hanging.append(s)
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        assert bridge.stop(timeout=10) == 0, bridge.stderr
+        assert time.monotonic() - t0 < 2.0
+    finally:
+        bridge.stop()
+        for s in hanging:
+            s.close()
