@@ -118,6 +118,10 @@ def _open_status(args, engine):
         return None
     from bridge.runtime.web import StatusServer
 
+    if args.status_host is not None and not args.status_host.strip():
+        from bridge.errors import ConfigError
+
+        raise ConfigError("--status-host: give an address, e.g. 127.0.0.1 (this machine only)")
     return StatusServer.open(engine, args.status_host or "127.0.0.1", args.status_port).start()
 
 

@@ -212,7 +212,8 @@ class MappingOutput:
             message = (f"{path} not reloaded, keeping the last good mapping: {n} problem"
                        f"{'s' if n != 1 else ''}: " + "; ".join(problems)[:500])
         else:
-            message = f"reloaded {path} ({len(self.outputs.mapping.routes)} routes)"
+            n = len(self.outputs.mapping.routes)
+            message = f"reloaded {path} ({n} route{'s' if n != 1 else ''})"
         self.last_reload = Reload(time.time(), not problems, message)
         if self.events is not None:
             self.events.emit("mapping", message,

@@ -119,7 +119,7 @@ def wait_until(fn, timeout=15.0, what=""):
 
 
 def test_the_page_renders_live_values_in_headless_chromium(show, browser, tmp_path):
-    bridge, port, _ = show
+    _, port, _ = show
     url = f"http://127.0.0.1:{port}/"
     browser.get(url)
     wait_until(lambda: browser.find_element("id", "status").text == "OK", what="status OK")
@@ -219,13 +219,12 @@ def test_bad_requests_never_disturb_the_engine(show):
     stop.set()
     sampler.join()
     flood = [(t, n) for t, n in counts if t >= t0]
-    gaps = [b[0] - a[0] for a, b in zip(flood, flood[1:]) if b[1] == a[1]]
     assert flood[-1][1] > flood[0][1]
     longest, run = 0.0, 0.0
     for a, b in zip(flood, flood[1:]):  # the longest time oscdump received nothing
         run = run + (b[0] - a[0]) if b[1] == a[1] else 0.0
         longest = max(longest, run)
-    assert longest < 1.0, (longest, gaps[:20])
+    assert longest < 1.0, longest
     after = wait_health(port, lambda d: d.get("status") == "ok", timeout=10, what="ok after")
     assert after["source"]["overruns"] == before["source"]["overruns"]
     assert after["outputs"]["drops"] == 0
@@ -324,7 +323,7 @@ def test_health_reports_a_mapping_reload_and_a_refused_one(tmp_path):
         doc = wait_health(port, lambda d: (d["mapping"]["reload"] or {}).get("ok") is True,
                           timeout=15, what="the reload")
         reload = doc["mapping"]["reload"]
-        assert reload["time"] >= edited - 1 and reload["message"] == f"reloaded {mapping} (1 routes)"
+        assert reload["time"] >= edited - 1 and reload["message"] == f"reloaded {mapping} (1 route)"
         assert any(e["kind"] == "mapping" and e["message"] == reload["message"]
                    for e in doc["events"])
         mapping.write_text(text.replace("signal: rms", "signal: rmss"))  # unknown signal
