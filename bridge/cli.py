@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "features": "bridge.commands.features",
     "bench": "bridge.commands.bench",
     "check": "bridge.commands.check",
+    "status": "bridge.commands.status",
     "schema": "bridge.commands.schema",
     "dataset": "bridge.commands.dataset",
     "study": "bridge.commands.study",

@@ -18,7 +18,8 @@ escaping is a bug. Messages name what is wrong and how to fix it::
     │                           the limit named); ``.problems`` holds EVERY error, each
     │                           "key.path: what is wrong" (also a ValueError)
     ├── SinkError               an output cannot be opened: port in use, unknown MIDI port,
-    │                           unresolvable host, the --control port taken (also an OSError)
+    │                           unresolvable host, the --control or --status-port port taken
+    │                           (also an OSError)
     ├── ControlError            a live control message cannot be applied now (no mapping in this
     │                           run, an invalid mapping file): answered with a refusing
     │                           /vjbridge/_ack by bridge.runtime.control, never raised to the CLI

@@ -46,6 +46,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="open an OSC control port for live tuning (TouchDesigner); closed "
                              "unless given; HOST defaults to 127.0.0.1 (0.0.0.0: reachable from "
                              "the network). " + _controls_help())
+    parser.add_argument("--status-port", type=_port, default=None, metavar="PORT",
+                        help="serve a live status page and /health (JSON) over HTTP on this port "
+                             "(e.g. 7080, where `vjbridge status` looks); off unless given")
+    parser.add_argument("--status-host", default=None, metavar="HOST",
+                        help="address the status page listens on (default 127.0.0.1: this "
+                             "machine only; 0.0.0.0: reachable from the network)")
     parser.add_argument("--output-rate", type=float, default=None,
                         help="output ticks per second (default: the mapping's rate, 60)")
     parser.add_argument("--on-loss", choices=["hold", "idle"], default="hold",
@@ -98,6 +104,30 @@ def _open_control(args, engine):
     control.attach(ControlTargets(engine, rate_fixed=args.output_rate is not None))
     engine.control = control
     return control.start()
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port in 1..65535")
+    return int(text)
+
+
+def _open_status(args, engine):
+    """The status page of ``--status-port`` bound (SinkError: one line, exit 1, before any audio
+    runs) and serving ``engine.snapshot``, or None."""
+    if args.status_port is None:
+        if args.status_host is not None:
+            from bridge.errors import ConfigError
+
+            raise ConfigError("--status-host needs --status-port PORT (the page is off without it)")
+        return None
+    from bridge.runtime.web import StatusServer
+
+    if args.status_host is not None and not args.status_host.strip():
+        from bridge.errors import ConfigError
+
+        raise ConfigError("--status-host: give an address, e.g. 127.0.0.1 (this machine only)")
+    return StatusServer.open(engine, args.status_host or "127.0.0.1", args.status_port).start()
 
 
 def _latency(text: str):
@@ -175,7 +205,14 @@ def run(args: argparse.Namespace) -> int:
     from bridge.runtime.sdnotify import Notifier
 
     engine.notify = Notifier.from_env()  # under systemd: READY, watchdog pings from the engine
-    control = _open_control(args, engine)
+    page = _open_status(args, engine)
+    engine.count_triggers = page is not None  # the page flashes them
+    try:
+        control = _open_control(args, engine)
+    except BaseException:
+        if page is not None:
+            page.close()
+        raise
     stop = threading.Event()
     failure: list[BaseException] = []
 
@@ -209,6 +246,8 @@ def run(args: argparse.Namespace) -> int:
                               f"{engine.priority}; Ctrl-C to stop", file=sys.stderr, flush=True)
                         if control is not None:
                             print(f"vjbridge: {control.describe()}", file=sys.stderr, flush=True)
+                        if page is not None:
+                            print(f"vjbridge: {page.describe()}", file=sys.stderr, flush=True)
                     if source.state != "starting":
                         status.update()
         finally:
@@ -216,6 +255,8 @@ def run(args: argparse.Namespace) -> int:
             ended = join_engine(thread, outputs)  # never an unbounded wait
             if control is not None:
                 control.close()
+            if page is not None:
+                page.close()
             if not ended:
                 sys.stderr.flush()
                 os._exit(1)  # interpreter exit could wait on the stuck thread's driver

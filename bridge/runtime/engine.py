@@ -118,6 +118,14 @@ class Engine:
         # sd_notify (bridge.runtime.sdnotify.Notifier) when systemd started us, or None: ticked
         # between blocks so a stalled engine stops the watchdog pings
         self.notify = None
+        # the show's state for every reader (status line, status page, /health): an immutable
+        # bridge.runtime.snapshot.Snapshot, replaced every snapshot_interval s between blocks
+        self.snapshot = None
+        self.snapshot_interval = 0.2
+        self.fired: dict[str, int] = {}  # trigger name -> times it fired (the page flashes them)
+        self.count_triggers = False  # count them (~0.4 µs a tick): on when a status page is open
+        self._fired_names: tuple[str, ...] = ()
+        self._publisher = None
 
     # ---- lifecycle ------------------------------------------------------------------------------
     def run(self, stop: threading.Event | None = None, *, duration: float | None = None) -> None:
@@ -127,6 +135,7 @@ class Engine:
         started: list[tuple[str, object]] = []
         saved = None
         try:
+            self._publish(state="starting")
             for stage in self.stages:  # model loading imports and parses: at normal priority
                 stage.start()
                 started.append(("stage", stage))
@@ -153,6 +162,7 @@ class Engine:
         finally:
             if self.notify is not None:
                 self.notify.stopping()
+            self._publish(state="stopped")  # readers see the end, not a stalled engine
             idled = set()  # idle values first: a source stuck in stop() must not hold them back
             for kind, component in started:
                 if kind == "output":
@@ -209,8 +219,11 @@ class Engine:
         self._last_send = 0.0
         self._idled = False
         self._triggers = _trigger_names()
+        self._fired_names = tuple(sorted(self._triggers)) if self.count_triggers else ()
+        self.fired = dict.fromkeys(self._fired_names, 0)
         polls = [o.poll for o in self.outputs if callable(getattr(o, "poll", None))]
         next_poll = time.perf_counter() + 1.0
+        next_snapshot = 0.0
         changes = self.control.queue if self.control is not None else ()
         notify = self.notify
         while not stop.is_set():
@@ -222,6 +235,9 @@ class Engine:
                 notify.tick(self)
             if deadline is not None and now >= deadline:
                 break
+            if now >= next_snapshot:  # the readers' state, a few times a second, between blocks
+                next_snapshot = now + self.snapshot_interval
+                self._publish(now)
             if polls and now >= next_poll:  # e.g. reload an edited mapping, once a second
                 next_poll = now + 1.0
                 for poll in polls:
@@ -313,6 +329,10 @@ class Engine:
                 else:
                     row.update((key, float(v[i])) for key, v in values.items())
             self.values = row
+            fired = self.fired
+            for name in self._fired_names:  # the status page's flashing triggers (none: ~30 ns)
+                if row.get(name):
+                    fired[name] += 1
             sent = self._send(row)
             if arrival is not None:
                 self.latency.add(sent - arrival)
@@ -350,6 +370,20 @@ class Engine:
             self.held_ticks += 1
 
     # ---- for the status line and the report --------------------------------------------------------
+    def _publish(self, now: float | None = None, *, state: str = "running") -> None:
+        """Publish a new :attr:`snapshot` (bridge.runtime.snapshot); a failure is logged once and
+        never reaches the show."""
+        try:
+            if self._publisher is None:
+                from bridge.runtime.snapshot import Publisher
+
+                self._publisher = Publisher(self)
+            self._publisher.publish(now, state=state)
+        except Exception as exc:  # noqa: BLE001 - the show matters more than its picture
+            if not getattr(self, "_publish_failed", False):
+                self._publish_failed = True
+                log.error("cannot publish the engine's state for the status page: %s", exc)
+
     @property
     def drops(self) -> int:
         return sum(int(getattr(o, "drops", 0)) for o in self.outputs)

@@ -26,6 +26,11 @@ class Rolling:
     def count(self) -> int:
         return self._n
 
+    def samples(self) -> tuple:
+        """A copy of the kept samples (~10 µs for 4,096: what a snapshot takes; the percentiles
+        are then computed by its reader, off the engine thread)."""
+        return tuple(self._buf[:min(self._n, self._size)])
+
     def values(self) -> np.ndarray:
         return np.array(self._buf[:min(self._n, self._size)], dtype=np.float64)
 

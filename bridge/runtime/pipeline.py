@@ -155,8 +155,9 @@ class MappingOutput:
         self.signals_used = {r["signal"] for r in mapping.routes}
         self.outputs = None
         self.watcher = None
-        self.events = None  # the run's bridge.runtime.events.Events, given by the engine
         self.info = InfoAnnouncer(self)
+        self.events = None  # the engine's event record (bridge.runtime.events), set by the engine
+        self.last_reload = None  # the newest reload's Reload(time, ok, message), for the snapshot
 
     def start(self) -> None:
         from bridge.mapping import Outputs
@@ -174,6 +175,13 @@ class MappingOutput:
         self.info.announce()  # before the first data tick
 
     def _report(self, level: int, message: str) -> None:
+        """A reload's result (from the watcher, either thread): kept for the status page (one
+        reference assignment) and reported as a "mapping" event."""
+        import time
+
+        from bridge.runtime.snapshot import Reload
+
+        self.last_reload = Reload(time.time(), level < logging.WARNING, message)
         if self.events is not None:
             self.events.emit("mapping", message, level=level)
         else:

@@ -1,8 +1,11 @@
 """The live status line: levels, send rate, drops, overruns, device state, latency.
 
 Why on the main thread: rendering (rich) costs milliseconds, which would show up as latency spikes on
-the engine thread; here it only reads the engine's counters. On a terminal it is a one-line live
-display; otherwise (logs, services, tests) a plain line every ``interval`` seconds on stderr.
+the engine thread; here it only reads the snapshot the engine publishes (``engine.snapshot``, see
+:mod:`bridge.runtime.snapshot`): the same state the status page and ``/health`` show. On a terminal
+it is a one-line live display; otherwise (logs, services, tests) a plain line every ``interval``
+seconds on stderr, starting with the ISO-8601 local time (``2026-05-02T03:12:09+02:00 vjbridge:
+[running] ...``), so a log read weeks later says when.
 """
 
 from __future__ import annotations
@@ -19,29 +22,21 @@ class StatusLine:
         self.interactive = self.stream.isatty() if interactive is None else interactive
         self.interval = float(interval)
         self._live = None
-        self._last = (time.perf_counter(), 0)
-        self._rate = 0.0
         self._printed = 0.0
-        self._refused = 0  # packets refused (nothing listening) at the last snapshot
 
-    def snapshot(self) -> dict:
-        e = self.engine
-        now = time.perf_counter()
-        t, ticks = self._last
-        if now - t >= 0.5:
-            self._rate = (e.ticks - ticks) / (now - t)
-            self._last = (now, e.ticks)
-        refused = getattr(e, "refused", 0)  # grew since the last snapshot: nobody listens now
-        grew = refused > self._refused
-        self._refused = refused
-        return {"state": e.source.state, "levels": e.levels(), "rate": self._rate,
-                "packets": e.ticks, "drops": e.drops, "no_receiver": grew,
-                "overruns": e.source.overruns,
-                "xruns": e.source.xruns, "latency_ms": e.latency.median() * 1e3,
-                "latency_p99_ms": e.latency.p99() * 1e3}
+    def snapshot(self):
+        """The engine's newest :class:`~bridge.runtime.snapshot.Snapshot` (None before the first)."""
+        return getattr(self.engine, "snapshot", None)
 
     def text(self) -> str:
-        s = self.snapshot()
+        snap = self.snapshot()
+        if snap is None:
+            return "[starting] no state published yet"
+        s = {"state": snap.device_state, "levels": snap.levels, "rate": snap.packets_per_s,
+             "packets": snap.packets, "drops": snap.drops,
+             "no_receiver": any(not t.listening for t in snap.targets),
+             "overruns": snap.overruns, "xruns": snap.xruns,
+             "latency_ms": snap.latency_median_ms, "latency_p99_ms": snap.latency_p99_ms}
         lv = s["levels"]
         if not lv:
             levels = "no audio yet"
@@ -73,7 +68,7 @@ class StatusLine:
             self._live.update(Text(self.text()))  # plain text: "[lost]" is not rich markup
         elif time.perf_counter() - self._printed >= self.interval:
             self._printed = time.perf_counter()
-            print("vjbridge:", self.text(), file=self.stream, flush=True)
+            print(_now_iso(), "vjbridge:", self.text(), file=self.stream, flush=True)
 
     def __exit__(self, *exc):
         if self._live is not None:
@@ -96,3 +91,10 @@ class StatusLine:
                 f"in the pipeline (resampler hold-back + part hop) {e.buffered.summary_ms()}; "
                 f"driver input latency {e.source.input_latency * 1e3:.1f} ms; each frame spans "
                 f"{e.spec.window_seconds * 1e3:.0f} ms of audio")
+
+
+def _now_iso() -> str:
+    """Now as ISO-8601 local time with its UTC offset, to the second."""
+    import datetime
+
+    return datetime.datetime.now().astimezone().isoformat(timespec="seconds")

@@ -118,6 +118,7 @@ class TcpTransport:
         self.drops = 0
         self.connects = 0
         self.connected = False
+        self.socket: socket.socket | None = None  # the live connection, for its backlog (status)
         self._q: deque = deque()
         self._cv = threading.Condition()
         self._stop = False
@@ -155,6 +156,7 @@ class TcpTransport:
                 continue
             sock.settimeout(self.write_timeout)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.socket = sock
             with self._cv:
                 self.connected = True
                 self.connects += 1
@@ -181,6 +183,7 @@ class TcpTransport:
             except OSError as exc:
                 self._outage(f"connection lost ({exc.strerror or exc})")
             finally:
+                self.socket = None
                 sock.close()
                 with self._cv:
                     self.connected = False
