@@ -73,8 +73,10 @@ class MappingWatcher:
         else:
             self.reloads += 1
             m = prepared.mapping
-            self.report(logging.INFO, f"mapping {prepared.path} reloaded: {len(m.routes)} routes, "
-                                      f"{len(m.osc)} osc / {len(m.midi)} midi outputs")
+            n = len(m.routes)
+            self.report(logging.INFO, f"mapping {prepared.path} reloaded: {n} route"
+                                      f"{'s' if n != 1 else ''}, {len(m.osc)} osc / "
+                                      f"{len(m.midi)} midi outputs")
 
     # ---- the watcher thread -------------------------------------------------------------------
     def _run(self) -> None:

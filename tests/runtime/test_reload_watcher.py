@@ -71,13 +71,12 @@ def test_an_edit_is_prepared_off_the_engine_thread_and_switched_by_assignment(tm
         prepared = wait(watcher.take)
         assert registry.opened_on == ["MainThread", "mapping-watcher"]  # target b, off-thread
         assert ("osc", "b") not in outputs.sinks  # nothing live changed yet
-        t0 = time.perf_counter()
         problems = outputs.switch(prepared, close=watcher.retire)
-        took = time.perf_counter() - t0
         watcher.applied(prepared, problems)
         assert problems == [] and ("osc", "b") in outputs.sinks
         assert len(outputs.mapping.routes) == 2
-        assert took < 0.05, took  # assignments and a router rebuild for 2 routes
+        # the engine-side switch opened nothing itself: only assignments (no timing asserted)
+        assert registry.opened_on == ["MainThread", "mapping-watcher"]
         assert reports[-1][0] == logging.INFO and "reloaded: 2 routes" in reports[-1][1]
         # a broken edit: reported once, nothing prepared, the last good mapping stays
         path.write_text("routes: [{signal: nosuch}]\n")

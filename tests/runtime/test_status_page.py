@@ -323,15 +323,16 @@ def test_health_reports_a_mapping_reload_and_a_refused_one(tmp_path):
         doc = wait_health(port, lambda d: (d["mapping"]["reload"] or {}).get("ok") is True,
                           timeout=15, what="the reload")
         reload = doc["mapping"]["reload"]
-        assert reload["time"] >= edited - 1 and reload["message"] == f"reloaded {mapping} (1 route)"
+        assert reload["time"] >= edited - 1
+        assert reload["message"] == f"mapping {mapping} reloaded: 1 route, 1 osc / 0 midi outputs"
         assert any(e["kind"] == "mapping" and e["message"] == reload["message"]
                    for e in doc["events"])
         mapping.write_text(text.replace("signal: rms", "signal: rmss"))  # unknown signal
         doc = wait_health(port, lambda d: (d["mapping"]["reload"] or {}).get("ok") is False,
                           timeout=15, what="the refused reload")
         message = doc["mapping"]["reload"]["message"]
-        assert message.startswith(f"{mapping} not reloaded, keeping the last good mapping: 1 "
-                                  "problem: ") and "rmss" in message
+        assert message.startswith(f"mapping {mapping} not reloaded, the last good one stays: ")
+        assert "rmss" in message
         assert doc["status"] == "ok"  # the show runs on, on the last good mapping
         packets = doc["engine"]["packets"]
         n = dump.series("/second/rms").size
