@@ -19,7 +19,10 @@ def files_under(home: Path) -> list[str]:
 def run_in_fresh_home(tmp_path, *args, env_extra=None):
     home = tmp_path / "home"
     home.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in ("ORT_DISABLE_TELEMETRY", "XDG_CACHE_HOME")}
+    # onnxruntime itself stays quiet when CI is set (seen: no files with CI=true), so the run
+    # gets a user's environment without it, or the control below could not fail
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("ORT_DISABLE_TELEMETRY", "XDG_CACHE_HOME", "CI")}
     env.update(HOME=str(home), **(env_extra or {}))
     proc = subprocess.run([sys.executable, *args], env=env, cwd=ROOT, capture_output=True,
                           text=True, timeout=120)
