@@ -51,14 +51,19 @@ def run(args: argparse.Namespace) -> int:
             mapping = load_mapping(path)
         except MappingError as exc:
             failed += 1
-            n = len(exc.problems)
-            print(f"{path}: {n} problem{'s' if n != 1 else ''}:", file=sys.stderr)
-            for problem in exc.problems:
-                print(f"{path}: {problem}", file=sys.stderr)
+            _print_problems(path, exc.problems)
             continue
         print(mapping.summary())
         print(f"{path}: OK")
     return 1 if failed or failed_configs else 0
+
+
+def _print_problems(path, problems) -> None:
+    """``FILE: N problems:`` then one ``FILE: problem`` line each (mappings and run configs)."""
+    n = len(problems)
+    print(f"{path}: {n} problem{'s' if n != 1 else ''}:", file=sys.stderr)
+    for problem in problems:
+        print(f"{path}: {problem}", file=sys.stderr)
 
 
 def _check_configs(paths: list[str]) -> int:
@@ -72,10 +77,7 @@ def _check_configs(paths: list[str]) -> int:
             cfg = load_config(path)
         except RunConfigError as exc:
             failed += 1
-            n = len(exc.problems)
-            print(f"{path}: {n} problem{'s' if n != 1 else ''}:", file=sys.stderr)
-            for problem in exc.problems:
-                print(f"{path}: {problem}", file=sys.stderr)
+            _print_problems(path, exc.problems)
             continue
         print(summary(cfg, path))
         if not _check_config_mapping(cfg, path):
