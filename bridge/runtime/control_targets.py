@@ -12,6 +12,7 @@ expanded, a bounded number of routes, bundles that fit one datagram).
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 from bridge.errors import ControlError, SinkError
@@ -101,28 +102,47 @@ class ControlTargets:
         if outputs is None:
             raise ControlError("the daemon is still starting: send it again in a moment")
         path = os.path.abspath(os.path.expanduser(path))
-        mapping = read_mapping(path, outputs.signals)
-        try:  # new outputs open here (a host name lookup), not on the engine thread
-            return path, outputs.prepare(mapping, path)
-        except SinkError as exc:
-            raise ControlError(f"mapping {path} not switched to, the current one stays: "
-                               f"{exc}") from None
+        with self._recorded():
+            mapping = read_mapping(path, outputs.signals)
+            try:  # new outputs open here (a host name lookup), not on the engine thread
+                return path, outputs.prepare(mapping, path)
+            except SinkError as exc:
+                raise ControlError(f"mapping {path} not switched to, the current one stays: "
+                                   f"{exc}") from None
 
     def set_mapping(self, _path: str, prepared) -> str:
         path, prepared = prepared
         mapping = prepared.mapping
         outputs = self._outputs()
         watcher = getattr(self.mapping, "watcher", None)
-        problems = outputs.switch(prepared, close=watcher.retire if watcher else None)
-        if problems:
-            raise ControlError(f"mapping {path} not switched to, the current one stays: "
-                          f"{problems[0]}")
+        with self._recorded():
+            problems = outputs.switch(prepared, close=watcher.retire if watcher else None)
+            if problems:
+                raise ControlError(f"mapping {path} not switched to, the current one stays: "
+                                   f"{problems[0]}")
         self.mapping.path = path
         if not self.rate_fixed and outputs.rate_override is None:
             self.engine.output_rate = float(mapping.rate)
         self._schema_changed()
-        return (f"mapping {path}: {len(mapping.routes)} routes, sent at "
-                f"{self.engine.output_rate:g} Hz")
+        message = (f"mapping {path}: {len(mapping.routes)} routes, sent at "
+                   f"{self.engine.output_rate:g} Hz")
+        self._record(True, f"switched by the control port to {message}")
+        return message
+
+    @contextlib.contextmanager
+    def _recorded(self):
+        """A refused switch is the show's last reload result too (status page, /health, events);
+        the control port writes the log line itself."""
+        try:
+            yield
+        except ControlError as exc:
+            self._record(False, f"control port: {exc}")
+            raise
+
+    def _record(self, ok: bool, message: str) -> None:
+        record = getattr(self.mapping, "record_reload", None)
+        if record is not None:
+            record(ok, message, log=False)
 
     def ping(self) -> str:
         return f"alive: {self.engine.ticks} ticks sent"

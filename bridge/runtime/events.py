@@ -59,9 +59,10 @@ class Events:
         self._clock, self._wall = clock, wall
         self.total = 0  # every emit, held back or not
 
-    def emit(self, kind: str, message: str, *, level: int = logging.INFO) -> Event | None:
+    def emit(self, kind: str, message: str, *, level: int = logging.INFO,
+             log: bool = True) -> Event | None:
         """Record and log ``message``; None when it was held back (the same line within
-        ``quiet_s``)."""
+        ``quiet_s``). ``log=False`` records it only (its caller has written the line already)."""
         key = (kind, message)
         now = self._clock()
         with self._lock:
@@ -76,8 +77,9 @@ class Events:
             repeats = self._held.pop(key, 0)
             event = Event(self._wall(), kind, level, message, repeats)
             self._events.append(event)
-        suffix = f" ({repeats} more like this since the last report)" if repeats else ""
-        self.logger.log(level, "%s: %s%s", kind, message, suffix)
+        if log:
+            suffix = f" ({repeats} more like this since the last report)" if repeats else ""
+            self.logger.log(level, "%s: %s%s", kind, message, suffix)
         return event
 
     def recent(self, n: int | None = None, *, kind: str | None = None) -> list[Event]:

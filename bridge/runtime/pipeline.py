@@ -175,17 +175,26 @@ class MappingOutput:
         self.info.announce()  # before the first data tick
 
     def _report(self, level: int, message: str) -> None:
-        """A reload's result (from the watcher, either thread): kept for the status page (one
-        reference assignment) and reported as a "mapping" event."""
+        """A reload's result from the watcher (either thread)."""
+        self.record_reload(level < logging.WARNING, message, level=level)
+
+    def record_reload(self, ok: bool, message: str, *, level: int | None = None,
+                      log: bool = True) -> None:
+        """A mapping change's result (a file reload, or a switch by the control port): kept for
+        the status page (one reference assignment) and recorded as a "mapping" event;
+        ``log=False`` when the caller writes its own line."""
         import time
 
         from bridge.runtime.snapshot import Reload
 
-        self.last_reload = Reload(time.time(), level < logging.WARNING, message)
+        if level is None:
+            level = logging.INFO if ok else logging.WARNING
+        self.last_reload = Reload(time.time(), ok, message)
         if self.events is not None:
-            self.events.emit("mapping", message, level=level)
-        else:
-            log.log(level, "%s", message)
+            self.events.emit("mapping", message, level=level, log=log)
+        elif log:
+            log_ = logging.getLogger(__name__)
+            log_.log(level, "%s", message)
 
     def schema(self) -> dict:
         """What this output sends (:mod:`bridge.runtime.stream_schema`): the current mapping's

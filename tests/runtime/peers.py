@@ -6,6 +6,8 @@ A missing binary fails the test with the apt-get line that installs it (never a 
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import shutil
 import signal
@@ -34,6 +36,37 @@ def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def free_tcp_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get_health(port: int, timeout: float = 2.0) -> tuple[int, dict]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", "/health")
+        r = conn.getresponse()
+        return r.status, json.loads(r.read())
+    finally:
+        conn.close()
+
+
+def wait_health(port: int, ok, timeout: float = 30.0, what: str = "") -> dict:
+    """Poll /health until ``ok(doc)``; the last document in the failure message."""
+    deadline = time.monotonic() + timeout
+    doc = None
+    while time.monotonic() < deadline:
+        try:
+            doc = get_health(port)[1]
+            if ok(doc):
+                return doc
+        except (OSError, ValueError, http.client.HTTPException):
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"/health never showed {what}; last: {json.dumps(doc)[:2000]}")
 
 
 class PulseServer:

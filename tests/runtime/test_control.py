@@ -24,7 +24,8 @@ from bridge.runtime.control import (MAX_PACKET, MAX_PENDING, ControlPort, encode
 from bridge.runtime.control_targets import MAX_MAPPING_BYTES, read_mapping
 from bridge.runtime.controls import BY_ADDRESS, CONTROLS, check
 from tests.runtime.control_peers import ControlClient, StreamReceiver
-from tests.runtime.peers import VJBRIDGE, Bridge, free_udp_port, require
+from tests.runtime.peers import (VJBRIDGE, Bridge, free_tcp_port, free_udp_port, require,
+                                 wait_health)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -480,14 +481,15 @@ def _oscsend(port, address, types="", *args):
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory):
     stream = StreamReceiver()
-    cport = free_udp_port()
+    cport, hport = free_udp_port(), free_tcp_port()
     bridge = Bridge("run", "--demo", "--no-models", "--osc", f"127.0.0.1:{stream.port}",
                     "--control", f"127.0.0.1:{cport}", "--log-level", "info",
-                    "--status-interval", "60")
+                    "--status-interval", "60", "--status-port", str(hport))
     try:
         bridge.wait_for("control port udp://127.0.0.1:")
         stream.wait_packets(30)
         client = ControlClient(cport)
+        bridge.hport = hport  # /health: a switch is the show's last reload result too
         yield bridge, stream, client, cport, tmp_path_factory.mktemp("control")
         client.close()
     finally:
@@ -578,12 +580,24 @@ class TestDaemon:
             assert reply[1] == 0 and words in reply[2], reply
             assert "control: refused /vjbridge/control/mapping: mapping" in bridge.wait_for(
                 f"refused /vjbridge/control/mapping: mapping {path.resolve()}")
+            doc = wait_health(bridge.hport, lambda d: words in ((d["mapping"]["reload"] or {})
+                                                                .get("message", "")),
+                              timeout=5, what=f"the refused switch to {path.name}")
+            assert doc["mapping"]["reload"]["ok"] is False
+            assert doc["mapping"]["path"].endswith("default.yaml")  # the current one stays
         t0 = time.monotonic()
         time.sleep(0.5)
         assert "/vjbridge/low" in stream.addresses(t0) and "/low" not in stream.addresses(t0)
         good = ROOT / "mappings" / "touchdesigner-audioanalysis.yaml"
         t1, text = _wait_ok(client, "/vjbridge/control/mapping", str(good))
         assert text.startswith(f"mapping {good}: 7 routes")
+        doc = wait_health(bridge.hport, lambda d: (d["mapping"]["reload"] or {}).get("ok") is True,
+                          timeout=5, what="the switch")
+        assert doc["mapping"]["reload"]["message"] == f"switched by the control port to {text}"
+        assert doc["mapping"]["path"] == str(good)
+        assert any(e["kind"] == "mapping" and e["message"] == doc["mapping"]["reload"]["message"]
+                   for e in doc["events"])
+        assert "switched by the control port" not in bridge.stderr  # recorded, not logged twice
         time.sleep(0.2)
         t2 = time.monotonic()
         time.sleep(0.5)
@@ -691,7 +705,7 @@ def test_a_network_control_port_says_so():
         assert client.call("/vjbridge/control/ping", timeout=10)[1] == 1
         client.close()
     finally:
-        assert bridge.stop() == 0
+        assert bridge.stop() == 0, bridge.stderr[-3000:]
 
 
 @pytest.mark.peers

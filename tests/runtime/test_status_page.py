@@ -7,7 +7,6 @@ network namespace (nothing can leave the machine).
 
 from __future__ import annotations
 
-import http.client
 import json
 import socket
 import subprocess
@@ -17,44 +16,14 @@ import time
 
 import pytest
 
-from tests.runtime.peers import VJBRIDGE, Bridge, OscDump, PulseServer, free_udp_port, require
+from tests.runtime.peers import (VJBRIDGE, Bridge, OscDump, PulseServer, free_tcp_port,
+                                 free_udp_port, get_health, require, wait_health)
 
 pytestmark = [pytest.mark.peers, pytest.mark.slow]  # real daemons, a browser, PulseAudio
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                   "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--window-size=1280,1000"]
-
-
-def free_tcp_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def get_health(port: int, timeout: float = 2.0) -> tuple[int, dict]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.request("GET", "/health")
-        r = conn.getresponse()
-        return r.status, json.loads(r.read())
-    finally:
-        conn.close()
-
-
-def wait_health(port: int, ok, timeout: float = 30.0, what: str = "") -> dict:
-    """Poll /health until ``ok(doc)``; the last document in the failure message."""
-    deadline = time.monotonic() + timeout
-    doc = None
-    while time.monotonic() < deadline:
-        try:
-            doc = get_health(port)[1]
-            if ok(doc):
-                return doc
-        except (OSError, ValueError, http.client.HTTPException):
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"/health never showed {what}; last: {json.dumps(doc)[:2000]}")
 
 
 def running(doc) -> bool:
