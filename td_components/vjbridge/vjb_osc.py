@@ -18,6 +18,10 @@ _FLOAT = struct.Struct(">f")
 _INT = struct.Struct(">i")
 _DOUBLE = struct.Struct(">d")
 _LONG = struct.Struct(">q")
+#: fixed-size argument tags: how to read each, and its name in an error
+_FIXED = {"f": (_FLOAT, "float"), "i": (_INT, "int"), "d": (_DOUBLE, "double"),
+          "h": (_LONG, "int64")}
+_CONSTANT = {"T": True, "I": True, "F": False, "N": None}
 
 
 class OscError(ValueError):
@@ -65,38 +69,21 @@ def _decode_message(data):
         raise OscError(f"more than {MAX_ARGS} arguments")
     args = []
     for tag in tags[1:]:
-        if tag == "f":
-            if pos + 4 > len(data):
-                raise OscError("truncated float")
-            args.append(_FLOAT.unpack_from(data, pos)[0])
-            pos += 4
-        elif tag == "i":
-            if pos + 4 > len(data):
-                raise OscError("truncated int")
-            args.append(_INT.unpack_from(data, pos)[0])
-            pos += 4
-        elif tag == "d":
-            if pos + 8 > len(data):
-                raise OscError("truncated double")
-            args.append(_DOUBLE.unpack_from(data, pos)[0])
-            pos += 8
-        elif tag == "h":
-            if pos + 8 > len(data):
-                raise OscError("truncated int64")
-            args.append(_LONG.unpack_from(data, pos)[0])
-            pos += 8
+        fixed = _FIXED.get(tag)
+        if fixed is not None:
+            kind, name = fixed
+            if pos + kind.size > len(data):
+                raise OscError(f"truncated {name}")
+            args.append(kind.unpack_from(data, pos)[0])
+            pos += kind.size
         elif tag == "s":
             text, pos = _read_string(data, pos)
             args.append(text)
         elif tag == "b":
             blob, pos = _read_blob(data, pos)
             args.append(blob)
-        elif tag in "TI":
-            args.append(True)
-        elif tag == "F":
-            args.append(False)
-        elif tag == "N":
-            args.append(None)
+        elif tag in _CONSTANT:
+            args.append(_CONSTANT[tag])
         else:
             raise OscError(f"unsupported OSC type tag {tag!r}")
     return address, args
