@@ -73,9 +73,13 @@ def shipped_mapping(name: str = "default") -> Path:
     the shipped names when there is none by that name."""
     path = mappings_dir() / f"{name}.yaml"
     if not path.is_file():
-        raise ConfigError(f"no shipped mapping named {name!r} (shipped: "
-                          f"{', '.join(shipped_mapping_names()) or 'none'}); for a file, give "
-                          f"its path: ./{name}")
+        import difflib
+
+        names = shipped_mapping_names()
+        near = difflib.get_close_matches(str(name), names, n=1, cutoff=0.6)
+        hint = f"did you mean {near[0]!r}? " if near else ""
+        raise ConfigError(f"no shipped mapping named {name!r}; {hint}(shipped: "
+                          f"{', '.join(names) or 'none'}); for a file, give its path: ./{name}")
     return path
 
 

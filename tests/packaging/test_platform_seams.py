@@ -143,8 +143,8 @@ def test_on_stop_signals_restores_the_previous_handlers():
 def test_vjbridge_run_stops_cleanly_on_sigbreak():
     """A real `vjbridge run` in which SIGBREAK exists (played by SIGUSR1, whose default action
     would kill the process): the signal a parent's CTRL_BREAK_EVENT becomes must stop it cleanly."""
-    code = ("import signal, sys\nsignal.SIGBREAK = signal.SIGUSR1\nfrom bridge.cli import main\n"
-            "sys.exit(main(sys.argv[1:]))")
+    code = ("import signal\nsignal.SIGBREAK = signal.SIGUSR1\nfrom bridge.cli import entry\n"
+            "entry()")  # the program vjbridge is
     proc = subprocess.Popen([sys.executable, "-c", code, "run", "--demo", "--no-models",
                              "--mapping", "none", "--osc", "127.0.0.1:9"],
                             cwd=REPO, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)

@@ -157,7 +157,7 @@ def test_start_restart_stop_from_the_components_pulses(tmp_path):
         proc = session.daemon.proc
         assert proc is not None and proc.poll() is None  # a real process
         assert "--osc" in session.daemon.command and f"127.0.0.1:{port}" in session.daemon.command
-        run([p], 20.0, until=lambda: p.frames and p.frames[-1].get("connected") == 1.0
+        run([p], 60.0, until=lambda: p.frames and p.frames[-1].get("connected") == 1.0
             and "built-in demo groove" in p.log_dat.text)
         assert p.frames[-1]["daemon_running"] == 1.0 and p.frames[-1]["connected"] == 1.0, p.log_dat.text
         assert "built-in demo groove" in p.log_dat.text  # the daemon's own log, in the DAT

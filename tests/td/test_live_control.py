@@ -23,7 +23,7 @@ def test_tuning_reaches_the_running_daemon(tmp_path):
         p.cook()
         p.chop.par.Start.pulse()
         session = p.session()
-        run([p], 25.0, until=lambda: p.frames[-1].get("connected") == 1.0
+        run([p], 60.0, until=lambda: p.frames[-1].get("connected") == 1.0
             and session.receiver.info is not None)
         assert session.receiver.info.control == ("127.0.0.1", control)  # announced in _info
         assert session.control.target == ("127.0.0.1", control)

@@ -24,7 +24,7 @@ def test_spectrum_and_audioanalysis_mappings(tmp_path):
                       str(REPO / "mappings" / "touchdesigner-audioanalysis.yaml"),
                       "--duration", "6")]
     try:
-        run([spectrum, hidden, palette], 25.0,
+        run([spectrum, hidden, palette], 90.0,
             until=lambda: all(d.proc.poll() is not None for d in daemons))
         run([spectrum, hidden, palette], 0.3)
     finally:

@@ -44,6 +44,9 @@ def session_run():
     tee = Tee([p.chop.par.Port.val for p in every])
     daemon = Daemon(tee.port)
     try:
+        # a loaded CI box can take tens of seconds to start the daemon: wait for its stream, then
+        # cook 10 s of it
+        run(every, 90.0, until=lambda: tee.datagrams > 0)
         run(every, 10.0)
         marks = {id(p): len(p.frames) for p in every}
         before_kill = {id(p): dict(p.frames[-1]) for p in every}
