@@ -1,7 +1,8 @@
 """Whole-daemon CPU: the real ``vjbridge run`` process, per thread, from /proc, medians and p95.
 
     python -m tests.bench.daemon_cpu [--source demo|pulse|both] [--seconds 5] [--windows 6]
-                                     [--runs 1] [--tree PATH ...] [--json OUT] [-- DAEMON ARGS]
+                                     [--runs 1] [--tree PATH ...] [--with-bench] [--json OUT]
+                                     [-- DAEMON ARGS]
 
 Why this and not only ``vjbridge bench``'s pipeline passes: the daemon is more than its stages (a
 source thread, PortAudio's and PulseAudio's client threads, queue waits, the status line, the
@@ -21,7 +22,9 @@ PulseAudio's ``threaded-ml``) keep their kernel names in brackets.
 
 ``--tree PATH`` (repeatable): run the daemon of another checkout too, alternating run by run, so a
 before/after comparison is measured in the same minutes under the same load. The load average is
-recorded with every window. Measured, never asserted.
+recorded with every window. ``--with-bench``: after each demo daemon, ``vjbridge bench``'s
+in-process real-time figure (:func:`bridge.runtime.bench_pipeline._realtime_cpu`, the demo
+source) over as long, so the two are compared in the same minutes. Measured, never asserted.
 """
 
 from __future__ import annotations
@@ -112,6 +115,27 @@ def measure_daemon(tree: Path, source: str, *, seconds: float, windows: int, war
             "windows": out}
 
 
+_BENCH = """
+import json, socket, sys
+from bridge.runtime.bench_pipeline import _realtime_cpu
+sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sink.bind(("127.0.0.1", 0))
+print(json.dumps(_realtime_cpu(models=None, mapping="default", port=sink.getsockname()[1],
+                               seconds=float(sys.argv[1]), which="demo")))
+"""
+
+
+def bench_realtime(tree: Path, seconds: float) -> dict:
+    """``vjbridge bench``'s in-process real-time figure for the demo source, from ``tree``, in a
+    fresh process (as the bench runs it), to set beside the real daemon's."""
+    done = subprocess.run([sys.executable, "-c", _BENCH, str(seconds)], cwd=tree,
+                          env=dict(os.environ, PYTHONPATH=str(tree)), capture_output=True,
+                          text=True, timeout=seconds + 120)
+    if done.returncode != 0:
+        raise BenchError(f"the in-process bench failed: {done.stderr.strip()[-400:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def _stat(values) -> dict:
     a = np.asarray([v for v in values if v is not None], dtype=float)
     if a.size == 0:
@@ -155,6 +179,9 @@ def main(argv=None) -> int:
                         help="seconds after the first packet before measuring (default 3)")
     parser.add_argument("--tree", action="append", default=[],
                         help="also measure this checkout's daemon, alternating (repeatable)")
+    parser.add_argument("--with-bench", action="store_true",
+                        help="after each demo daemon, run `vjbridge bench`'s in-process real-time "
+                             "pass (demo source, --seconds x --windows) and print both")
     parser.add_argument("--json", metavar="OUT", help="write the raw windows and summary here")
     parser.add_argument("daemon_args", nargs="*", help="extra `vjbridge run` options after --")
     args = parser.parse_args(argv)
@@ -167,6 +194,8 @@ def main(argv=None) -> int:
                 for tree in trees:
                     r = measure_daemon(tree, source, seconds=args.seconds, windows=args.windows,
                                        warmup=args.warmup, extra=args.daemon_args)
+                    if args.with_bench and source == "demo":
+                        r["bench"] = bench_realtime(tree, args.seconds * args.windows)
                     results.setdefault((str(tree), source), []).append(r)
     except BenchError as exc:
         print(f"daemon_cpu: error: {exc}", file=sys.stderr)
@@ -175,6 +204,16 @@ def main(argv=None) -> int:
     for (tree, source), runs in results.items():
         s = summarise(runs)
         print(format_summary(tree, source, s, args.seconds), flush=True)
+        benches = [r["bench"] for r in runs if "bench" in r]
+        if benches:
+            b_engine = float(np.median([b["engine_us_per_packet"] for b in benches]))
+            b_process = float(np.median([b["process_pct"] for b in benches]))
+            d_engine = s["engine_us_per_packet"]["median"]
+            s["bench"] = {"engine_us_per_packet": b_engine, "process_pct": b_process}
+            print(f"    vjbridge bench at real time (in process, same minutes): engine "
+                  f"{b_engine:.0f} µs per packet ({100 * (b_engine / d_engine - 1):+.0f} % vs the "
+                  f"daemon's {d_engine:.0f}), {b_process:.1f} % of one core (daemon "
+                  f"{s['process_pct']['median']:.1f} %)", flush=True)
         report.append({"tree": tree, "source": source, "command": runs[0]["command"],
                        "summary": s, "runs": runs})
     if args.json:
