@@ -8,6 +8,11 @@ start to first packet) unless ``--extractor-only``.
 
 ``--e2e``: sound -> OSC packet of the real daemon on a PulseAudio null sink, beside aubio's onset
 detector on the same clicks (``tests/bench/latency``, run as a subprocess: it needs a checkout).
+
+``--daemon-cpu``: the real ``vjbridge run`` process's CPU, per thread, from /proc over repeated
+windows (``tests/bench/daemon_cpu.py``: ``--demo`` and a PulseAudio null sink playing music; a
+subprocess, it needs a checkout). The pipeline benchmark's "at real time" lines are the same
+figure measured in process, to compare with it.
 """
 
 from __future__ import annotations
@@ -39,7 +44,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     e2e.add_argument("--clicks", type=int, default=60, help="clicks per run (default 60)")
     e2e.add_argument("--runs", type=int, default=1, help="runs, each with a fresh daemon")
     e2e.add_argument("daemon_args", nargs="*", metavar="-- DAEMON_ARGS",
-                     help="with --e2e: extra `vjbridge run` options, e.g. -- --input-latency low")
+                     help="with --e2e or --daemon-cpu: extra `vjbridge run` options, e.g. -- "
+                          "--input-latency low")
+    cpu = parser.add_argument_group("whole-daemon CPU (--daemon-cpu)")
+    cpu.add_argument("--daemon-cpu", action="store_true",
+                     help="CPU of the real `vjbridge run` process per thread (/proc), medians and "
+                          "p95 over windows: --demo and a PulseAudio null sink playing music")
+    cpu.add_argument("--cpu-source", choices=["demo", "pulse", "both"], default="both",
+                     help="with --daemon-cpu: which daemon (default both)")
+    cpu.add_argument("--windows", type=int, default=6,
+                     help="with --daemon-cpu: windows of --seconds per daemon (default 6)")
+    cpu.add_argument("--seconds", type=float, default=5.0,
+                     help="with --daemon-cpu: seconds per window (default 5)")
 
 
 def _signal(args, sample_rate: int):
@@ -129,18 +145,26 @@ def bench_import() -> dict:
 
 def run_e2e(args: argparse.Namespace) -> int:
     """Run ``tests/bench/latency/e2e.py`` of this checkout in its own process (it sets up its own
-    PulseAudio server and PortAudio must see it at initialisation); its exit code is ours."""
+    PulseAudio server and PortAudio must see it at initialisation); its exit code is ours.
+    ``--daemon-cpu``: ``tests/bench/daemon_cpu.py`` the same way."""
     import os
     from pathlib import Path
 
     from bridge.errors import ConfigError
 
     root = Path(__file__).resolve().parents[2]
-    if not (root / "tests" / "bench" / "latency" / "e2e.py").is_file():
-        raise ConfigError(f"--e2e needs a source checkout of vjbridge (tests/bench/latency is not "
-                          f"under {root})")
-    command = [sys.executable, "-m", "tests.bench.latency.e2e", "--clicks", str(args.clicks),
-               "--runs", str(args.runs)]
+    script, flag = ("daemon_cpu.py", "--daemon-cpu") if args.daemon_cpu else (
+        "latency/e2e.py", "--e2e")
+    if not (root / "tests" / "bench" / script).is_file():
+        raise ConfigError(f"{flag} needs a source checkout of vjbridge (tests/bench/{script} is "
+                          f"not under {root})")
+    if args.daemon_cpu:
+        command = [sys.executable, "-m", "tests.bench.daemon_cpu", "--source", args.cpu_source,
+                   "--windows", str(args.windows), "--seconds", str(args.seconds), "--runs",
+                   str(args.runs)]
+    else:
+        command = [sys.executable, "-m", "tests.bench.latency.e2e", "--clicks", str(args.clicks),
+                   "--runs", str(args.runs)]
     if args.json:
         command += ["--json", args.json if args.json == "-" else os.path.abspath(args.json)]
     command += ["--", *args.daemon_args]
@@ -155,12 +179,17 @@ def run_e2e(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.e2e:
+    if args.e2e and args.daemon_cpu:
+        from bridge.errors import ConfigError
+
+        raise ConfigError("--e2e and --daemon-cpu are two benchmarks: give one of them")
+    if args.e2e or args.daemon_cpu:
         return run_e2e(args)
     if args.daemon_args:
         from bridge.errors import ConfigError
 
-        raise ConfigError(f"daemon options {' '.join(args.daemon_args)!r} are for --e2e only")
+        raise ConfigError(f"daemon options {' '.join(args.daemon_args)!r} are for --e2e or "
+                          "--daemon-cpu only")
     from bridge import FeatureSpec
     from bridge.audio.fft import fft_backend
 

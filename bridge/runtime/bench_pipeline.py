@@ -16,6 +16,16 @@ Every pass runs the engine thread at the priority ``vjbridge run`` asks for by d
   arrival -> packet sent is the engine's own measurement (arrival = when the producer enqueued the
   block, as a PortAudio callback does); also the audio buffered inside the pipeline (resampler
   hold-back + the part of a hop waiting for the next frame).
+* **real-time CPU** (``realtime_cpu``): what the daemon pays, per packet: the engine thread's CPU
+  (``time.thread_time``) from the source's start to the loop's end divided by the packets sent,
+  the stages' share of it, the rest (per-block overhead: queue reads, blocks that give no frame,
+  the loop, the snapshot), and the source thread's CPU. Two sources: ``demo`` is
+  ``vjbridge run --demo``'s own (:class:`bridge.sources.DemoSource`, 22,050 Hz, 10 ms blocks) and
+  ``48k`` the pre-rendered groove at 48 kHz (a device's rate, through the resampler). Why this and
+  not only the hot passes: on this project's machines code that ran ~10 ms ago costs 3-10x what it
+  costs back to back (tests/bench/latency/PROFILE.md), so the hot passes price the code and these
+  price the daemon; ``tests/bench/daemon_cpu.py`` (``vjbridge bench --daemon-cpu``) checks them
+  against the real process.
 * **daemon**: ``vjbridge run --demo`` as a subprocess: time from launch to the first packet at a
   local UDP socket, and the process's peak RSS (VmHWM).
 """
@@ -126,19 +136,65 @@ class _Replay:
         return src
 
 
-def _pipeline(*, models, mapping, port, paced, seconds, clock=time.perf_counter):
+def _pipeline(*, models, mapping, port, paced, seconds, clock=time.perf_counter, source=None,
+              split_send: bool = True):
+    """Build the default pipeline and run it on this thread. ``source``: a Source (default: the
+    48 kHz replay). ``split_send=False`` leaves the output as the daemon runs it (no extra
+    router/sink timers). Sets ``engine.loop_cpu``: this thread's CPU from the source's start to
+    the loop's end (s), and ``engine.source_cpu``: the source thread's, when it has one."""
     from bridge.runtime.engine import LIVE_SPEC, Engine
     from bridge.runtime.pipeline import build
 
     stages, outputs, rate = build(LIVE_SPEC, mapping=mapping, models=models,
                                   osc=f"127.0.0.1:{port}")
     timers = {"mapping": [], "encode+send": []}
-    if mapping is not None:
+    if mapping is not None and split_send:
         outputs = [_timed_output(outputs[0], timers, clock)]
-    engine = Engine(_Replay.make(seconds, paced=paced), stages, outputs, output_rate=rate,
-                    timer_clock=clock, realtime=True)  # as `vjbridge run` does by default
+    src = _Replay.make(seconds, paced=paced) if source is None else source
+    engine = Engine(src, stages, outputs, output_rate=rate, timer_clock=clock,
+                    realtime=True)  # as `vjbridge run` does by default
+    start, marks = src.start, {}
+
+    def timed_start():
+        marks["cpu"], marks["process"] = time.thread_time(), time.process_time()
+        start()
+
+    src.start = timed_start
     engine.run()
+    engine.loop_cpu = time.thread_time() - marks.get("cpu", time.thread_time())
+    # every other thread of this process over the same span: the source's producer (the demo
+    # synthesiser), the mapping watcher; the engine runs on this thread
+    engine.other_cpu = time.process_time() - marks.get("process", time.process_time()) \
+        - engine.loop_cpu
     return engine, timers
+
+
+def _realtime_cpu(*, models, mapping, port, seconds: float, which: str) -> dict:
+    """The daemon's CPU per packet at real time (module docstring), for one source."""
+    from bridge.runtime.engine import LIVE_SPEC
+
+    source = None
+    if which == "demo":
+        from bridge.sources import DemoSource
+
+        source = DemoSource(LIVE_SPEC.sample_rate, block_seconds=0.01, seconds=seconds)
+    wall0 = time.perf_counter()
+    engine, _ = _pipeline(models=models, mapping=mapping, port=port, paced=True, seconds=seconds,
+                          clock=time.thread_time, source=source, split_send=False)
+    ticks = max(1, engine.ticks)
+    per = 1e6 / ticks
+    stages = {k: float(np.sum(v.values())) * per for k, v in engine.timers.items()}
+    loop = engine.loop_cpu * per
+    audio_s = engine.frames * LIVE_SPEC.hop_length / LIVE_SPEC.sample_rate
+    out = {"source": which, "seconds": seconds, "packets": int(engine.ticks),
+           "packets_per_s": engine.ticks / max(1e-9, audio_s),
+           "engine_us_per_packet": loop, "stages_us_per_packet": stages,
+           "overhead_us_per_packet": loop - sum(stages.values()),
+           "engine_pct": 100 * engine.loop_cpu / max(1e-9, audio_s),
+           "wall_s": time.perf_counter() - wall0}
+    out["other_threads_pct"] = 100 * engine.other_cpu / max(1e-9, audio_s)
+    out["process_pct"] = out["engine_pct"] + out["other_threads_pct"]
+    return out
 
 
 def _hot_stats(engine, timers, mapping) -> dict:
@@ -223,6 +279,9 @@ def bench_pipeline(*, frames: int = 3000, realtime_seconds: float = 10.0, models
                             "p99": engine.buffered.p99() * 1e3},
             "stages": {k: _stats_us(v.values()[20:]) for k, v in engine.timers.items()},
             "overruns": engine.source.overruns}
+        report["realtime_cpu"] = [_realtime_cpu(models=model_paths, mapping=mapping, port=port,
+                                                seconds=realtime_seconds, which=which)
+                                  for which in ("demo", "48k")]
     finally:
         sink.close()
     if daemon:
@@ -297,6 +356,14 @@ def format_report(report: dict) -> str:
                      f"buffered in the pipeline median {rt['buffered_ms']['median']:.1f} ms; "
                      f"{rt['overruns']} overruns; engine priority "
                      f"{report.get('priority', 'normal').split(' (real-time')[0]}")
+    for rc in report.get("realtime_cpu", []):
+        st = "; ".join(f"{k} {v:.0f}" for k, v in rc["stages_us_per_packet"].items())
+        what = "run --demo's, 22,050 Hz" if rc["source"] == "demo" else "48 kHz, resampled"
+        lines.append(f"  at real time ({rc['source']} source: {what}), CPU: {rc['process_pct']:.1f} % "
+                     f"of one core (engine {rc['engine_pct']:.1f} %, other threads "
+                     f"{rc['other_threads_pct']:.1f} %); engine {rc['engine_us_per_packet']:.0f} µs "
+                     f"per packet = stages {st} + per-block overhead "
+                     f"{rc['overhead_us_per_packet']:.0f}")
     d = report.get("daemon")
     if d:
         first = d["start_to_first_packet_s"]

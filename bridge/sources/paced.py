@@ -80,11 +80,15 @@ class PacedSource(Source):
         """Wait until ``block``'s last sample is due, then enqueue it. False when stopping."""
         if self.speed > 0:
             due = t0 + (sent + block.size) / (self.sample_rate * self.speed)
+            stop, clock, sleep = self._stop, time.perf_counter, time.sleep
             while True:
-                wait = due - time.perf_counter()
+                wait = due - clock()
                 if wait <= 0:
                     break
-                if self._stop.wait(wait):
+                # time.sleep, not stop.wait(): Event.wait runs a Python Condition (a new lock per
+                # call); a sleep of at most 50 ms still sees a stop within 50 ms
+                sleep(wait if wait < 0.05 else 0.05)
+                if stop.is_set():
                     return False
             self._push(block[:, None].copy())
             return not self._stop.is_set()

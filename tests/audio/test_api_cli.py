@@ -40,6 +40,8 @@ def test_features_npy_and_csv(tmp_path):
     (["features", "missing.ogg", "--out", "x.npy"], "missing.ogg: no such file"),
     (["features", str(MUSIC_FILES[0]), "--out", "x.txt"], "--out must end in .npy or .csv"),
     (["features", str(MUSIC_FILES[0]), "--fps", "0", "--out", "x.npy"], "'fps' field of FeatureSpec"),
+    (["bench", "--e2e", "--daemon-cpu"], "--e2e and --daemon-cpu are two benchmarks"),
+    (["bench", "--extractor-only", "--", "--no-models"], "are for --e2e or --daemon-cpu only"),
 ])
 def test_bad_input_is_one_line_and_exit_1(tmp_path, args, message):
     done = subprocess.run(VJBRIDGE + args, capture_output=True, text=True, cwd=tmp_path)

@@ -111,3 +111,24 @@ def test_predict_row_runs_the_session_directly_and_equals_the_public_call(tmp_pa
     one_by_one = np.vstack([model.predict(r[None, :]) for r in rows])  # (a batch GEMM rounds
     assert np.array_equal(fast, public) and np.array_equal(fast, one_by_one)  # differently)
     assert fast.std(axis=0).min() > 0
+
+
+def test_an_untested_onnxruntime_takes_the_public_call(tmp_path, monkeypatch):
+    """The private session call is used only on the onnxruntime versions it was tested with; on
+    any other the live path is the public run_with_iobinding, with the same outputs."""
+    import onnxruntime as ort
+
+    from bridge.models import onnx_model
+
+    assert onnx_model._internals_tested(ort.__version__)  # this environment's version is tested
+    assert not onnx_model._internals_tested("1.99.0") and not onnx_model._internals_tested("2.0")
+    assert not onnx_model._internals_tested("nightly")
+    path = write_model(tmp_path / "m.onnx")
+    rows = np.random.default_rng(5).normal(size=(20, OnnxModel.load(path).n_inputs))
+    fast = OnnxModel.load(path)
+    want = np.vstack([fast.predict_row(r) for r in rows])
+    monkeypatch.setattr(ort, "__version__", "1.99.0")
+    public = OnnxModel.load(path)
+    got = np.vstack([public.predict_row(r) for r in rows])
+    assert public._run.func.__self__ is public._session  # the public method
+    assert np.array_equal(got, want)

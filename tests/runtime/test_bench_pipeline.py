@@ -24,9 +24,19 @@ def test_bench_pipeline_reports_every_stage_latency_rss_and_start(tmp_path):
         assert min(per_pass) <= report[key]["whole"]["median_us"] <= max(per_pass)
     rt = report["realtime"]
     assert rt["frames"] > 50 and 0 < rt["arrival_to_sent_ms"]["median"] <= rt["arrival_to_sent_ms"]["p99"]
+    cpu = {rc["source"]: rc for rc in report["realtime_cpu"]}  # the daemon's CPU, in process
+    assert set(cpu) == {"demo", "48k"}
+    for rc in cpu.values():
+        assert rc["packets"] > 30 and set(rc["stages_us_per_packet"]) == {
+            "extract", "models", "signals", "send"}
+        # the stages run inside the engine's loop: their CPU is part of the loop's
+        assert 0 < sum(rc["stages_us_per_packet"].values()) <= rc["engine_us_per_packet"]
+        assert rc["overhead_us_per_packet"] >= 0
+        assert rc["process_pct"] >= rc["engine_pct"] > 0 and rc["other_threads_pct"] > 0
     d = report["daemon"]
     assert d["exit_code"] == 0 and d["packets"] > 0 and d["start_to_first_packet_s"] > 0
     assert d["rss_mb"] > 10
     text = format_report(report)
-    for words in ("whole pipeline", "block arrival -> packet sent", "first packet", "peak RSS"):
+    for words in ("whole pipeline", "block arrival -> packet sent", "first packet", "peak RSS",
+                  "at real time (demo source", "per-block overhead"):
         assert words in text

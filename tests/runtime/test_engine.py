@@ -15,6 +15,7 @@ from bridge.runtime.osc_basic import OscOutput
 from bridge.sinks.osc import parse_osc_target as parse_target
 from bridge.runtime.stages import FeatureColumns
 from bridge.sources import DemoSource, FileSource
+from bridge.sources.base import Source
 from tests.runtime.conftest import offline_columns
 from tests.runtime.peers import Bridge, OscDump, free_udp_port
 
@@ -316,3 +317,59 @@ def test_an_edited_mapping_is_reloaded_and_a_broken_edit_keeps_the_last_good_one
         dump.stop()
     assert dump.series("/first/rms").size and dump.series("/second/rms").size
     assert "rmss" in bridge.stderr  # the broken edit was reported, naming the bad value
+
+
+class Queued(Source):
+    """Blocks queued before the engine starts (at ``rate``), then finished; records the time-outs
+    the engine passes to ``read``."""
+
+    kind = "queued"
+
+    def __init__(self, blocks, rate, *, finish=True):
+        super().__init__(queue_blocks=len(blocks) + 1)
+        self.sample_rate, self.generation = float(rate), 1
+        for b in blocks:
+            self._push(b)
+        self.timeouts: list[float] = []
+        self._finish = finish
+
+    def start(self):
+        if self._finish:
+            self.state = "finished"
+
+    def stop(self):
+        pass
+
+    def read(self, timeout):
+        self.timeouts.append(timeout)
+        return super().read(timeout)
+
+    def describe(self):
+        return "queued blocks"
+
+
+def test_a_stereo_block_is_mixed_to_the_mean_of_its_channels():
+    """The downmix (one reduction) gives exactly the samples ``x.mean(axis=1)`` gives."""
+    rng = np.random.default_rng(3)
+    stereo = [rng.uniform(-0.5, 0.5, (441, 2)).astype(np.float32) for _ in range(40)]
+    rows = []
+    for blocks in (stereo, [b.mean(axis=1)[:, None] for b in stereo]):
+        out = Recorder([])
+        Engine(Queued(blocks, 44100), [FeatureColumns(LIVE_SPEC)], [out]).run()
+        rows.append(out.sent)
+    assert len(rows[0]) > 10 and rows[0] == rows[1]
+
+
+def test_the_engine_waits_longer_for_audio_while_it_flows_and_at_the_tick_rate_once_held():
+    """While audio is recent the engine's read waits up to 50 ms (no wake-ups for nothing from a
+    device that delivers in bursts), never past the moment a hold tick could become due; once the
+    audio is ``hold_after`` late, it reads at the tick period (held values go out on time)."""
+    blocks = [np.zeros((220, 1), np.float32) for _ in range(40)]
+    src = Queued(blocks, LIVE_SPEC.sample_rate, finish=False)
+    engine = Engine(src, [FeatureColumns(LIVE_SPEC)], [Recorder([])], hold_after=0.2)
+    engine.run(duration=0.8)
+    period = 1.0 / engine.output_rate
+    assert engine.held_ticks > 0
+    assert max(src.timeouts) == 0.05
+    assert all(period - 1e-9 <= t <= 0.05 for t in src.timeouts)
+    assert src.timeouts[-1] == period  # the audio stopped long ago: held at the tick rate

@@ -96,3 +96,34 @@ def test_file_source_reports_a_bad_file_in_one_line(tmp_path):
         FileSource(bad).start()
     with pytest.raises(MediaError, match="no such file"):
         FileSource(tmp_path / "missing.flac").start()
+
+
+def test_the_block_queue_is_bounded_fifo_and_says_full_and_empty():
+    import queue
+
+    from bridge.sources.base import BlockQueue
+
+    q = BlockQueue(2)
+    q.put_nowait("a")
+    q.put_nowait("b")
+    with pytest.raises(queue.Full):
+        q.put_nowait("c")
+    with pytest.raises(queue.Full):  # waits up to the timeout for room, then gives up
+        q.put("c", timeout=0.02)
+    assert q.qsize() == 2 and q.get(timeout=0.1) == "a"
+    q.put("c", timeout=0.02)  # room now
+    assert [q.get(timeout=0.1), q.get_nowait()] == ["b", "c"] and q.empty()
+    with pytest.raises(queue.Empty):
+        q.get(timeout=0.01)
+    with pytest.raises(ValueError, match="at least 1"):
+        BlockQueue(0)
+
+
+def test_a_paced_source_that_waits_for_its_next_block_stops_at_once():
+    src = DemoSource(22050, block_seconds=0.01, speed=0.02)  # a block every 0.5 s
+    src.start()
+    assert src.read(timeout=2.0) is not None  # it is producing
+    t0 = time.perf_counter()
+    src.stop()
+    assert time.perf_counter() - t0 < 1.0  # the producer's sleeps are short: stop() joined it
+    assert not src._thread.is_alive() and src.state == "stopped"
