@@ -109,6 +109,10 @@ class Engine:
 
             events = Events()
         self.events = events
+        # NaN/inf blocks -> silence (counted, one event), and the input's silence state
+        from bridge.runtime.input_watch import InputWatch
+
+        self.input_watch = InputWatch(events=events)
         for output in self.outputs:  # outputs that report (a mapping reload) report here
             if hasattr(output, "events"):
                 output.events = events
@@ -265,6 +269,7 @@ class Engine:
             self.restarts += 1
             log.info("audio stream restarted at %g Hz: resetting the pipeline", rate)
         self.resampler = StreamResampler(rate, self.spec.sample_rate)
+        self.input_watch.reset()
         self.extractor.reset()
         for stage in self.stages:
             stage.reset()
@@ -278,6 +283,7 @@ class Engine:
         self._idled = False
         x = block.samples
         mono = x[:, 0] if x.shape[1] == 1 else x.mean(axis=1)
+        mono = self.input_watch.process(mono, block.arrival)  # NaN -> silence; silence state
         clock, timer, process = self.timer_clock, self.timers["extract"], self.extractor.process
         t0 = clock()
         y = self.resampler.process(mono)
