@@ -42,7 +42,7 @@ def flowing(dump: OscDump, n: int = 20, timeout: float = 20.0) -> None:
 
 
 def state(doc) -> str:
-    return doc["source"]["device_state"]
+    return doc.get("source", {}).get("device_state", "")
 
 
 # ---- JACK ------------------------------------------------------------------------------------
