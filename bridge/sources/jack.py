@@ -129,6 +129,13 @@ class JackSource(Source):
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> None:
+        import jack
+
+        # libjack prints every failed connect to stderr ("Cannot connect to server socket..."):
+        # once a second while the server is away, a flood in the journal; the supervisor says
+        # what matters in one line, so libjack's own messages go to the debug log
+        jack.set_error_function(lambda message: log.debug("libjack: %s", message))
+        jack.set_info_function(lambda message: log.debug("libjack: %s", message))
         try:
             self._connect()
             self.state = RUNNING
