@@ -17,7 +17,7 @@ DEB_RUN  := libportaudio2
 .PHONY: run test bench models corpus holdout deb-run deb-test clean
 
 run: $(BIN)/.run-installed deb-run
-	$(BIN)/vjbridge run
+	$(BIN)/vjbridge run --fallback demo
 
 test: $(BIN)/.test-installed deb-test
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q

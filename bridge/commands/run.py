@@ -1,7 +1,8 @@
 """``vjbridge run``: the live bridge: an audio source through the engine to OSC, until stopped.
 
-With no source option it records the default input device, or plays the built-in demo groove when
-the machine has no input (CI, a fresh gallery PC), and says which. SIGINT, SIGTERM and
+With no source option it records the default input device; a machine without its input says so in
+one line and exits 1, waits for it or plays the demo groove, as ``--fallback`` says
+(:mod:`bridge.sources.choose`), never a silent demo. SIGINT, SIGTERM and
 Windows' CTRL_BREAK_EVENT (:mod:`bridge.runtime.shutdown`) stop it cleanly: the source stops,
 outputs go to their idle values, and the measured latency is printed.
 """
@@ -23,10 +24,22 @@ log = logging.getLogger("bridge.run")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--device", metavar="NAME|INDEX",
-                        help="audio input: index or case-insensitive name substring "
-                             "(default: the system's default input, else the demo)")
+                        help="audio input: index or case-insensitive name substring (default: "
+                             "the system's default input); a JACK device is recorded through "
+                             "libjack when the jack extra is installed (survives JACK restarts)")
     source.add_argument("--file", metavar="PATH", help="play an audio/video file in real time")
     source.add_argument("--demo", action="store_true", help="the built-in synthetic groove")
+    parser.add_argument("--fallback", choices=["none", "wait", "demo"], default="none",
+                        help="when the input device is not there at start: none = say so and "
+                             "exit 1 (default; a service restarts it), wait = say so and wait for "
+                             "it by name, demo = play the demo groove (saying so)")
+    parser.add_argument("--silence-after", type=float, default=30.0, metavar="S",
+                        help="input below --silence-floor for S seconds is 'silent': a warning "
+                             "event, a degraded /health, shown on the status page and line "
+                             "(default 30)")
+    parser.add_argument("--silence-floor", type=float, default=-60.0, metavar="DBFS",
+                        help="RMS level in dBFS below which the input counts as silent "
+                             "(default -60: below a quiet room through a microphone)")
     parser.add_argument("--speed", type=float, default=1.0,
                         help="--file/--demo playback speed (1 = real time, 0 = as fast as possible)")
     parser.add_argument("--mapping", default="default", metavar="NAME|PATH|none",
@@ -145,34 +158,20 @@ def _latency(text: str):
 
 
 def _choose_source(args):
-    """The source the options ask for; with none, the default input or else the demo (said)."""
+    """The source the options ask for; with no input device, what ``--fallback`` says
+    (bridge.sources.choose: one line, then exit 1 / wait / the demo)."""
     from bridge.runtime.engine import LIVE_SPEC
-    from bridge.sources import DemoSource, DeviceSource, FileSource
+    from bridge.sources import DemoSource, FileSource
+    from bridge.sources.choose import choose_device
 
     block = args.block_ms / 1000.0
     if args.file:
         return FileSource(args.file, speed=args.speed, block_seconds=block)
     if args.demo:
         return DemoSource(LIVE_SPEC.sample_rate, speed=args.speed, block_seconds=block)
-    if args.device is not None:
-        return DeviceSource(args.device, block_seconds=block, latency=_latency(args.input_latency))
-    try:
-        import sounddevice as sd
-
-        from bridge.sources.device import default_input
-
-        device = default_input(sd.query_devices(), sd.default.device[0])
-    except OSError as exc:  # sounddevice raises OSError when the PortAudio library is missing
-        print(f"vjbridge: no audio input ({exc}; on Debian/Ubuntu: apt-get install "
-              "libportaudio2): playing the built-in demo groove instead", file=sys.stderr)
-        return DemoSource(LIVE_SPEC.sample_rate, block_seconds=block)
-    if device is None:
-        print("vjbridge: this machine has no audio input device: playing the built-in demo groove "
-              "(--demo) instead", file=sys.stderr)
-        return DemoSource(LIVE_SPEC.sample_rate, block_seconds=block)
-    print(f"vjbridge: no source given: recording the default input {device['index']} "
-          f"{device['name']!r} (--device, --file or --demo to choose)", file=sys.stderr)
-    return DeviceSource(device["index"], block_seconds=block, latency=_latency(args.input_latency))
+    return choose_device(args.device, fallback=args.fallback, block_seconds=block,
+                         latency=_latency(args.input_latency),
+                         demo=lambda: DemoSource(LIVE_SPEC.sample_rate, block_seconds=block))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -202,6 +201,10 @@ def run(args: argparse.Namespace) -> int:
     exit_within_deadline_at_exit(audio=source.kind == "device")  # see its docstring
     engine = Engine(source, stages, outputs, output_rate=rate, on_loss=args.on_loss,
                     realtime=args.realtime)
+    from bridge.runtime.input_watch import InputWatch
+
+    engine.input_watch = InputWatch(silence_after=args.silence_after,
+                                    floor_db=args.silence_floor, events=engine.events)
     from bridge.runtime.sdnotify import Notifier
 
     engine.notify = Notifier.from_env()  # under systemd: READY, watchdog pings from the engine

@@ -20,6 +20,8 @@ RANGES = {
     "--duration": ("duration", 0.0, 1e9, False, "seconds"),
     "--speed": ("speed", 0.0, 1000.0, True, "1 = real time, 0 = as fast as possible"),
     "--status-interval": ("status_interval", 0.0, 86400.0, False, "seconds"),
+    "--silence-after": ("silence_after", 0.1, 86400.0, True, "seconds of quiet input"),
+    "--silence-floor": ("silence_floor", -200.0, 0.0, True, "dBFS RMS"),
 }
 
 

@@ -111,6 +111,10 @@ class Engine:
 
             events = Events()
         self.events = events
+        # NaN/inf blocks -> silence (counted, one event), and the input's silence state
+        from bridge.runtime.input_watch import InputWatch
+
+        self.input_watch = InputWatch(events=events)
         for output in self.outputs:  # outputs that report (a mapping reload) report here
             if hasattr(output, "events"):
                 output.events = events
@@ -271,6 +275,7 @@ class Engine:
             self.restarts += 1
             log.info("audio stream restarted at %g Hz: resetting the pipeline", rate)
         self.resampler = StreamResampler(rate, self.spec.sample_rate)
+        self.input_watch.reset()
         self.extractor.reset()
         for stage in self.stages:
             stage.reset()
@@ -286,6 +291,7 @@ class Engine:
         # the downmix as one C reduction: x.mean(axis=1) runs numpy's Python-level _mean (~12 %
         # of the engine's Python samples on a stereo device); the same sums, the same division
         mono = x[:, 0] if x.shape[1] == 1 else _add_reduce(x, axis=1) / x.shape[1]
+        mono = self.input_watch.process(mono, block.arrival)  # NaN -> silence; silence state
         clock, timer, process = self.timer_clock, self.timers["extract"], self.extractor.process
         t0 = clock()
         y = self.resampler.process(mono)

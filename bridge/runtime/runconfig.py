@@ -41,9 +41,10 @@ RUN_CONFIG = Section("run config", "A run-config file (vjbridge run --config FIL
     Option("version", "int", 1, "run-config format version", lo=1, hi=1),
     Option("device", "str", None, "audio input: index or case-insensitive name substring; null = "
            "the system's default input (run --device)", nullable=True),
-    Option("fallback", "choice", "none", "with no input device: none = say so and wait for it "
-           "(a gallery must not show a fake show), demo = play the built-in demo groove",
-           choices=("none", "demo")),
+    Option("fallback", "choice", "none", "with no input device at start: none = say so and exit 1 "
+           "(a service restarts; a gallery must not show a fake show), wait = say so and wait for "
+           "it by name, demo = play the built-in demo groove (run --fallback)",
+           choices=("none", "wait", "demo")),
     Option("demo", "bool", False, "play the built-in demo groove instead of a device (run --demo)"),
     Option("mapping", "str", "default", "a shipped mapping's name, a mapping YAML (relative to this "
            "file) or none (run --mapping)"),
@@ -57,6 +58,11 @@ RUN_CONFIG = Section("run config", "A run-config file (vjbridge run --config FIL
     Option("block_ms", "number", 10.0, "audio block length in ms (run --block-ms)", lo=1, hi=200),
     Option("input_latency", "str", "high", "driver input buffer: seconds, low or high "
            "(run --input-latency)"),
+    Option("silence_after", "number", 30.0, "seconds of input below silence_floor before the "
+           "input is 'silent' (an event, a degraded /health) (run --silence-after)",
+           lo=0.1, hi=86400),
+    Option("silence_floor", "number", -60.0, "dBFS RMS below which the input counts as silent "
+           "(run --silence-floor)", lo=-200, hi=0),
     Option("realtime", "bool", True, "ask for SCHED_FIFO for the engine thread (run --no-realtime)"),
     Option("control", "str", None, "open the OSC control port [HOST:]PORT (run --control)",
            nullable=True),
@@ -71,7 +77,8 @@ RUN_CONFIG = Section("run config", "A run-config file (vjbridge run --config FIL
 #: run-config key -> the ``vjbridge run`` option's dest it sets (outputs.* are flattened).
 _DESTS = {"device": "device", "fallback": "fallback", "demo": "demo", "mapping": "mapping",
           "on_loss": "on_loss", "output_rate": "output_rate", "block_ms": "block_ms",
-          "input_latency": "input_latency", "realtime": "realtime", "control": "control",
+          "input_latency": "input_latency", "realtime": "realtime",
+          "silence_after": "silence_after", "silence_floor": "silence_floor", "control": "control",
           "status_port": "status_port", "status_interval": "status_interval",
           "log_level": "log_level", "outputs.osc": "osc", "outputs.midi": "midi"}
 

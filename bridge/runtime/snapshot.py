@@ -100,8 +100,8 @@ class Snapshot:
     source_description: str
     source_state: str  # the source's own: starting, running, lost, finished, stopped
     device_state: str  # source_state, or "stalled" when no audio came for AUDIO_STALL_S
-    input_state: str | None  # e.g. "silent" (the source's, when it reports one)
-    silent_for: float | None  # seconds of silence on the input, when the source measures it
+    input_state: str | None  # starting, ok, silent (bridge.runtime.input_watch), lost
+    silent_for: float | None  # seconds of silence on the input while it is "silent"
     audio_age: float | None  # seconds since the last audio block reached the engine
     values: MappingProxyType  # the newest tick's values: name -> float (a tuple for a vector)
     fired: MappingProxyType  # trigger name -> times it fired since the engine started
@@ -124,6 +124,7 @@ class Snapshot:
     last_reload: Reload | None
     control: str | None  # the control port, described; None when closed
     events: tuple  # the newest EVENTS_KEPT bridge.runtime.events.Event, oldest first
+    nonfinite: int = 0  # input blocks replaced by silence (NaN/inf): bridge.runtime.input_watch
     # (median, p99) once a reader computed them; shared by the snapshots that share the samples
     _latency_cache: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
@@ -165,7 +166,8 @@ class Snapshot:
                        "state": self.source_state, "device_state": self.device_state,
                        "input_state": self.input_state, "silent_for_s": _num(self.silent_for),
                        "audio_age_s": _num(self.audio_age), "overruns": self.overruns,
-                       "xruns": self.xruns, "overruns_per_s": _num(self.overruns_per_s)},
+                       "xruns": self.xruns, "overruns_per_s": _num(self.overruns_per_s),
+                       "nonfinite_blocks": self.nonfinite},
             "outputs": {"sent": self.sent, "drops": self.drops, "refused": self.refused,
                         "targets": [t.as_dict() | {"drops_per_s": _num(t.drops_per_s)}
                                     for t in self.targets]},
@@ -286,16 +288,15 @@ class Publisher:
             device_state = "stalled"
         mapping = next((o for o in e.outputs if hasattr(o, "outputs")), None)
         control = getattr(e, "control", None)
+        watch = getattr(e, "input_watch", None)
         latency = self._latency_samples(now)  # before _latency_cache is read below
         snap = Snapshot(
             seq=self.seq, time=time.time(), monotonic=time.monotonic(), started=self.started,
             engine_state=state, priority=str(getattr(e, "priority", "normal")),
             source_kind=str(getattr(source, "kind", "source")),
             source_description=_describe(source), source_state=source_state,
-            device_state=device_state, input_state=_maybe_str(getattr(source, "input_state",
-                                                                      getattr(e, "input_state",
-                                                                              None))),
-            silent_for=_maybe_float(getattr(source, "silent_for", getattr(e, "silent_for", None))),
+            device_state=device_state, input_state=_input_state(e, device_state, now),
+            silent_for=_silent_for(e, now), nonfinite=int(getattr(watch, "nonfinite", 0)),
             audio_age=audio_age,
             values=MappingProxyType(dict(values)), fired=MappingProxyType(dict(e.fired)),
             signals=self._signals, levels=MappingProxyType(_levels(e)),
@@ -462,6 +463,22 @@ def _mapping_path(mapping) -> str | None:
         return None
     outputs = getattr(mapping, "outputs", None)
     return str(getattr(outputs, "path", None) or getattr(mapping, "path", None))
+
+
+def _input_state(e, device_state: str, now: float) -> str | None:
+    """The input's state: ``lost`` while the device is away (lost, stalled), else the engine's
+    :class:`~bridge.runtime.input_watch.InputWatch` state (starting, ok, silent)."""
+    if device_state in ("lost", "stalled"):
+        return "lost"
+    watch = getattr(e, "input_watch", None)
+    return _maybe_str(getattr(watch, "state", getattr(e, "input_state", None)))
+
+
+def _silent_for(e, now: float) -> float | None:
+    watch = getattr(e, "input_watch", None)
+    if watch is None:
+        return _maybe_float(getattr(e, "silent_for", None))
+    return _maybe_float(watch.silent_for(now))
 
 
 def _maybe_str(x) -> str | None:

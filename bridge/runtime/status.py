@@ -48,7 +48,13 @@ class StatusLine:
         lat = ("" if s["latency_ms"] != s["latency_ms"]
                else f" | latency {s['latency_ms']:.2f}/{s['latency_p99_ms']:.2f} ms (p50/p99)")
         away = " (nothing listening at the target yet)" if s["no_receiver"] else ""
-        return (f"[{s['state']}] {levels} | {s['rate']:5.1f} pkt/s, {s['packets']} sent{away}, "
+        state = s["state"]
+        if snap.input_state == "silent":  # the microphone died, or the fader is down
+            state += (", input silent" if snap.silent_for is None
+                      else f", input silent {snap.silent_for:.0f} s")
+        if snap.nonfinite:
+            state += f", {snap.nonfinite} NaN blocks"
+        return (f"[{state}] {levels} | {s['rate']:5.1f} pkt/s, {s['packets']} sent{away}, "
                 f"{s['drops']} drops, {s['overruns']} overruns, {s['xruns']} xruns{lat}")
 
     def __enter__(self):

@@ -93,6 +93,7 @@ td.num, th.num { text-align:right; }
       <dt>last audio</dt><dd id="audio-age"></dd>
       <dt>overruns</dt><dd id="overruns"></dd>
       <dt>xruns</dt><dd id="xruns"></dd>
+      <dt>NaN blocks</dt><dd id="nonfinite"></dd>
     </dl></div>
     <div class="card"><h2>Output</h2><dl>
       <dt>packets/s</dt><dd id="packets-per-s"></dd>
@@ -285,6 +286,8 @@ function render(h) {
   text("overruns", s.overruns + (s.overruns_per_s > 0 ? " (" + fmt(s.overruns_per_s) + "/s)" : ""),
        s.overruns_per_s > 0 ? "warn-text" : "");
   text("xruns", s.xruns);
+  text("nonfinite", s.nonfinite_blocks === undefined ? "\u2013" : s.nonfinite_blocks,
+       s.nonfinite_blocks > 0 ? "warn-text" : "");
   text("packets-per-s", fmt(e.packets_per_s));
   text("packets", e.packets + (e.held ? " (" + e.held + " held)" : ""));
   text("drops", o.drops, o.targets.some((t) => t.dropping) ? "bad-text" : "");

@@ -87,9 +87,10 @@ class DeviceSource(Source):
 
     def __init__(self, query=None, *, block_seconds: float = 0.01, channels: int = 2,
                  retry_seconds: float = 1.0, stall_seconds: float = 1.5, queue_blocks: int = 256,
-                 latency: float | str = "high"):
+                 latency: float | str = "high", wait: bool = False):
         super().__init__(queue_blocks=queue_blocks)
         self.query = query
+        self.wait = bool(wait)  # not there at start: wait for it by name instead of failing
         self.block_seconds = float(block_seconds)
         self.latency = latency  # PortAudio's suggested input latency: the driver buffer's size
         self.max_channels = int(channels)
@@ -167,7 +168,18 @@ class DeviceSource(Source):
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
-        device = self._resolve(self.query)
+        try:
+            device = self._resolve(self.query)
+        except DeviceError as exc:
+            if not self.wait:
+                raise
+            log.warning("%s; waiting for it, looking every %g s", exc, self.retry_seconds)
+            self.state = LOST
+            self._next_retry = time.perf_counter() + self.retry_seconds
+            self._thread = threading.Thread(target=self._supervise, name="device-supervisor",
+                                            daemon=True)
+            self._thread.start()
+            return
         self.generation += 1
         for attempt in range(3):  # a busy machine can time PortAudio's stream start out: retry
             try:
@@ -219,9 +231,14 @@ class DeviceSource(Source):
             sd._terminate()
             sd._initialize()
             devices = sd.query_devices()
-            name = self.device["name"] if self.device else str(self.query)
             try:
-                device = find_input(name, devices)
+                if self.device is None and self.query is None:  # waiting for any default input
+                    device = default_input(devices, sd.default.device[0])
+                    if device is None:
+                        return
+                else:
+                    name = self.device["name"] if self.device else str(self.query)
+                    device = find_input(name, devices)
             except DeviceError:
                 return  # not back yet: stay quiet, try again in retry_seconds
             self.generation += 1  # blocks from the new stream carry the new generation

@@ -72,7 +72,9 @@ def wait_health(port: int, ok, timeout: float = 30.0, what: str = "") -> dict:
 class PulseServer:
     """A private PulseAudio daemon with a 48 kHz null sink whose monitor is the default source."""
 
-    def __init__(self):
+    def __init__(self, sink_format: str | None = None):
+        # sink_format="float32le": a float sink passes NaN/inf samples through to a recorder
+        self.sink_format = sink_format
         require("pulseaudio", "pulseaudio")
         require("pactl", "pulseaudio-utils")
         self.runtime_dir = tempfile.mkdtemp(prefix="vjb-pulse-")
@@ -89,7 +91,8 @@ class PulseServer:
             ["pulseaudio", "-n", "--daemonize=yes", "--exit-idle-time=-1", "--high-priority=yes",
              "--realtime=yes",
              f"--log-target=file:{self.runtime_dir}/pa.log", "-L", "module-native-protocol-unix",
-             "-L", "module-null-sink sink_name=testsink rate=48000 channels=2 norewinds=1"],
+             "-L", "module-null-sink sink_name=testsink rate=48000 channels=2 norewinds=1"
+             + (f" format={self.sink_format}" if self.sink_format else "")],
             env=self.env, check=True, timeout=20)
         for _ in range(200):
             if self._pactl("info", check=False).returncode == 0:

@@ -246,13 +246,26 @@ def test_no_audio_for_half_a_second_is_a_stalled_input_at_once():
     assert pub.publish(11.0).device_state == "lost"
 
 
-def test_the_engine_state_names_engineer_b_adds_are_read_when_present():
+def test_the_input_watch_state_reaches_the_snapshot_and_health():
+    import numpy as np
+
+    from bridge.runtime.input_watch import InputWatch
+
     engine = fake_engine(FakeSink(), Events(logger=logging.getLogger("test.events")))
-    engine.source.input_state, engine.source.silent_for = "silent", 42.0
-    snap = Publisher(engine).publish(0.0)
-    assert (snap.input_state, snap.silent_for) == ("silent", 42.0)
+    engine.input_watch = InputWatch(silence_after=30.0, events=engine.events)
+    pub = Publisher(engine)
+    assert pub.publish(0.0).input_state == "starting"
+    quiet = np.zeros(480, dtype=np.float32)
+    for i in range(3101):  # 31 s of 10 ms blocks below the floor
+        engine.input_watch.process(quiet, i * 0.01)
+    engine._last_audio = 31.0
+    snap = pub.publish(31.0)
+    assert snap.input_state == "silent" and 30.0 <= snap.silent_for <= 31.0
     doc = json.loads(HealthDocument().render(snap)[1])
-    assert doc["source"]["input_state"] == "silent" and doc["source"]["silent_for_s"] == 42.0
+    assert doc["source"]["input_state"] == "silent" and doc["source"]["silent_for_s"] >= 30.0
+    assert doc["status"] == "degraded"
+    engine.source.state = "lost"  # the device away: the input is "lost", whatever it heard last
+    assert pub.publish(31.1).input_state == "lost"
 
 
 def test_target_addresses_that_cannot_work_are_named():

@@ -116,6 +116,8 @@ def test_the_page_renders_live_values_in_headless_chromium(show, browser, tmp_pa
     assert browser.find_element("id", "source").text == "built-in demo groove (--demo)"
     assert "(p50 / p99)" in browser.find_element("id", "latency").text
     assert browser.find_element("id", "drops").text == "0"
+    assert browser.find_element("id", "input-state").text == "ok"  # the demo is never silent
+    assert browser.find_element("id", "nonfinite").text == "0"
     assert browser.find_element("id", "reload").text == "none since start"
     assert browser.title == "vjbridge: ok"
     # self-contained: the only requests the page made were its own /health polls

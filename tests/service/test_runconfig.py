@@ -55,7 +55,7 @@ def test_every_problem_with_its_key_path_and_a_suggestion(tmp_path):
         load_config(f)
     problems = e.value.problems
     expected = ["devise: unknown key; did you mean 'device'?",
-                "fallback: 'dmeo' is not one of 'none', 'demo'; did you mean 'demo'?",
+                "fallback: 'dmeo' is not one of 'none', 'wait', 'demo'; did you mean 'demo'?",
                 "outputs.mdi: unknown key; did you mean 'midi'?",
                 "output_rate: 0 is out of range 1..1000",
                 "status_port: 70000 is out of range 1..65535",
