@@ -15,23 +15,31 @@ arrived. Nothing is computed in chunks, so
   *latency* is the half-length, ``delay_samples`` input samples (2.5 ms at 44.1 and 48 kHz, 3.5 ms
   at 16 kHz), reported as :attr:`latency_samples` in output samples.
 
-The filter, chosen for the 64-band mel features (fmax = 11,025 Hz at 22,050 Hz): linear phase
-(a minimum-phase filter would shift high frequencies against low ones by up to a few ms, i.e.
-change what a frame sees, for ~2 ms less latency), Kaiser window, passband flat to 91% of the band
-(10.03 kHz at 22,050 Hz output), stop band from 100% (11,025 Hz) at -80 dB: nothing aliases into the
-features (80 dB is below the noise floor of 16-bit audio relative to the band it would land in).
+The filter, chosen for the 64-band mel features (fmax = 11,025 Hz at 22,050 Hz): linear phase (its
+delay compensates exactly, so output times are input times; a minimum-phase version of the same
+magnitude response would come out earlier but with a frequency-dependent delay, and was not built
+or measured here), Kaiser window, passband flat to 91% of the band
+(10.03 kHz at 22,050 Hz output), stop band from 100% (11,025 Hz) at -80 dB: nothing above 11,025 Hz folds into the
+features except 80 dB under its own level (measured on sines: -89 dB and lower, tested < -77 dB).
 The band is ``min(in_rate, out_rate) / 2``. What the mel bands see: bands 0-61 (up to 9.9 kHz) the
 signal itself (ripple < 0.01 dB); band 62 (9.4-10.5 kHz) the signal with its upper slope partly
 attenuated; band 63 (9.9-11.0 kHz, peak 10.46 kHz) the lower half of its triangle (the response is
 -6 dB at 10.53 kHz). soxr HQ's band is a little wider (flat to 10.3 kHz, -9 dB at 10.6 kHz) at the
-price of a longer filter; the difference is in bands 62-63 only (README "Features": measured per band).
+price of a longer filter (more delay): measured on music at 60 fps, bands 0-61 differ from the soxr
+HQ path by <= 0.002 dB p99, band 62 by 0.05 / 0.20 dB (p50 / p99), band 63 by 0.57 / 1.04 dB
+(README "How it works", Resampling).
 
 Cost: ``out_rate * 2 * delay_samples`` multiply-adds per second (~240 taps at 44.1/48 kHz). An
 integer ratio (44.1 or 88.2 kHz → 22,050 Hz) reads the input through a strided view, one
 ``einsum``; other ratios gather each output's input window first (L phases of coefficients, e.g.
 147 at 48 kHz). Equal rates pass the blocks through untouched (zero latency). No scipy: the
-coefficients are computed here with numpy (``np.kaiser``'s Bessel function, ``np.sinc``), once per
-rate pair, in a few ms.
+coefficients are computed here with numpy (``np.i0`` for the Kaiser window, ``np.sinc``), once per
+rate pair (8-13 ms for an integer ratio, 50-220 ms for 147 or 441 phases; cached).
+
+Measured per 10 ms block (thread CPU, median / p95, load average ~10): 44.1 kHz 29 / 65 µs,
+48 kHz 81 / 143 µs, against soxr HQ's 5 / 15 and 5.5 / 21 µs in the same run. The 48 kHz cost (the
+gather) is the part to improve; the arithmetic must stay one fixed kernel per output sample to keep
+the bit-identity across splits (a BLAS product rounds differently for different shapes: tried).
 """
 
 from __future__ import annotations
