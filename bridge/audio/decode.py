@@ -84,20 +84,23 @@ def audio_info(path) -> AudioInfo:
 CHUNK_SECONDS = 1.0
 
 
-def iter_audio(path, *, sample_rate: int | None = None) -> Iterator[np.ndarray]:
+def iter_audio(path, *, sample_rate: int | None = None, ahead: bool = False) -> Iterator[np.ndarray]:
     """Yield mono float64 blocks of ``path``'s first audio track, resampled to ``sample_rate``.
 
     ``sample_rate=None`` keeps the file's own rate. Decoded frames are gathered into blocks of about
     :data:`CHUNK_SECONDS` before they are downmixed and resampled (the samples are the same whatever
     the blocks: the downmix is per sample and the resampler's output does not depend on the
-    split); their concatenation is the whole track.
+    split); their concatenation is the whole track. ``ahead=True`` (whole-file readers:
+    :func:`load_audio`, :func:`extract_file`) decodes on a helper thread while the caller works; the
+    live ``--file`` source keeps it off (a second busy thread starved the paced player: overruns).
     """
     av, container = open_media(path)
     with container:
         stream = container.streams.audio[0]
         native = int(stream.rate)
         resampler = StreamResampler(native, sample_rate or native)
-        for block in _ahead(_decoded(av, container, stream, path)):
+        blocks = _decoded(av, container, stream, path)
+        for block in (_ahead(blocks) if ahead else blocks):
             yield resampler.process(block)
         tail = resampler.flush()
         if tail.size:
@@ -194,7 +197,7 @@ def _mono(planes: list) -> np.ndarray:
 
 def load_audio(path, *, sample_rate: int | None = None) -> np.ndarray:
     """The whole first audio track of ``path`` as one mono float64 array."""
-    blocks = list(iter_audio(path, sample_rate=sample_rate))
+    blocks = list(iter_audio(path, sample_rate=sample_rate, ahead=True))
     return np.concatenate(blocks) if blocks else np.zeros(0)
 
 
@@ -211,7 +214,7 @@ def extract_file(path, spec: FeatureSpec | None = None, *, threads: int | None =
     extractor = FeatureExtractor(spec, threads=threads)
     chunk = 30 * spec.sample_rate  # codec blocks are tiny; feed ~30 s at a time to vectorise
     frames, pending, held = [], [], 0
-    for block in iter_audio(path, sample_rate=spec.sample_rate):
+    for block in iter_audio(path, sample_rate=spec.sample_rate, ahead=True):
         pending.append(block)
         held += block.size
         if held >= chunk:
