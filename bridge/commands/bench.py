@@ -134,6 +134,36 @@ def bench_offline(y, *, fps: float, repeat: int) -> dict:
     return out
 
 
+def bench_file(path, *, fps: float = 8.0, repeat: int = 5) -> dict:
+    """A whole file: ``extract_file`` (decode, resample, features) against ``librosa.load(sr=22050)``
+    + the reference features, alternated run by run so both see the same machine load; medians."""
+    from bridge import FeatureSpec, extract_file
+
+    spec = FeatureSpec(fps=fps)
+    out = {"path": str(path), "fps": fps, "runs": repeat}
+    try:
+        import librosa
+
+        from bridge.audio.reference import librosa_features
+    except ImportError:
+        librosa = None
+    cases = {"ours": lambda: extract_file(path, spec)}
+    if librosa is not None:
+        cases["librosa"] = lambda: librosa_features(librosa.load(path, sr=spec.sample_rate)[0], spec)
+    times = {name: [] for name in cases}
+    for name, case in cases.items():
+        case()  # warm: imports, FFT plans, the resampler's filter
+    for _ in range(repeat):
+        for name, case in cases.items():
+            t0 = time.perf_counter()
+            case()
+            times[name].append(time.perf_counter() - t0)
+    for name, t in times.items():
+        out[f"{name}_s"] = _median_p99(t)[0]
+    out["speedup"] = out["librosa_s"] / out["ours_s"] if "librosa_s" in out else None
+    return out
+
+
 def bench_import() -> dict:
     code = ("import sys, time; t=time.perf_counter(); import bridge; "
             "dt=time.perf_counter()-t; import json; print(json.dumps({'seconds': dt, "
@@ -197,6 +227,8 @@ def run(args: argparse.Namespace) -> int:
     report = {"fft_backend": fft_backend(), "live": bench_live(y, frames=args.frames),
               "offline": [bench_offline(y, fps=f, repeat=args.repeat) for f in (8.0, 60.0)],
               "import": bench_import()}
+    if args.file:
+        report["file"] = bench_file(args.file, repeat=max(3, min(args.repeat, 7)))
     if not args.extractor_only:
         from bridge.runtime.bench_pipeline import bench_pipeline
 
@@ -223,6 +255,13 @@ def run(args: argparse.Namespace) -> int:
                      f"{off['speedup_threads1']:.2f}x / {off['speedup_threads2']:.2f}x")
         else:
             line += "; librosa not installed (pip install 'vjbridge[train]') for the comparison"
+        print(line)
+    if "file" in report:
+        f = report["file"]
+        line = f"whole file {f['path']} @ {f['fps']:g} fps: extract_file {f['ours_s']:.3f} s"
+        if f["speedup"] is not None:
+            line += (f"; librosa.load(sr=22050) + reference features {f['librosa_s']:.3f} s; "
+                     f"speed-up {f['speedup']:.2f}x (medians of {f['runs']} alternated runs)")
         print(line)
     imp = report["import"]
     print(f"import bridge: {imp['seconds'] * 1e3:.0f} ms; pulls in librosa={imp['librosa']} "

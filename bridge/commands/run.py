@@ -75,6 +75,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="driver input buffer: seconds, or PortAudio's 'low'/'high' "
                              "(default high: safer on a busy machine; audio is delivered as soon as "
                              "each block is ready either way)")
+    parser.add_argument("--rate", default=None, metavar="HZ",
+                        help="open the audio device at this rate (default: its own rate; 22050 "
+                             "is read without resampling)")
     parser.add_argument("--no-realtime", dest="realtime", action="store_false",
                         help="keep the engine thread at normal priority (default: SCHED_FIFO as "
                              "audio servers use, when the system grants it; else nice -10)")
@@ -170,7 +173,7 @@ def _choose_source(args):
     if args.demo:
         return DemoSource(LIVE_SPEC.sample_rate, speed=args.speed, block_seconds=block)
     return choose_device(args.device, fallback=args.fallback, block_seconds=block,
-                         latency=_latency(args.input_latency),
+                         latency=_latency(args.input_latency), rate=args.rate,
                          demo=lambda: DemoSource(LIVE_SPEC.sample_rate, block_seconds=block))
 
 
@@ -185,6 +188,9 @@ def run(args: argparse.Namespace) -> int:
     from bridge.commands.run_options import check_run_options
 
     check_run_options(args)  # one line naming a nonsense option, before anything opens
+    from bridge.sources.rate import check_rate_option, describe_resampling
+
+    check_rate_option(args)
     from bridge.runtime.engine import LIVE_SPEC, Engine
     from bridge.runtime.pipeline import build
     from bridge.runtime.shutdown import (arm_exit_deadline, exit_within_deadline_at_exit,
@@ -246,7 +252,8 @@ def run(args: argparse.Namespace) -> int:
                         sent_to = ", ".join(o.describe() for o in outputs)
                         print(f"vjbridge: {source.describe()} -> {LIVE_SPEC.frame_rate:.2f} "
                               f"frames/s -> {sent_to} at {rate:g} Hz; engine priority "
-                              f"{engine.priority}; Ctrl-C to stop", file=sys.stderr, flush=True)
+                              f"{engine.priority}; {describe_resampling(engine)}; Ctrl-C to stop",
+                              file=sys.stderr, flush=True)
                         if control is not None:
                             print(f"vjbridge: {control.describe()}", file=sys.stderr, flush=True)
                         if page is not None:

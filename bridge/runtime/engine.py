@@ -11,18 +11,11 @@ packet goes out per frame. When the audio stops arriving (device lost, stalled),
 the wall clock: after ``hold_after`` seconds without audio it re-sends the last values at the output
 rate (``on_loss="hold"``) or sets the outputs to their idle values once (``on_loss="idle"``).
 
-Why packets leave in pairs, and why that stays. soxr's "HQ" stream resampler (the quality the
-models were trained on) releases its output in fixed chunks of ~736 samples at 48 kHz -> 22,050 Hz
-(830 at 44.1 kHz): two 60 Hz hops every ~33 ms, whatever the input block size (measured with
-128-, 240-, 256-, 441-, 480- and 960-sample blocks: the chunk is soxr's internal DFT block, which
-python-soxr 1.1 does not let us set). So two frames become ready at the same moment and go out
-~1 ms apart, then nothing for ~32 ms. A different block size cannot change that, and another
-quality would change the resampled samples (the features the models were trained on). Spreading
-the second tick of a pair half a period later would even out the packet spacing without raising
-the pair's worst audio-to-output delay (the first frame of a pair already waited ~17 ms inside
-soxr), but it would add ~17 ms to every second frame's block-arrival -> sent latency (p99 from
-~1 ms to ~17 ms) and the mean delay by ~8 ms, for receivers (TouchDesigner's OSC In CHOP, desks)
-that sample the latest value anyway; so frames are sent as soon as they exist.
+When packets leave. The stream resampler (:mod:`bridge.audio.resample`) hands out the samples of
+every block, held back only by its ~2.5 ms filter half-length, so a frame is complete as soon as the
+device block holding its last sample arrives, and it is sent then: packet gaps follow the device's
+block size (10 ms blocks: 10 or 20 ms apart, 16.7 ms on average). An even wall-clock grid of ticks
+(issue 9, point 3) is not in this engine yet.
 
 Latency is measured where it happens: for every block that leads to a packet, ``sent - arrival``
 (arrival = the time the callback received the block). Audio buffered inside the pipeline (the

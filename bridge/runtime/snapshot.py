@@ -31,6 +31,8 @@ import time
 from types import MappingProxyType
 from typing import NamedTuple
 
+from bridge.sources.rate import resampling
+
 log = logging.getLogger(__name__)
 
 #: No audio block for this long while the source says "running": the input has stalled.
@@ -127,6 +129,8 @@ class Snapshot:
     nonfinite: int = 0  # input blocks replaced by silence (NaN/inf): bridge.runtime.input_watch
     # (median, p99) once a reader computed them; shared by the snapshots that share the samples
     _latency_cache: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
+    input_rate: float | None = None  # Hz the source delivers (bridge.sources.rate)
+    resampler_delay_ms: float | None = None  # the resampler's filter delay (0: none)
 
     @property
     def latency_median_ms(self) -> float:
@@ -167,7 +171,9 @@ class Snapshot:
                        "input_state": self.input_state, "silent_for_s": _num(self.silent_for),
                        "audio_age_s": _num(self.audio_age), "overruns": self.overruns,
                        "xruns": self.xruns, "overruns_per_s": _num(self.overruns_per_s),
-                       "nonfinite_blocks": self.nonfinite},
+                       "nonfinite_blocks": self.nonfinite,
+                       "rate_hz": _num(self.input_rate),
+                       "resampler_delay_ms": _num(self.resampler_delay_ms)},
             "outputs": {"sent": self.sent, "drops": self.drops, "refused": self.refused,
                         "targets": [t.as_dict() | {"drops_per_s": _num(t.drops_per_s)}
                                     for t in self.targets]},
@@ -310,7 +316,8 @@ class Publisher:
             output_rate=e.output_rate, targets=targets,
             mapping_path=_mapping_path(mapping), last_reload=getattr(mapping, "last_reload", None),
             control=control.describe() if callable(getattr(control, "describe", None)) else None,
-            events=tuple(e.events.recent(EVENTS_KEPT)))
+            events=tuple(e.events.recent(EVENTS_KEPT)),
+            **dict(zip(("input_rate", "resampler_delay_ms"), resampling(e, design=False))))
         e.snapshot = snap  # the one publication: readers take this reference
         return snap
 

@@ -28,25 +28,27 @@ FALLBACKS = ("none", "wait", "demo")
 
 
 def choose_device(query, *, fallback: str = "none", block_seconds: float = 0.01,
-                  latency="high", demo=None):
+                  latency="high", rate: float | None = None, demo=None):
     """The source for ``--device query`` (``None``: the default input). ``demo`` makes the demo
-    source (called only for ``fallback="demo"``)."""
+    source (called only for ``fallback="demo"``); ``rate`` (Hz, None: the device's own) is for
+    PortAudio devices: a JACK input runs at its server's rate."""
     from bridge.sources.device import DeviceSource, default_input, describe_inputs, find_input
 
     if fallback not in FALLBACKS:
         raise DeviceError(f"fallback must be one of {', '.join(FALLBACKS)}; got {fallback!r}")
+    options = {"block_seconds": block_seconds, "latency": latency, "rate": rate}
     try:
         import sounddevice as sd
     except OSError as exc:  # sounddevice raises OSError when the PortAudio library is missing
         return _missing(f"no audio input: the PortAudio library is missing ({exc}; on "
                         "Debian/Ubuntu: apt-get install libportaudio2)", query, fallback,
-                        block_seconds, latency, demo, can_wait=False)
+                        options, demo, can_wait=False)
     devices = sd.query_devices()
     if query is None:
         device = default_input(devices, sd.default.device[0])
         if device is None:
             return _missing(f"this machine has no audio input device: {describe_inputs(devices)}",
-                            query, fallback, block_seconds, latency, demo)
+                            query, fallback, options, demo)
         print(f"vjbridge: no source given: recording the default input {device['index']} "
               f"{device['name']!r} (--device, --file or --demo to choose)", file=sys.stderr)
     else:
@@ -57,22 +59,23 @@ def choose_device(query, *, fallback: str = "none", block_seconds: float = 0.01,
         try:
             device = find_input(query, devices, default_hostapi=default_api)
         except DeviceError as exc:
-            return _missing(str(exc), query, fallback, block_seconds, latency, demo)
+            return _missing(str(exc), query, fallback, options, demo)
     if _hostapi_name(sd, device) == "JACK Audio Connection Kit":
         from bridge.sources import jack
 
         if jack.available():
+            if rate is not None:
+                log.warning("--rate %g is not used for JACK input %r: it runs at the JACK "
+                            "server's rate (jackd -r)", rate, device["name"])
             _terminate_portaudio(sd)  # its own JACK client must not outlive the server
             return jack.JackSource(device["name"])
         log.warning("audio input %r is a JACK device through PortAudio, which cannot recover when "
                     "the JACK server restarts; install the jack extra for that: "
                     "pip install 'vjbridge[jack]'", device["name"])
-    return DeviceSource(device["index"] if query is None else query, block_seconds=block_seconds,
-                        latency=latency)
+    return DeviceSource(device["index"] if query is None else query, **options)
 
 
-def _missing(problem: str, query, fallback: str, block_seconds, latency, demo, *,
-             can_wait: bool = True):
+def _missing(problem: str, query, fallback: str, options: dict, demo, *, can_wait: bool = True):
     from bridge.sources.device import DeviceSource
 
     if fallback == "demo" and demo is not None:
@@ -82,7 +85,7 @@ def _missing(problem: str, query, fallback: str, block_seconds, latency, demo, *
     if fallback == "wait" and can_wait:
         print(f"vjbridge: WARNING: {problem}: waiting for it (fallback: wait); nothing is sent "
               "until it appears", file=sys.stderr, flush=True)
-        return DeviceSource(query, block_seconds=block_seconds, latency=latency, wait=True)
+        return DeviceSource(query, wait=True, **options)
     raise DeviceError(f"{problem}. Connect the input and run again, or give --fallback wait (wait "
                       "for it) or --demo (the demo groove)")
 

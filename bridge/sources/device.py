@@ -21,6 +21,7 @@ import threading
 import time
 
 from bridge.errors import DeviceError
+from bridge.sources.rate import device_rate
 from bridge.sources.base import LOST, RUNNING, STARTING, STOPPED, Source
 
 log = logging.getLogger(__name__)
@@ -87,8 +88,9 @@ class DeviceSource(Source):
 
     def __init__(self, query=None, *, block_seconds: float = 0.01, channels: int = 2,
                  retry_seconds: float = 1.0, stall_seconds: float = 1.5, queue_blocks: int = 256,
-                 latency: float | str = "high", wait: bool = False):
+                 latency: float | str = "high", wait: bool = False, rate: float | None = None):
         super().__init__(queue_blocks=queue_blocks)
+        self.rate = rate  # None: the device's own default rate (bridge.sources.rate)
         self.query = query
         self.wait = bool(wait)  # not there at start: wait for it by name instead of failing
         self.block_seconds = float(block_seconds)
@@ -132,7 +134,7 @@ class DeviceSource(Source):
     def _open(self, device: dict) -> None:
         import sounddevice as sd
 
-        rate = float(device["default_samplerate"])
+        rate = device_rate(device, self.rate)
         channels = max(1, min(self.max_channels, int(device["max_input_channels"])))
         self._ended.clear()
         stream = None

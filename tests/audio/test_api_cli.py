@@ -58,3 +58,15 @@ def test_bench_reports_numbers():
     assert {o["fps"] for o in report["offline"]} == {8.0, 60.0}
     assert all(o["librosa_ms"] > 0 and o["speedup_threads1"] > 0 for o in report["offline"])
     assert report["import"]["librosa"] is False and report["import"]["sklearn"] is False
+
+
+def test_bench_with_a_file_times_the_whole_file_against_librosa_load():
+    from tests.conftest import MUSIC
+
+    path = str(MUSIC / "wesnoth-battle.ogg")
+    done = subprocess.run(VJBRIDGE + ["bench", "--file", path, "--frames", "300", "--repeat", "2",
+                                      "--json", "--extractor-only"],
+                          capture_output=True, text=True, check=True)
+    f = json.loads(done.stdout)["file"]
+    assert f["path"] == path and f["runs"] == 3
+    assert f["ours_s"] > 0 and f["librosa_s"] > 0 and f["speedup"] == f["librosa_s"] / f["ours_s"]

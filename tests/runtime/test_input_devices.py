@@ -18,8 +18,7 @@ import numpy as np
 import pytest
 
 from tests.peers.jack import JackServer
-from tests.runtime.peers import Bridge, OscDump, PulseServer
-from tests.runtime.test_status_page import free_tcp_port, wait_health
+from tests.runtime.peers import Bridge, OscDump, PulseServer, free_tcp_port, wait_health
 from tests.runtime.test_stop_and_reload_daemon import assert_stops_in_time
 
 pytestmark = [pytest.mark.peers, pytest.mark.slow]

@@ -238,3 +238,19 @@ def test_devices_lists_the_pulse_inputs_and_run_defaults_to_the_default_input(pu
     assert bridge.proc.wait(timeout=30) == 0, bridge.stderr
     bridge.stop()
     assert f"audio input {index} 'pulse'" in bridge.stderr
+
+
+def test_rate_option_opens_the_device_at_that_rate_and_the_start_line_says_so(pulse):
+    """Default: the device's own rate, resampled by vjbridge (its filter delay in the line);
+    --rate 22050: read at the spec rate, no resampling; a rate PortAudio refuses: one line."""
+    port = free_udp_port()
+    for extra, said in (((), "resampled to 22050 Hz (filter delay 2.5"),
+                        (("--rate", "22050"), "input at 22050 Hz (the spec rate: no resampling)"),
+                        (("--rate", "48000"), "input at 48000 Hz, resampled to 22050 Hz (filter "
+                                              "delay 2.54 ms)")):
+        bridge = Bridge("run", "--device", "pulse", *extra, "--mapping", "none", "--osc",
+                        f"127.0.0.1:{port}", "--duration", "1.5", env=pulse.env)
+        assert bridge.proc.wait(timeout=30) == 0, bridge.stderr
+        bridge.stop()
+        assert said in bridge.stderr, bridge.stderr
+        assert "Traceback" not in bridge.stderr
