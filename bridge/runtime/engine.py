@@ -60,6 +60,10 @@ log = logging.getLogger(__name__)
 
 #: The live feature spec: 60 frames/s (hop 368 at 22,050 Hz).
 LIVE_SPEC = FeatureSpec(fps=60.0)
+#: Paced ticks: how long after the latest frame arrival of the period the tick comes (s), and the
+#: most the grid's phase moves per tick while it locks to the audio (s).
+_MARGIN = 0.0005
+_SLEW = 0.0003
 
 
 class Engine:
@@ -67,7 +71,8 @@ class Engine:
 
     def __init__(self, source, stages, outputs, *, spec: FeatureSpec = LIVE_SPEC,
                  output_rate: float = 60.0, on_loss: str = "hold", hold_after: float = 0.25,
-                 timer_clock=time.perf_counter, realtime: bool = False, events=None):
+                 timer_clock=time.perf_counter, realtime: bool = False, events=None,
+                 early_triggers: bool = False):
         if not (output_rate > 0 and output_rate <= 1000):
             raise ConfigError(f"the output rate must be in (0, 1000] Hz; got {output_rate}")
         if on_loss not in ("hold", "idle"):
@@ -82,6 +87,13 @@ class Engine:
         self.extractor = FeatureExtractor(spec)
         self._hop, self._n_fft, self._sr = spec.hop_length, spec.n_fft, float(spec.sample_rate)
         self.resampler: StreamResampler | None = None
+        # fast triggers (see "Triggers at the speed of the attack" above): on for `vjbridge run`
+        self.early_triggers = bool(early_triggers)
+        self.fast = None  # bridge.signals.fast_triggers.FastTriggers at the device rate, per stream
+        self.fast_tuning: dict[str, tuple] = {}  # live controls, replayed on a new stream
+        self.early_sent = 0  # events sent between ticks
+        self.early_latency = Rolling()  # block arrival -> early event sent (s)
+        self.repeats = 0  # paced ticks that found no new frame and re-sent the newest values
         # live counters, read by the status line from another thread
         self.values: dict[str, float] = {}
         self.last_frame: np.ndarray | None = None
@@ -221,6 +233,26 @@ class Engine:
         self._triggers = _trigger_names()
         self._fired_names = tuple(sorted(self._triggers)) if self.count_triggers else ()
         self.fired = dict.fromkeys(self._fired_names, 0)
+        # paced: a source that delivers in real time (a device, the demo, a file at speed 1)
+        # gets ticks on an even wall-clock grid; a faster one (a file at --speed 0 or 2) keeps
+        # one tick per due frame in stream time, as fast as it comes
+        self._paced = getattr(self.source, "speed", 1.0) == 1.0
+        self._due: float | None = None  # wall time of the next paced tick (None: grid stopped)
+        self._fresh = False  # a frame completed since the last tick
+        self._latest: dict | None = None  # the newest frame's row (paced)
+        self._peaks: dict[str, float] = {}  # max of peak signals over the frames since the tick
+        self._fresh_arrival: float | None = None
+        self._last_frame_at = 0.0
+        self._waits: list[float] = []  # per new frame: how long it waited for its tick (s)
+        self._slew = 0.0  # phase correction still to apply to the grid (s)
+        produced = {n for stage in self.stages for n in getattr(stage, "names", ())}
+        self._early_names = produced & {"onset", "kick", "snare"} if self.early_triggers else set()
+        self._early_trig = self._early_names & self._triggers  # kick, snare: sent early only
+        self._early_fired: set[str] = set()
+        self._onset_hold = -1.0  # stream time (s) up to which frames keep an early onset's 1.0
+        self._peak_names = (self._triggers | {"onset"}) & produced
+        self._early_outputs = [o.send_early for o in self.outputs
+                               if callable(getattr(o, "send_early", None))]
         polls = [o.poll for o in self.outputs if callable(getattr(o, "poll", None))]
         next_poll = time.perf_counter() + 1.0
         next_snapshot = 0.0
@@ -245,18 +277,26 @@ class Engine:
                         poll()
                     except Exception as exc:  # noqa: BLE001 - a failed reload keeps the old one
                         log.error("output poll failed: %s", exc)
-            block = self.source.read(timeout=min(period, 0.05))
+            timeout = min(period, 0.05)
+            if self._due is not None:  # wake for the paced tick, not later
+                timeout = max(0.0, min(timeout, self._due - time.perf_counter()))
+            block = self.source.read(timeout=timeout)
+            if block is not None:
+                self._process(block, period)
+            elif self.source.finished:
+                break
+            if self._due is not None and time.perf_counter() >= self._due:
+                self._tick(period)
             if block is None:
-                if self.source.finished:
-                    break
                 self._gap(period)
-                continue
-            self._process(block, period)
         # a finite stream: flush the resampler so the file's last frames go out too
         if self.source.finished and self.resampler is not None and not stop.is_set():
             tail = self.resampler.flush()
             if tail.size:
+                self._paced = False  # the tail at once, one tick per due frame
                 self._frames(self.extractor.process(tail), period, None)
+            if self._fresh:  # a paced frame still waiting for its tick
+                self._tick(period)
 
     # ---- the work -------------------------------------------------------------------------------
     def _restart(self, rate: float) -> None:
@@ -269,6 +309,21 @@ class Engine:
         for stage in self.stages:
             stage.reset()
         self._next_tick = 0.0
+        self._onset_hold = -1.0
+        self._early_fired = set()
+        if self._early_names:
+            from bridge.signals.fast_triggers import FastTriggers
+
+            self.fast = FastTriggers(rate)
+            for (kind, name), args in self.fast_tuning.items():
+                getattr(self.fast, kind)(name, *args)
+
+    def tune_fast(self, kind: str, name: str, *args) -> None:
+        """A live control for the fast triggers (``set_min_rise`` / ``set_band`` of trigger
+        ``name``): applied now and again to every new stream's detector."""
+        self.fast_tuning[(kind, name)] = args
+        if self.fast is not None:
+            getattr(self.fast, kind)(name, *args)
 
     def _process(self, block, period: float) -> None:
         if block.generation != self._generation:
@@ -278,6 +333,10 @@ class Engine:
         self._idled = False
         x = block.samples
         mono = x[:, 0] if x.shape[1] == 1 else x.mean(axis=1)
+        if self.fast is not None:  # on the device-rate samples: the resampler adds no delay
+            events = self.fast.process(mono)
+            if events:
+                self._send_early(events, block.arrival)
         clock, timer, process = self.timer_clock, self.timers["extract"], self.extractor.process
         t0 = clock()
         y = self.resampler.process(mono)
@@ -311,15 +370,17 @@ class Engine:
         hop, n_fft, sr = self._hop, self._n_fft, self._sr  # (spec.hop_length is a property)
         if first is None:
             first = ex.frames_emitted - n  # stream index of frames[0]
+        paced = self._paced
         for i in range(n):
             # stream time at which frame i ends; one tick per due frame, in order, so a frame's
             # values (an onset peak) are never skipped when the output rate >= the frame rate
             t_stream = ((first + i) * hop + n_fft) / sr
-            if t_stream + 1e-9 < self._next_tick:
-                continue
-            self._next_tick += period  # a fixed grid in stream time...
-            if self._next_tick <= t_stream:  # ...re-anchored when the stream is ahead of it
-                self._next_tick = t_stream + period
+            if not paced:
+                if t_stream + 1e-9 < self._next_tick:
+                    continue
+                self._next_tick += period  # a fixed grid in stream time...
+                if self._next_tick <= t_stream:  # ...re-anchored when the stream is ahead of it
+                    self._next_tick = t_stream + period
             row: dict[str, float] = {}
             for values in results:  # later stages win a name, as dict.update would
                 if type(values) is Columns:  # one tolist() instead of a float() per name
@@ -328,17 +389,117 @@ class Engine:
                     row.update((key, tuple(v[i].tolist())) for key, v in values.items())
                 else:
                     row.update((key, float(v[i])) for key, v in values.items())
-            self.values = row
-            fired = self.fired
-            for name in self._fired_names:  # the status page's flashing triggers (none: ~30 ns)
-                if row.get(name):
-                    fired[name] += 1
-            sent = self._send(row)
+            if t_stream < self._onset_hold and row.get("onset", 1.0) < 1.0:
+                row["onset"] = 1.0  # audio from before an attack already sent early: no dip
+            if paced:  # kept for the next tick of the wall-clock grid (see _tick)
+                peaks = self._peaks
+                for name in self._peak_names:
+                    v = row.get(name)
+                    if v is not None and v > peaks.get(name, 0.0):
+                        peaks[name] = v
+                self._latest = row
+                self._fresh = True
+                self._fresh_arrival = arrival
+                continue
+            sent = self._send(self._finish(row))
             if arrival is not None:
                 self.latency.add(sent - arrival)
+        if paced and self._fresh:
+            now = time.perf_counter()
+            self._last_frame_at = now
+            if self._due is None:  # the grid starts (again) with the first frame: tick now
+                self._due = now
+                self._slew = 0.0
+                self._waits = []
+            else:
+                self._waits.append(self._due - now)
         if arrival is not None and self.resampler is not None:
             waiting = ex.samples_seen - ((ex.frames_emitted - 1) * hop + n_fft)
             self.buffered.add((waiting + self.resampler.latency_samples) / sr)
+
+    def _finish(self, row: dict) -> dict:
+        """The row a tick sends: the fast triggers' kick/snare instead of the 60 Hz ones (1.0 on
+        the first tick after an early event, which the output then leaves out as already sent;
+        else 0), and the status page's trigger counts."""
+        if self._early_trig:
+            fired = self._early_fired
+            for name in self._early_trig:
+                row[name] = 1.0 if name in fired else 0.0
+            fired.clear()
+        self.values = row
+        counts = self.fired
+        for name in self._fired_names:  # the status page's flashing triggers (none: ~30 ns)
+            if row.get(name):
+                counts[name] += 1
+        return row
+
+    def _tick(self, period: float) -> None:
+        """A paced tick, on the wall-clock grid: the newest frame's values (peak signals, triggers
+        and onset, as their maximum over every frame since the last tick, so none is lost when
+        two frames complete between ticks); no new frame while the audio flows: the newest values
+        again with triggers at 0 (one packet per tick). The audio stopped (no frame for 3
+        periods): the grid stops; ``_gap`` holds or idles as before, and the next frame restarts
+        the grid at once."""
+        now = time.perf_counter()
+        if self._fresh:
+            row = dict(self._latest)
+            row.update(self._peaks)
+            self._peaks = {}
+            self._fresh = False
+            sent = self._send(self._finish(row))
+            if self._fresh_arrival is not None:
+                self.latency.add(sent - self._fresh_arrival)
+        elif self._latest is not None and now - self._last_frame_at < 3 * period:
+            self._send(self._finish({k: 0.0 if k in self._triggers else v
+                                     for k, v in self._latest.items()}))
+            self.repeats += 1
+        else:
+            self._due = None
+            return
+        self._due = self._next_due(self._due, period, now)
+
+    def _next_due(self, due: float, period: float, now: float) -> float:
+        """The grid's next tick: one period on, locked to the audio's arrival. Once a second the
+        phase is re-estimated from how long each new frame waited for its tick: the arrivals form a
+        cluster within the period (two at once from soxr's chunks, or the device blocks' pattern);
+        the tick should come just after the cluster's end (the largest circular gap's start) plus
+        ``_MARGIN``. The correction is applied ``_SLEW`` at a time, so spacing stays within it;
+        an engine late by more than a period (starved) skips to the next grid point in the future."""
+        waits = self._waits
+        if len(waits) >= max(8, int(self.output_rate)):  # about a second of frames
+            a = np.sort(np.mod(-np.asarray(waits), period))  # arrival phase after a tick
+            gaps = np.diff(np.concatenate((a, a[:1] + period)))
+            k = int(np.argmax(gaps))
+            if gaps[k] > period / 3:  # a clear cluster (else the arrivals cover the period)
+                shift = (a[k] + _MARGIN) % period  # the tick, relative to the current grid
+                self._slew = shift - period if shift > period / 2 else shift
+            self._waits = []
+        step = max(-_SLEW, min(_SLEW, self._slew))
+        self._slew -= step
+        due += period + step
+        if due <= now:
+            due += period * (1 + int((now - due) // period))
+        return due
+
+    def _send_early(self, events, arrival: float) -> None:
+        """Fast-trigger events (onset, kick, snare), each sent now to the outputs' routes that
+        carry it (not at the next tick); kick/snare then ride the next tick as 1.0 (which the
+        output leaves out as already sent); an onset makes the frames of audio from before the
+        attack keep 1.0 (see _frames), so the continuous onset level never dips back in between."""
+        values = {name: 1.0 for name, _ in events if name in self._early_names}
+        if not values:
+            return
+        for name, at in events:
+            if name == "onset":
+                self._onset_hold = max(self._onset_hold, (at + 1) / self.fast.rate)
+        self._early_fired.update(values.keys() & self._early_trig)
+        clock = self.timer_clock
+        t0 = clock()
+        for send in self._early_outputs:
+            send(values)
+        self.timers["send"].add(clock() - t0)
+        self.early_sent += 1
+        self.early_latency.add(time.perf_counter() - arrival)
 
     def _send(self, values: dict[str, float]) -> float:
         clock = self.timer_clock
