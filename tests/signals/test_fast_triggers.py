@@ -104,12 +104,12 @@ def test_live_controls_change_the_band_and_the_threshold():
     det.set_band("kick", 800.0, 1200.0)  # the kick now listens where the bursts are
     kicks = [at for name, at in det.process(y) if name == "kick"]
     assert score(kicks, starts, rate)["hits"] == 8
-    y, truth = synthetic(rate)["16 kicks"]  # each kick on the last one's tail (~40 dB down)
+    y, truth = synthetic(rate)["16 kicks"]  # each out of a 1e-3 noise floor
     det = FastTriggers(rate)
     assert len([e for e in det.process(y) if e[0] == "kick"]) == 16
     det.reset()
-    det.set_min_rise("kick", 60.0)  # only the first, out of the -60 dBFS floor, rises that much
-    assert len([e for e in det.process(y) if e[0] == "kick"]) <= 1
+    det.set_min_rise("kick", 150.0)  # no kick rises 150 dB
+    assert not [e for e in det.process(y) if e[0] == "kick"]
 
 
 @pytest.mark.parametrize("name", ["onset", "kick", "snare"])
