@@ -4,25 +4,39 @@ Why one thread: every stage is stateful and cheap (tens of µs per frame); locks
 contention between worker threads would cost more than the work and make latency jittery. The audio
 callback only enqueues (see :mod:`bridge.sources.base`); this loop does everything else.
 
-Timing model. Frames come at the spec's frame rate (60 fps -> hop 368 at 22,050 Hz). Output ticks are
-scheduled in *stream time* (the end of the newest frame): a tick is due when the newest frame reaches
-the next tick time, so the output rate follows the audio clock, never drifts from it, and at most one
-packet goes out per frame. When the audio stops arriving (device lost, stalled), the engine switches to
-the wall clock: after ``hold_after`` seconds without audio it re-sends the last values at the output
-rate (``on_loss="hold"``) or sets the outputs to their idle values once (``on_loss="idle"``).
+Timing model. Frames come at the spec's frame rate (60 fps -> hop 368 at 22,050 Hz), but not
+evenly: soxr's "HQ" stream resampler releases its output in chunks of ~736 samples at 48 kHz (830 at
+44.1 kHz), so two frames complete at once every ~33 ms, and device blocks (10 ms) quantise when a
+frame can complete. Two ways to tick:
 
-Why packets leave in pairs, and why that stays. soxr's "HQ" stream resampler (the quality the
-models were trained on) releases its output in fixed chunks of ~736 samples at 48 kHz -> 22,050 Hz
-(830 at 44.1 kHz): two 60 Hz hops every ~33 ms, whatever the input block size (measured with
-128-, 240-, 256-, 441-, 480- and 960-sample blocks: the chunk is soxr's internal DFT block, which
-python-soxr 1.1 does not let us set). So two frames become ready at the same moment and go out
-~1 ms apart, then nothing for ~32 ms. A different block size cannot change that, and another
-quality would change the resampled samples (the features the models were trained on). Spreading
-the second tick of a pair half a period later would even out the packet spacing without raising
-the pair's worst audio-to-output delay (the first frame of a pair already waited ~17 ms inside
-soxr), but it would add ~17 ms to every second frame's block-arrival -> sent latency (p99 from
-~1 ms to ~17 ms) and the mean delay by ~8 ms, for receivers (TouchDesigner's OSC In CHOP, desks)
-that sample the latest value anyway; so frames are sent as soon as they exist.
+- *Paced* (a source that delivers in real time: a device, the demo, a file at speed 1): ticks on an
+  even wall-clock grid at the output rate, one packet per tick. A tick sends the newest completed
+  frame's values; the peak signals (triggers, onset) as their maximum over every frame since the
+  last tick, so none is lost when two frames complete between ticks; a tick that found no new frame
+  while audio flows re-sends the newest values with triggers at 0. The grid locks to the audio's
+  arrival: once a second the arrival phase of the new frames within the period is estimated (the
+  largest circular gap between arrivals marks where a cluster ends) and the tick is moved to just
+  after it (``_MARGIN``), at most ``_SLEW`` per tick, so packets stay evenly spaced while they
+  follow the audio clock. Before this, frames were sent the moment they completed and packets left
+  in pairs ~1 ms apart every ~33 ms (55 % of gaps under 2 ms, tests/bench/latency); now a frame
+  waits for its tick, 0-7 ms with 10 ms blocks (the cost of even spacing; the triggers do not wait).
+- *Stream time* (a file faster than real time): a tick is due when the newest frame reaches the next
+  tick time in stream time, at most one per frame, as fast as the file is read.
+
+When the audio stops arriving (device lost, stalled), the paced grid stops after 3 periods without
+a frame, and the engine switches to the wall clock as before: after ``hold_after`` seconds without
+audio it re-sends the last values at the output rate (``on_loss="hold"``, triggers at 0) or sets the
+outputs to their idle values once (``on_loss="idle"``); the next frame restarts the grid at once.
+
+Triggers at the speed of the attack (``early_triggers=True``, ``vjbridge run``'s default): the
+mono device-rate samples of every block go through :class:`bridge.signals.fast_triggers.
+FastTriggers` (5 ms hop) *before* the resampler, and each onset/kick/snare event is sent at once
+to the outputs' routes that carry it (``send_early``: its own small bundle), not at the next tick.
+The ticks stay consistent with it: kick and snare in the tick rows come from the fast detector
+(1.0 on the first tick after the event, which the output leaves out as already sent, so a
+receiver counting 1.0s counts one; 0 otherwise), and frames of audio from before an early onset
+keep onset at 1.0 so the level does not dip back between the early message and the frame that
+holds the attack. Continuous signals and model outputs keep their 60 Hz ticks.
 
 Latency is measured where it happens: for every block that leads to a packet, ``sent - arrival``
 (arrival = the time the callback received the block). Audio buffered inside the pipeline (the
@@ -251,7 +265,9 @@ class Engine:
         self._early_names = produced & {"onset", "kick", "snare"} if self.early_triggers else set()
         self._early_trig = self._early_names & self._triggers  # kick, snare: sent early only
         self._early_fired: set[str] = set()
-        self._onset_hold = -1.0  # stream time (s) up to which frames keep an early onset's 1.0
+        self._onset_hold = -1.0  # stream time (s) of the attack an early onset reported, or -1
+        self._onset_prev = 0.0  # the previous frame's onset level while bridging
+        self._window_s = self.spec.window_seconds
         self._peak_names = (self._triggers | {"onset"}) & produced
         self._early_outputs = [o.send_early for o in self.outputs
                                if callable(getattr(o, "send_early", None))]
@@ -391,8 +407,8 @@ class Engine:
                     row.update((key, tuple(v[i].tolist())) for key, v in values.items())
                 else:
                     row.update((key, float(v[i])) for key, v in values.items())
-            if t_stream < self._onset_hold and row.get("onset", 1.0) < 1.0:
-                row["onset"] = 1.0  # audio from before an attack already sent early: no dip
+            if self._onset_hold >= 0.0 and "onset" in row:
+                self._bridge_onset(row, t_stream)
             if paced:  # kept for the next tick of the wall-clock grid (see _tick)
                 peaks = self._peaks
                 for name in self._peak_names:
@@ -452,8 +468,10 @@ class Engine:
             if self._fresh_arrival is not None:
                 self.latency.add(sent - self._fresh_arrival)
         elif self._latest is not None and now - self._last_frame_at < 3 * period:
-            self._send(self._finish({k: 0.0 if k in self._triggers else v
-                                     for k, v in self._latest.items()}))
+            row = {k: 0.0 if k in self._triggers else v for k, v in self._latest.items()}
+            if self._onset_hold >= 0.0 and row.get("onset", 1.0) < 1.0:
+                row["onset"] = 1.0  # the newest frame predates an early onset: bridge it too
+            self._send(self._finish(row))
             self.repeats += 1
         else:
             self._due = None
@@ -483,6 +501,22 @@ class Engine:
             due += period * (1 + int((now - due) // period))
         return due
 
+    def _bridge_onset(self, row: dict, t_stream: float) -> None:
+        """After an early onset (attack at stream time ``_onset_hold``), the 60 Hz onset level
+        of the same attack is bridged at 1.0: frames that end before the attack, and then those
+        whose level still rises (the attack entering the 93 ms window, where the Hann taper first
+        hides it), up to one window after it. The first frame that no longer rises, the level's
+        peak, goes out as it is. So a receiver sees 1.0 early, then the level falling from its
+        peak: one onset, not a second rise ~20-40 ms later."""
+        level, previous = row["onset"], self._onset_prev
+        self._onset_prev = level
+        attack = self._onset_hold
+        if t_stream < attack or (level > previous and t_stream < attack + self._window_s):
+            if level < 1.0:
+                row["onset"] = 1.0
+        else:
+            self._onset_hold = -1.0
+
     def _send_early(self, events, arrival: float) -> None:
         """Fast-trigger events (onset, kick, snare), each sent now to the outputs' routes that
         carry it (not at the next tick); kick/snare then ride the next tick as 1.0 (which the
@@ -492,8 +526,10 @@ class Engine:
         if not values:
             return
         for name, at in events:
-            if name == "onset":
-                self._onset_hold = max(self._onset_hold, (at + 1) / self.fast.rate)
+            if name == "onset":  # bridge the 60 Hz level to this attack (see _bridge_onset)
+                if self._onset_hold < 0.0:
+                    self._onset_prev = 0.0
+                self._onset_hold = (at + 1) / self.fast.rate
         self._early_fired.update(values.keys() & self._early_trig)
         clock = self.timer_clock
         t0 = clock()

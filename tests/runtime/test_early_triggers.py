@@ -198,3 +198,29 @@ def test_packets_on_a_pulseaudio_device_leave_one_per_tick_never_in_bursts(music
     # pairs would make half the gaps < 2 ms; a loaded test machine may delay a few reads
     assert np.mean(gaps < 0.002) < 0.15, np.round(np.sort(gaps)[:20] * 1e3, 2)
     assert np.median(gaps) == pytest.approx(1 / 60, abs=0.004)
+
+
+def test_clicks_give_one_onset_rise_per_click_early_and_in_the_frames(tmp_path):
+    """The e2e benchmark's clicks at 48 kHz in real time (through the resampler): what a receiver
+    sees of /onset, early messages and ticks in order, rises through 0.5 once per click (the
+    frames of the attack are bridged at 1.0 until the 60 Hz level peaks)."""
+    from bridge.audio.decode import audio_info
+    from bridge.sources import FileSource
+    from tests.bench.latency import clicks
+
+    wav = clicks.write_wav(tmp_path / "clicks.wav", clicks.click_track(8))
+    out = Recorder()
+    engine = Engine(FileSource(wav, speed=1), [SignalsStage(LIVE_SPEC)], [out],
+                    early_triggers=True)
+    engine.run()
+    assert audio_info(wav).sample_rate == 48000 and engine.fast.rate == 48000
+    # the receiver's view, in order, cut at each click's early onset message
+    seq = [(kind, values["onset"]) for kind, values in out.log if "onset" in values]
+    high = np.array([v >= 0.5 for _, v in seq])
+    rise = high & ~np.concatenate(([True], high[:-1]))
+    early = [i for i, (kind, _) in enumerate(seq) if kind == "early"]
+    clicks_early = early[-8:]  # the first may be the stream's own start (silence -> floor)
+    assert len(early) <= 9
+    for a, b in zip(clicks_early, clicks_early[1:] + [len(seq)]):
+        # from this click's early message (1.0) to the next one's: no second rise
+        assert high[a] and not rise[a + 1:b].any(), [round(v, 2) for _, v in seq[a:b]]
