@@ -23,8 +23,10 @@ frame can complete. Two ways to tick:
 - *Stream time* (a file faster than real time): a tick is due when the newest frame reaches the next
   tick time in stream time, at most one per frame, as fast as the file is read.
 
-When the audio stops arriving (device lost, stalled), the paced grid stops after 3 periods without
-a frame, and the engine switches to the wall clock as before: after ``hold_after`` seconds without
+When the audio stops arriving (device lost, stalled), the paced grid keeps re-sending the newest
+values (triggers at 0) for ``hold_after`` seconds, so a hiccup of the audio server (bursts 50-200 ms
+apart on a loaded machine) does not thin the packet stream, then stops, and the engine switches to
+the wall clock as before: after ``hold_after`` seconds without
 audio it re-sends the last values at the output rate (``on_loss="hold"``, triggers at 0) or sets the
 outputs to their idle values once (``on_loss="idle"``); the next frame restarts the grid at once.
 
@@ -121,6 +123,8 @@ class Engine:
         self.buffered = Rolling()  # audio inside the pipeline at each tick (s)
         self.timers = {"extract": Rolling()} | {s.name: Rolling() for s in self.stages}
         self.timers["send"] = Rolling()
+        if self.early_triggers:
+            self.timers["triggers"] = Rolling()  # FastTriggers.process, per device block
         # what the per-stage timers read: wall time, or time.thread_time for the benchmark on a
         # shared machine (CPU time of this thread only; a syscall, so not the default)
         self.timer_clock = timer_clock
@@ -352,7 +356,9 @@ class Engine:
         x = block.samples
         mono = x[:, 0] if x.shape[1] == 1 else x.mean(axis=1)
         if self.fast is not None:  # on the device-rate samples: the resampler adds no delay
+            t0 = self.timer_clock()
             events = self.fast.process(mono)
+            self.timers["triggers"].add(self.timer_clock() - t0)  # per block, not per frame
             if events:
                 self._send_early(events, block.arrival)
         clock, timer, process = self.timer_clock, self.timers["extract"], self.extractor.process
@@ -455,8 +461,8 @@ class Engine:
         """A paced tick, on the wall-clock grid: the newest frame's values (peak signals, triggers
         and onset, as their maximum over every frame since the last tick, so none is lost when
         two frames complete between ticks); no new frame while the audio flows: the newest values
-        again with triggers at 0 (one packet per tick). The audio stopped (no frame for 3
-        periods): the grid stops; ``_gap`` holds or idles as before, and the next frame restarts
+        again with triggers at 0 (one packet per tick). The audio stopped (no frame for
+        ``hold_after``): the grid stops; ``_gap`` holds or idles as before, and the next frame restarts
         the grid at once."""
         now = time.perf_counter()
         if self._fresh:
@@ -467,7 +473,7 @@ class Engine:
             sent = self._send(self._finish(row))
             if self._fresh_arrival is not None:
                 self.latency.add(sent - self._fresh_arrival)
-        elif self._latest is not None and now - self._last_frame_at < 3 * period:
+        elif self._latest is not None and now - self._last_frame_at < self.hold_after:
             row = {k: 0.0 if k in self._triggers else v for k, v in self._latest.items()}
             if self._onset_hold >= 0.0 and row.get("onset", 1.0) < 1.0:
                 row["onset"] = 1.0  # the newest frame predates an early onset: bridge it too

@@ -144,7 +144,7 @@ def test_engine_idles_outputs_once_when_configured():
                     [out], hold_after=0.1, on_loss="idle")
     engine.run(duration=0.9)
     # nothing held, and nothing at all sent once the outputs went idle (the paced ticks stop
-    # with the audio: at most 3 periods of repeats of the newest values before the loss shows)
+    # with the audio: repeats of the newest values only until the loss shows, hold_after)
     assert engine.held_ticks == 0 and len(out.sent) == out.sent_before_idle == engine.ticks
     assert engine.ticks - engine.repeats <= engine.frames
     # idled when the audio stopped (once per gap: a loaded machine may add a gap), and at exit
