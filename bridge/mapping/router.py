@@ -107,7 +107,6 @@ class Router:
     def __init__(self, mapping: Mapping, signals=None) -> None:
         self.signals = signals
         self._pending: Frame = {}
-        self._early: list = []  # (OSC slot, address, value) sent by early(): not again next tick
         self._install(mapping)
 
     @classmethod
@@ -129,6 +128,7 @@ class Router:
         self._vectors = [(r.signal, r, slot[r.osc_key], r.osc_address)
                          for r in self.routes_ if r.size > 1]
         self._delayed = self.delay_.ticks > 0
+        self._early: list = []  # (OSC slot, address, value) sent by early(): not again next tick
 
     @property
     def signals_used(self) -> set[str]:
@@ -263,7 +263,6 @@ class Router:
             off = r.note_off_if_held()
             if off is not None:
                 self._pending.setdefault(r.midi_key, []).append(off)
-        self._early = []  # slots of the old routes: the new mapping's first tick sends in full
         if built is not None and built.mapping is mapping:
             for name in _INSTALLED:
                 setattr(self, name, getattr(built, name))
@@ -272,4 +271,5 @@ class Router:
 
 
 #: What Router._install sets: taken over from a Router built elsewhere by Router.swap.
-_INSTALLED = ("mapping", "rate", "routes_", "delay_", "_osc_keys", "_plan", "_vectors", "_delayed")
+_INSTALLED = ("mapping", "rate", "routes_", "delay_", "_osc_keys", "_plan", "_vectors", "_delayed",
+              "_early")
