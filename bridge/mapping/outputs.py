@@ -103,6 +103,15 @@ class Outputs:
             if sink is not None:
                 sink.send(items)
 
+    def early(self, values: AbcMapping[str, float]) -> None:
+        """Send the routes of ``values`` now, between ticks (:meth:`Router.early`): an event's
+        own small message or bundle to each sink whose routes carry it."""
+        sinks = self.sinks
+        for key, items in self.router.early(values).items():
+            sink = sinks.get(key)
+            if sink is not None:
+                sink.send(items)
+
     def reload(self, path: str | os.PathLike | None = None) -> list[str]:
         """Switch to the mapping at ``path`` (default: the current file, re-read).
 

@@ -128,6 +128,7 @@ class Router:
         self._vectors = [(r.signal, r, slot[r.osc_key], r.osc_address)
                          for r in self.routes_ if r.size > 1]
         self._delayed = self.delay_.ticks > 0
+        self._early: list = []  # (OSC slot, address, value) sent by early(): not again next tick
 
     @property
     def signals_used(self) -> set[str]:
@@ -170,6 +171,15 @@ class Router:
                     r.last = x
                 if r.last is not None:
                     lists[slot].append(new(OscValue, (address, r.last)))
+        if self._early:  # values early() already sent: the next tick leaves them out when equal
+            for slot, address, y in self._early:
+                items = lists[slot]
+                for i, item in enumerate(items):
+                    if item[0] == address:
+                        if item[1] == y:
+                            del items[i]
+                        break
+            self._early = []
         if len(lists) == 1:  # the usual mapping: one OSC target
             frame: Frame = {self._osc_keys[0]: lists[0]} if lists[0] else {}
         else:
@@ -182,6 +192,35 @@ class Router:
             for key, items in self._pending.items():
                 frame.setdefault(key, [])[:0] = items
             self._pending = {}
+        return frame
+
+    def early(self, values: AbcMapping[str, float]) -> Frame:
+        """The routes of the signals in ``values`` (an event the engine detected between ticks,
+        e.g. ``{"kick": 1.0}``), through their chains, now: a :data:`Frame` of just those routes.
+
+        Why the next tick leaves them out: a trigger is 1.0 on *one* message (the TouchDesigner
+        component counts every 1.0 it receives), so the tick that follows does not repeat a value
+        this sent (same route, same value); the tick after it sends the trigger's 0 as usual, so a
+        receiver that samples the latest value still sees the 1.0 for at least one tick period.
+        MIDI note routes fire their note here; the next tick's equal value only ages the note (its
+        threshold needs a fall first), so a note never doubles. With an output delay
+        (``delay_ms``) nothing is sent early: the event goes with the delayed frames as before."""
+        if self._delayed:
+            return {}
+        slot = {key: i for i, key in enumerate(self._osc_keys)}
+        frame: Frame = {}
+        for r in self.routes_:
+            x = values.get(r.signal)
+            if x is None or r.size != 1:
+                continue
+            x = float(x)
+            fn = r.chain.fn
+            y = x if fn is None else fn(x)
+            r.last = y
+            r.outputs(y, frame)
+            if r.osc_key is not None:
+                self._early.append((slot[r.osc_key], r.osc_address,
+                                    int(round(y)) if r.osc_int else y))
         return frame
 
     def idle(self) -> Frame:
@@ -199,6 +238,7 @@ class Router:
             if r.trigger is not None:
                 r.trigger.reset()
         self.delay_.reset()
+        self._early = []
 
     def reload(self, path: str | os.PathLike) -> list[str]:
         """Validate ``path`` and switch to it; on error keep the current mapping live.
@@ -231,4 +271,5 @@ class Router:
 
 
 #: What Router._install sets: taken over from a Router built elsewhere by Router.swap.
-_INSTALLED = ("mapping", "rate", "routes_", "delay_", "_osc_keys", "_plan", "_vectors", "_delayed")
+_INSTALLED = ("mapping", "rate", "routes_", "delay_", "_osc_keys", "_plan", "_vectors", "_delayed",
+              "_early")

@@ -128,6 +128,7 @@ class _Replay:
         src = Replay(speed=1.0, block_seconds=0.01, queue_blocks=n_blocks + 8)
         src.sample_rate = 48000.0
         if not paced:
+            src.speed = 0.0  # as fast as the engine takes it: one tick per frame, not paced ticks
             src.generation = 1
             for i in range(0, audio.size, 480):
                 src._push(audio[i:i + 480, None].copy())

@@ -34,6 +34,7 @@ class OscOutput:
         self.sink: OscSink | None = None
         self._names: tuple[str, ...] = ()
         self._addresses: list[str] = []
+        self._early: dict[str, float] = {}  # address -> value send_early sent since the last tick
 
     def start(self) -> None:
         self.sink = OscSink("raw", host=self.host, port=self.port, protocol="udp",
@@ -46,7 +47,19 @@ class OscOutput:
             self.sink.set_idle([OscValue(a, self.idle_value) for a in self._addresses])
             self.info.invalidate()
             self.info.announce()  # the first tick's names are the schema: say so at once
-        self.sink.send([OscValue(a, v) for a, v in zip(self._addresses, values.values())])
+        items = [OscValue(a, v) for a, v in zip(self._addresses, values.values())]
+        if self._early:  # sent by send_early since the last tick: not again when equal
+            items = [it for it in items if self._early.get(it[0], it) != it[1]]
+            self._early = {}
+        self.sink.send(items)
+
+    def send_early(self, values: dict[str, float]) -> None:
+        """An event detected between ticks (the engine's fast triggers), in its own bundle now;
+        the next tick leaves out what this sent (a trigger is 1.0 on one message), the tick after
+        sends its 0 as usual."""
+        items = [OscValue(f"{self.prefix}/{k}", float(v)) for k, v in values.items()]
+        self.sink.send(items)
+        self._early.update(items)
 
     def schema(self) -> dict:
         """Every signal sent, raw (:func:`bridge.runtime.stream_schema.describe_raw`): the names of

@@ -222,6 +222,10 @@ class MappingOutput:
     def send(self, values: dict[str, float]) -> None:
         self.outputs.tick(values)
 
+    def send_early(self, values: dict[str, float]) -> None:
+        """An event detected between ticks (the engine's fast triggers), to its routes now."""
+        self.outputs.early(values)
+
     def poll(self) -> None:
         """Once a second, on the engine thread: make a reloaded mapping the watcher finished live
         (assignments only), then announce the schema."""

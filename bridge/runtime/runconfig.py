@@ -55,8 +55,8 @@ RUN_CONFIG = Section("run config", "A run-config file (vjbridge run --config FIL
     Option("output_rate", "number", None, "output ticks per second; null = the mapping's rate "
            "(run --output-rate)", lo=1, hi=1000, nullable=True),
     Option("block_ms", "number", 10.0, "audio block length in ms (run --block-ms)", lo=1, hi=200),
-    Option("input_latency", "str", "high", "driver input buffer: seconds, low or high "
-           "(run --input-latency)"),
+    Option("input_latency", "str", "auto", "driver input buffer: seconds, low, high or auto "
+           "(low, high once the driver overflows; run --input-latency)"),
     Option("realtime", "bool", True, "ask for SCHED_FIFO for the engine thread (run --no-realtime)"),
     Option("control", "str", None, "open the OSC control port [HOST:]PORT (run --control)",
            nullable=True),
@@ -207,13 +207,14 @@ def _check_targets(cfg: dict, problems: list[str]) -> None:
             except ConfigError as exc:
                 problems.append(f"{key}: {str(exc).split(': ', 1)[-1]}")
     latency = cfg.get("input_latency")
-    if isinstance(latency, str) and latency not in ("low", "high"):
+    if isinstance(latency, str) and latency not in ("low", "high", "auto"):
         try:
             ok = 0 < float(latency) <= 2
         except ValueError:
             ok = False
         if not ok:
-            problems.append(f"input_latency: {latency!r} is not low, high or seconds in (0, 2]")
+            problems.append(f"input_latency: {latency!r} is not low, high, auto or seconds in "
+                            "(0, 2]")
     if cfg.get("demo") and cfg.get("device") is not None:
         problems.append("demo: true and a device are both given; keep one")
 

@@ -90,7 +90,9 @@ class StatusLine:
                 f"vjbridge: block arrival -> packet sent {e.latency.summary_ms()}; audio buffered "
                 f"in the pipeline (resampler hold-back + part hop) {e.buffered.summary_ms()}; "
                 f"driver input latency {e.source.input_latency * 1e3:.1f} ms; each frame spans "
-                f"{e.spec.window_seconds * 1e3:.0f} ms of audio")
+                f"{e.spec.window_seconds * 1e3:.0f} ms of audio"
+                + (f"\nvjbridge: {e.early_sent} trigger events sent between ticks, block arrival "
+                   f"-> sent {e.early_latency.summary_ms()}" if getattr(e, "early_sent", 0) else ""))
 
 
 def _now_iso() -> str:

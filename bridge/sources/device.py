@@ -80,6 +80,10 @@ def default_input(devices, default_index: int) -> dict | None:
     return inputs[0] if inputs else None
 
 
+#: Driver overflows at the low input latency that make a device fall back (see DeviceSource).
+FALLBACK_XRUNS = 2
+
+
 class DeviceSource(Source):
     """Records ``query`` (index or name substring; ``None`` = the default input)."""
 
@@ -87,11 +91,18 @@ class DeviceSource(Source):
 
     def __init__(self, query=None, *, block_seconds: float = 0.01, channels: int = 2,
                  retry_seconds: float = 1.0, stall_seconds: float = 1.5, queue_blocks: int = 256,
-                 latency: float | str = "high"):
+                 latency: float | str = "high", fallback_latency: float | str | None = None):
         super().__init__(queue_blocks=queue_blocks)
         self.query = query
         self.block_seconds = float(block_seconds)
         self.latency = latency  # PortAudio's suggested input latency: the driver buffer's size
+        # `vjbridge run`'s default (--input-latency auto): open at "low" (6-10 ms less delay,
+        # issue 9); when the driver overflows there (FALLBACK_XRUNS after the first second of a
+        # stream), reopen once at this latency and say so (a log line and an "audio" event)
+        self.fallback_latency = fallback_latency
+        self.events = None  # the engine's event record (bridge.runtime.events), set by the engine
+        self._opened_at = 0.0
+        self._xruns_at_open = 0
         self.max_channels = int(channels)
         self.retry_seconds = float(retry_seconds)
         self.stall_seconds = float(stall_seconds)
@@ -155,6 +166,8 @@ class DeviceSource(Source):
         self._stream = stream
         self.input_latency = float(stream.latency)
         self.device = device
+        self._opened_at = time.perf_counter()
+        self._xruns_at_open = self.xruns
 
     def _close(self) -> None:
         stream, self._stream = self._stream, None
@@ -197,8 +210,37 @@ class DeviceSource(Source):
                 stalled = time.perf_counter() - self._last_callback > self.stall_seconds
                 if self._ended.is_set() or stalled or not self._stream.active:
                     self._lose("stopped delivering audio" if stalled else "disappeared")
+                elif self.fallback_latency is not None:
+                    self._check_overflows()
             elif self.state == LOST:
                 self._retry()
+
+    def _check_overflows(self) -> None:
+        """At the low input latency, overflows after the stream's first second (one at the start
+        is common and harmless) mean the driver cannot keep up: reopen at the fallback latency."""
+        now = time.perf_counter()
+        if now - self._opened_at < 1.0:
+            self._xruns_at_open = self.xruns
+            return
+        overflows = self.xruns - self._xruns_at_open
+        if overflows < FALLBACK_XRUNS:
+            return
+        low, self.latency, self.fallback_latency = self.latency, self.fallback_latency, None
+        message = (f"audio input {self.device['name']!r} overflowed {overflows} times at input "
+                   f"latency {low!r}: reopened at {self.latency!r} (more delay, no drop-outs; "
+                   f"--input-latency {low} keeps it)")
+        if self.events is not None:
+            self.events.emit("audio", message, level=logging.WARNING)
+        else:
+            log.warning("%s", message)
+        device = self.device
+        self._close()
+        self.generation += 1  # the engine resets its pipeline for the new stream
+        try:
+            self._open(device)
+        except DeviceError as exc:
+            log.warning("%s", exc)
+            self._lose("could not be reopened")
 
     def _lose(self, why: str) -> None:
         self.state = LOST

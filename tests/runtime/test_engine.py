@@ -37,6 +37,8 @@ class Recorder:
 
     def idle(self):
         self.log.append("output.idle")
+        if not hasattr(self, "sent_before_idle"):
+            self.sent_before_idle = len(self.sent)
 
     def close(self):
         self.log.append("output.close")
@@ -127,8 +129,12 @@ def test_held_values_release_triggers():
                     [out], hold_after=0.1)
     engine.run(duration=1.0)
     assert engine.held_ticks >= 2  # ~35 on an idle machine; a loaded one starves the engine
-    live, held = out.sent[:engine.frames], out.sent[-3:]
-    assert all(v["kick"] == 1.0 for v in live)
+    # paced ticks: a tick with a new frame carries its kick; a tick that found none (a repeat of
+    # the newest values while the audio flows) and a held tick carry 0, never a second 1.0
+    live = out.sent[:len(out.sent) - engine.held_ticks]
+    assert sum(v["kick"] == 1.0 for v in out.sent) == engine.ticks - engine.repeats \
+        - engine.held_ticks > 0
+    held = out.sent[-3:]
     assert all(v["kick"] == 0.0 and v["rms"] == live[-1]["rms"] for v in held)
 
 
@@ -138,7 +144,10 @@ def test_engine_idles_outputs_once_when_configured():
     engine = Engine(StalledDemo(LIVE_SPEC.sample_rate, seconds=0.3), [FeatureColumns(LIVE_SPEC)],
                     [out], hold_after=0.1, on_loss="idle")
     engine.run(duration=0.9)
-    assert engine.held_ticks == 0 and len(out.sent) == engine.frames  # nothing re-sent
+    # nothing held, and nothing at all sent once the outputs went idle (the paced ticks stop
+    # with the audio: repeats of the newest values only until the loss shows, hold_after)
+    assert engine.held_ticks == 0 and len(out.sent) == out.sent_before_idle == engine.ticks
+    assert engine.ticks - engine.repeats <= engine.frames
     # idled when the audio stopped (once per gap: a loaded machine may add a gap), and at exit
     assert log[0] == "output.start" and log[-2:] == ["output.idle", "output.close"]
     assert 2 <= log.count("output.idle") <= 3

@@ -182,9 +182,15 @@ def analyse(raw: dict, n_clicks: int, period: float) -> dict:
     paired = analysis.pair(arrivals, peer.detections)
     detectors["aubio onset"] = analysis.latency_stats(paired["latencies"], paired["false"])
     per_click["aubio onset"] = paired["latencies"]
-    data = sorted({(m.datagram, m.stamp) for m in raw["messages"]
-                   if not m.address.endswith("/_info")})
-    stamps = [s for _, s in data if t0 <= s <= t1]
+    # the 60 Hz frames: datagrams with an address other than the early events' (an early
+    # trigger goes in its own small bundle of onset/kick/snare only) and other than /_info
+    kinds: dict[int, list] = {}
+    for m in raw["messages"]:
+        if not m.address.endswith("/_info"):
+            entry = kinds.setdefault(m.datagram, [m.stamp, False])
+            entry[1] |= m.address.rsplit("/", 1)[-1] not in VJBRIDGE_EVENTS
+    stamps = sorted(s for s, frame in kinds.values() if frame and t0 <= s <= t1)
+    early = sum(1 for s, frame in kinds.values() if not frame and t0 <= s <= t1)
     intervals = ref.block_intervals()
     # PortAudio hands a client its 64-frame blocks in bursts (callbacks ~0.05 ms apart); the
     # spacing of the bursts is the reference's real time resolution
@@ -192,7 +198,8 @@ def analyse(raw: dict, n_clicks: int, period: float) -> dict:
     return {
         "clicks": n_clicks, "clicks_at_reference": int(arrivals.size),
         "load_before": raw["load_before"], "load_after": raw["load_after"],
-        "detectors": detectors, "packets": analysis.gap_stats(stamps, period), "cpu": raw["cpu"],
+        "detectors": detectors, "packets": analysis.gap_stats(stamps, period) | {"early": early},
+        "cpu": raw["cpu"],
         "reference": {"stream_latency_ms": ref.latency * 1e3, "overflows": ref.overflows,
                       "block_interval_median_ms": float(np.median(intervals) * 1e3),
                       "block_interval_max_ms": float(intervals.max() * 1e3),

@@ -22,7 +22,8 @@ def format_run(r: dict, k: int, runs: int) -> str:
     lb, la = r["load_before"], r["load_after"]
     engine = ("engine thread ?" if c["engine_pct"] is None
               else f"engine thread {c['engine_pct']:.1f} %")
-    packets = (f"  packets at the receiver: {p['packets']} in the run, gaps median "
+    packets = (f"  60 Hz frames at the receiver: {p['packets']} in the run (+ {p.get('early', 0)} "
+               f"early trigger packets), gaps median "
                f"{p['median_ms']:.1f} ms, p95 {p['p95_ms']:.1f}, max {p['max_ms']:.1f}; "
                f"{100 * p['under_2ms']:.0f} % under 2 ms; |gap - {p['period_ms']:.2f} ms| p95 "
                f"{p['jitter_p95_ms']:.1f} ms" if "median_ms" in p else "  packets: none")
