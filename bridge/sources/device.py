@@ -17,12 +17,12 @@ Why the structure:
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
 from bridge.errors import DeviceError
 from bridge.sources.rate import device_rate
-from bridge.sources.base import LOST, RUNNING, STARTING, STOPPED, Source
+from bridge.sources.base import LOST, RUNNING, STARTING
+from bridge.sources.supervised import SupervisedSource
 
 log = logging.getLogger(__name__)
 
@@ -81,30 +81,24 @@ def default_input(devices, default_index: int) -> dict | None:
     return inputs[0] if inputs else None
 
 
-class DeviceSource(Source):
+class DeviceSource(SupervisedSource):
     """Records ``query`` (index or name substring; ``None`` = the default input)."""
 
     kind = "device"
+    supervisor_name = "device-supervisor"
 
     def __init__(self, query=None, *, block_seconds: float = 0.01, channels: int = 2,
                  retry_seconds: float = 1.0, stall_seconds: float = 1.5, queue_blocks: int = 256,
                  latency: float | str = "high", wait: bool = False, rate: float | None = None):
-        super().__init__(queue_blocks=queue_blocks)
+        super().__init__(retry_seconds=retry_seconds, stall_seconds=stall_seconds,
+                         queue_blocks=queue_blocks, wait=wait)
         self.rate = rate  # None: the device's own default rate (bridge.sources.rate)
         self.query = query
-        self.wait = bool(wait)  # not there at start: wait for it by name instead of failing
         self.block_seconds = float(block_seconds)
         self.latency = latency  # PortAudio's suggested input latency: the driver buffer's size
         self.max_channels = int(channels)
-        self.retry_seconds = float(retry_seconds)
-        self.stall_seconds = float(stall_seconds)
         self.device: dict | None = None
-        self.losses = 0
-        self._stream = None
-        self._ended = threading.Event()  # set by PortAudio's finished callback
-        self._last_callback = 0.0
-        self._halt = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._stream = None  # its finished callback sets _ended
 
     # -- resolving -------------------------------------------------------------------------------
     def _resolve(self, query) -> dict:
@@ -173,14 +167,8 @@ class DeviceSource(Source):
         try:
             device = self._resolve(self.query)
         except DeviceError as exc:
-            if not self.wait:
-                raise
-            log.warning("%s; waiting for it, looking every %g s", exc, self.retry_seconds)
-            self.state = LOST
-            self._next_retry = time.perf_counter() + self.retry_seconds
-            self._thread = threading.Thread(target=self._supervise, name="device-supervisor",
-                                            daemon=True)
-            self._thread.start()
+            self._wait_or_raise(exc)
+            self._start_supervisor()
             return
         self.generation += 1
         for attempt in range(3):  # a busy machine can time PortAudio's stream start out: retry
@@ -194,41 +182,20 @@ class DeviceSource(Source):
                 self._close()
                 time.sleep(0.5)
         self.state = RUNNING
-        self._thread = threading.Thread(target=self._supervise, name="device-supervisor",
-                                        daemon=True)
-        self._thread.start()
+        self._start_supervisor()
 
-    def stop(self) -> None:
-        self._halt.set()
-        if self._thread is not None:
-            self._thread.join(timeout=3.0)
-        self._close()
-        self.state = STOPPED
+    def _loss_reason(self) -> str | None:
+        stalled = self._stalled()
+        if self._ended.is_set() or stalled or not self._stream.active:
+            return "stopped delivering audio" if stalled else "disappeared"
+        return None
 
-    def _supervise(self) -> None:
-        while not self._halt.wait(0.1):
-            if self.state == RUNNING:
-                stalled = time.perf_counter() - self._last_callback > self.stall_seconds
-                if self._ended.is_set() or stalled or not self._stream.active:
-                    self._lose("stopped delivering audio" if stalled else "disappeared")
-            elif self.state == LOST:
-                self._retry()
-
-    def _lose(self, why: str) -> None:
-        self.state = LOST
-        self.losses += 1
-        name = self.device["name"] if self.device else self.query
-        log.warning("audio input %r %s; outputs hold, retrying by name every %g s", name, why,
-                    self.retry_seconds)
-        self._close()
-        self._next_retry = time.perf_counter()
+    def _input_name(self) -> str:
+        return self.device["name"] if self.device else self.query
 
     def _retry(self) -> None:
         import sounddevice as sd
 
-        if time.perf_counter() < self._next_retry:
-            return
-        self._next_retry = time.perf_counter() + self.retry_seconds
         try:
             sd._terminate()
             sd._initialize()

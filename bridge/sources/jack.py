@@ -13,7 +13,8 @@ the bridge records it here; PortAudio is then terminated at once so that its own
 cannot outlive the server. Every other host API (PulseAudio/PipeWire, ALSA, CoreAudio, WASAPI...)
 stays on PortAudio (:mod:`.device`), unchanged.
 
-The structure is :class:`~bridge.sources.device.DeviceSource`'s: the JACK process callback only
+The supervision is :class:`~bridge.sources.device.DeviceSource`'s (both are
+:class:`~bridge.sources.supervised.SupervisedSource`): the JACK process callback only
 copies the ports' buffers into the bounded queue (:mod:`.base`); a supervisor thread (no audio work)
 notices the loss (shutdown callback, or no callback for ``stall_seconds``), logs once, marks the
 source ``lost`` and tries a new client every ``retry_seconds``, connecting to the same JACK client's
@@ -24,13 +25,13 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 import time
 
 import numpy as np
 
 from bridge.errors import DeviceError
-from bridge.sources.base import LOST, RUNNING, STARTING, STOPPED, Source
+from bridge.sources.base import LOST, RUNNING, STARTING
+from bridge.sources.supervised import SupervisedSource
 
 log = logging.getLogger(__name__)
 
@@ -47,31 +48,24 @@ def available() -> bool:
     return True
 
 
-class JackSource(Source):
+class JackSource(SupervisedSource):
     """Records the audio output ports of JACK client ``client`` (PortAudio's JACK device name,
     e.g. ``system`` for the sound card's capture ports)."""
 
     kind = "device"
+    supervisor_name = "jack-supervisor"
 
     def __init__(self, client: str = "system", *, channels: int = 2, retry_seconds: float = 1.0,
                  stall_seconds: float = 1.5, queue_blocks: int = 256, wait: bool = False,
                  name: str = "vjbridge"):
-        super().__init__(queue_blocks=queue_blocks)
+        super().__init__(retry_seconds=retry_seconds, stall_seconds=stall_seconds,
+                         queue_blocks=queue_blocks, wait=wait)
         self.client_name = str(client)
         self.max_channels = int(channels)
-        self.retry_seconds = float(retry_seconds)
-        self.stall_seconds = float(stall_seconds)
-        self.wait = bool(wait)  # not there at start: wait for it instead of failing
         self.own_name = name
-        self.losses = 0
         self.channels = 0
-        self._client = None
+        self._client = None  # its shutdown callback sets _ended
         self._ports: list = []
-        self._ended = threading.Event()  # set by JACK's shutdown callback
-        self._last_callback = 0.0
-        self._next_retry = 0.0
-        self._halt = threading.Event()
-        self._thread: threading.Thread | None = None
 
     # -- the process callback: copy, stamp, enqueue. Nothing else. -------------------------------
     def _process(self, frames: int) -> None:
@@ -140,42 +134,20 @@ class JackSource(Source):
             self._connect()
             self.state = RUNNING
         except DeviceError as exc:
-            if not self.wait:
-                raise
-            log.warning("%s; waiting for it, looking every %g s", exc, self.retry_seconds)
-            self.state = LOST
-            self._next_retry = time.perf_counter() + self.retry_seconds
-        self._thread = threading.Thread(target=self._supervise, name="jack-supervisor",
-                                        daemon=True)
-        self._thread.start()
+            self._wait_or_raise(exc)
+        self._start_supervisor()
 
-    def stop(self) -> None:
-        self._halt.set()
-        if self._thread is not None:
-            self._thread.join(timeout=3.0)
-        self._close()
-        self.state = STOPPED
+    def _loss_reason(self) -> str | None:
+        stalled = self._stalled()
+        if self._ended.is_set() or stalled:
+            return ("stopped delivering audio" if stalled and not self._ended.is_set()
+                    else "disappeared (the JACK server stopped)")
+        return None
 
-    def _supervise(self) -> None:
-        while not self._halt.wait(0.1):
-            if self.state == RUNNING:
-                stalled = time.perf_counter() - self._last_callback > self.stall_seconds
-                if self._ended.is_set() or stalled:
-                    self._lose("stopped delivering audio" if stalled and not self._ended.is_set()
-                               else "disappeared (the JACK server stopped)")
-            elif self.state == LOST and time.perf_counter() >= self._next_retry:
-                self._retry()
-
-    def _lose(self, why: str) -> None:
-        self.state = LOST
-        self.losses += 1
-        log.warning("audio input %r %s; outputs hold, retrying by name every %g s",
-                    self.client_name, why, self.retry_seconds)
-        self._close()
-        self._next_retry = time.perf_counter()
+    def _input_name(self) -> str:
+        return self.client_name
 
     def _retry(self) -> None:
-        self._next_retry = time.perf_counter() + self.retry_seconds
         self.state = STARTING
         try:
             self._connect()
