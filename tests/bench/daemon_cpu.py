@@ -46,6 +46,7 @@ from tests.bench.latency.e2e import py_spy
 from tests.bench.latency.procstat import process_cpu, thread_cpu, threads_by_comm
 from tests.bench.latency.profile_daemon import DiscardSink, music_wav, thread_names
 from tests.bench.latency.pulse import BenchError, PrivatePulse, die_with_parent, stop_child
+from tests.bench.latency.report import write_json
 
 
 def _load() -> float:
@@ -217,11 +218,7 @@ def main(argv=None) -> int:
         report.append({"tree": tree, "source": source, "command": runs[0]["command"],
                        "summary": s, "runs": runs})
     if args.json:
-        text = json.dumps(report, indent=2)
-        if args.json == "-":
-            print(text)
-        else:
-            Path(args.json).write_text(text + "\n")
+        write_json(report, args.json)
     return 0
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import shutil
 import signal
@@ -39,7 +38,7 @@ from tests.bench.latency.daemon import Daemon, wait_for
 from tests.bench.latency.procstat import find_thread, process_cpu, thread_cpu
 from tests.bench.latency.pulse import BenchError, PrivatePulse, stop_child
 from tests.bench.latency.receiver import OscReceiver
-from tests.bench.latency.report import format_report, format_run
+from tests.bench.latency.report import format_report, format_run, write_json
 
 #: vjbridge's addresses (default mapping and --mapping none alike) and the level that is "event".
 VJBRIDGE_EVENTS = {"onset": 0.5, "kick": 0.999, "snare": 0.999}
@@ -295,11 +294,7 @@ def run_from_args(args) -> int:
         signal.signal(signal.SIGTERM, previous)
     print(format_report(report), file=text_out)
     if args.json:
-        text = json.dumps(report, indent=2)
-        if args.json == "-":
-            print(text)
-        else:
-            Path(args.json).write_text(text + "\n")
+        write_json(report, args.json)
     return 0
 
 

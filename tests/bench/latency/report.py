@@ -50,3 +50,15 @@ def format_report(report: dict) -> str:
             f"  vjbridge onset median / aubio onset median: "
             + ("-" if ratio is None else f"{ratio:.2f}x"))
     return head + "\n" + tail
+
+
+def write_json(report, dest: str) -> None:
+    """The report as JSON: on stdout for ``-``, else into the file ``dest``."""
+    import json
+    from pathlib import Path
+
+    text = json.dumps(report, indent=2)
+    if dest == "-":
+        print(text)
+    else:
+        Path(dest).write_text(text + "\n")
