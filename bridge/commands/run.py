@@ -188,11 +188,9 @@ def run(args: argparse.Namespace) -> int:
     from bridge.commands.run_options import check_run_options
 
     check_run_options(args)  # one line naming a nonsense option, before anything opens
-    from bridge.sources.rate import check_rate_option, describe_resampling
-
-    check_rate_option(args)
     from bridge.runtime.engine import LIVE_SPEC, Engine
     from bridge.runtime.pipeline import build
+    from bridge.sources.rate import describe_resampling
     from bridge.runtime.shutdown import (arm_exit_deadline, exit_within_deadline_at_exit,
                                          join_engine, on_stop_signals)
     from bridge.runtime.status import StatusLine

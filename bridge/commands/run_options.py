@@ -27,7 +27,8 @@ RANGES = {
 
 def check_run_options(args) -> None:
     """Raise :class:`ConfigError` for the first option outside its range (non-finite included),
-    or a malformed ``--osc``, ``--control`` or ``--input-latency``; opens nothing."""
+    or a malformed ``--osc``, ``--control``, ``--input-latency`` or ``--rate`` (parsed in place);
+    opens nothing."""
     for option, (attr, lo, hi, lo_in, meaning) in RANGES.items():
         value = getattr(args, attr, None)
         if value is None:
@@ -49,3 +50,6 @@ def check_run_options(args) -> None:
         from bridge.commands.run import _latency
 
         _latency(args.input_latency)
+    from bridge.sources.rate import check_rate_option
+
+    check_rate_option(args)
