@@ -23,7 +23,8 @@ FUZZ = settings(max_examples=200, deadline=1000, derandomize=True, database=None
                 suppress_health_check=[HealthCheck.too_slow])
 
 OPTIONS = ["--block-ms", "--output-rate", "--duration", "--speed", "--status-interval", "--osc",
-           "--control", "--input-latency", "--on-loss", "--midi", "--osc-prefix", "--log-level"]
+           "--control", "--input-latency", "--on-loss", "--midi", "--osc-prefix", "--log-level",
+           "--rate", "--silence-after", "--silence-floor", "--fallback"]
 texts = st.one_of(
     st.sampled_from(["0", "-5", "-0", "nan", "NaN", "inf", "-inf", "1e400", "1e-400", "9" * 400,
                      "0x10", "", " ", "10", "0.5", "60", "1001", "127.0.0.1:7000", ":0", "[::1]:9",
@@ -59,9 +60,11 @@ def test_any_option_values_give_a_config_error_or_a_one_line_usage_error(pairs):
         assert "\n" not in str(exc)
         return
     # accepted: then every number is finite and in range
-    for attr in ("block_ms", "output_rate", "duration", "speed", "status_interval"):
+    for attr in ("block_ms", "output_rate", "duration", "speed", "status_interval", "rate",
+                 "silence_after"):
         value = getattr(args, attr)
         assert value is None or (math.isfinite(value) and value >= 0), (attr, value)
+    assert args.silence_floor is None or math.isfinite(args.silence_floor), args.silence_floor
 
 
 @pytest.mark.parametrize("argv, says", [
