@@ -58,7 +58,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return _main(argv)[0]
+    """Run one command and return its exit status; for callers inside Python (tests, a host).
+
+    A stop signal during ``run`` arms a watchdog that ends the process 2 s later (the program's
+    guarantee; :func:`bridge.runtime.shutdown.arm_exit_deadline`); a caller that goes on living
+    must not inherit it, so it is cancelled here once the command has returned."""
+    try:
+        return _main(argv)[0]
+    finally:
+        from bridge.runtime.shutdown import cancel_exit_deadline
+
+        cancel_exit_deadline()
 
 
 def _main(argv: list[str] | None) -> tuple[int, str]:

@@ -191,8 +191,7 @@ def run(args: argparse.Namespace) -> int:
     from bridge.runtime.engine import LIVE_SPEC, Engine
     from bridge.runtime.pipeline import build
     from bridge.sources.rate import describe_resampling
-    from bridge.runtime.shutdown import (arm_exit_deadline, exit_within_deadline_at_exit,
-                                         join_engine, on_stop_signals)
+    from bridge.runtime.shutdown import arm_exit_deadline, join_engine, on_stop_signals
     from bridge.runtime.status import StatusLine
 
     mapping = None if args.mapping.lower() == "none" else args.mapping
@@ -202,7 +201,6 @@ def run(args: argparse.Namespace) -> int:
                                   control=_control_target(args))
     rate = args.output_rate or rate
     source = _choose_source(args)
-    exit_within_deadline_at_exit(audio=source.kind == "device")  # see its docstring
     engine = Engine(source, stages, outputs, output_rate=rate, on_loss=args.on_loss,
                     realtime=args.realtime)
     from bridge.runtime.input_watch import InputWatch

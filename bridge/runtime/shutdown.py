@@ -91,24 +91,3 @@ def cancel_exit_deadline() -> None:
     import faulthandler
 
     faulthandler.cancel_dump_traceback_later()
-
-
-def exit_within_deadline_at_exit(*, audio: bool = False) -> None:
-    """When this process is the ``vjbridge`` program (not a test or a host that imported it): arm
-    :func:`arm_exit_deadline` as the interpreter starts to exit, so a library's exit hook that
-    hangs (PortAudio's terminate after a lost JACK server) cannot keep a finished run alive.
-    Registered after the audio library's own hook (``audio``: import it now, so it has one), so it
-    runs before it (atexit is LIFO)."""
-    import atexit
-    import os
-    import sys
-
-    main = sys.modules.get("__main__")
-    spec = getattr(main, "__spec__", None)
-    if os.path.basename(sys.argv[0] or "") == "vjbridge" or getattr(spec, "name", "") == "bridge.cli":
-        if audio:
-            try:
-                import sounddevice  # noqa: F401 - registers its exit hook before ours
-            except (ImportError, OSError):
-                pass
-        atexit.register(arm_exit_deadline)

@@ -286,7 +286,7 @@ function render(h) {
   text("overruns", s.overruns + (s.overruns_per_s > 0 ? " (" + fmt(s.overruns_per_s) + "/s)" : ""),
        s.overruns_per_s > 0 ? "warn-text" : "");
   text("xruns", s.xruns);
-  text("nonfinite", s.nonfinite_blocks === undefined ? "\u2013" : s.nonfinite_blocks,
+  text("nonfinite", s.nonfinite_blocks === undefined ? "\\u2013" : s.nonfinite_blocks,
        s.nonfinite_blocks > 0 ? "warn-text" : "");
   text("packets-per-s", fmt(e.packets_per_s));
   text("packets", e.packets + (e.held ? " (" + e.held + " held)" : ""));

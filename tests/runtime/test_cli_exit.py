@@ -59,3 +59,28 @@ def test_main_from_python_returns(monkeypatch):
     _entry(monkeypatch)
     assert cli.main(["run", "--demo", "--no-models", "--mapping", "none", "--osc",
                      "127.0.0.1:9", "--duration", "0.2", "--no-realtime"]) == 0
+
+
+def test_a_python_host_outlives_a_run_it_stopped():
+    """A host (here: a process named like the program, as a test's patched ``sys.argv`` was) that
+    ran ``run`` in-process and stopped it with SIGINT, then takes 2.5 s to exit, exits 0: the stop's
+    2 s exit watchdog is cancelled when ``main()`` returns and nothing is left in ``atexit`` to arm
+    it again. (It once ended the whole test session with status 1 after every test had passed.)"""
+    import subprocess
+    import textwrap
+
+    code = textwrap.dedent("""
+        import atexit, os, signal, sys, threading, time
+        sys.argv = ["vjbridge"]
+        atexit.register(time.sleep, 2.5)  # runs after any hook registered later (LIFO)
+        from bridge import cli
+        threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT)).start()
+        code = cli.main(["run", "--demo", "--no-models", "--mapping", "none", "--osc",
+                         "127.0.0.1:9", "--duration", "30", "--no-realtime"])
+        time.sleep(2.5)
+        print("host alive", code, flush=True)
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-500:]
+    assert proc.stdout == "host alive 0\n"
