@@ -180,6 +180,15 @@ class StreamResampler:
         rows = self._rows[r0:r0 + n] if n <= L else self._rows[k % L]
         return np.einsum("ij,ij->i", windows, rows)
 
+    def inputs_for(self, outputs: int) -> int:
+        """Input samples of the stream after which :meth:`process` has given ``outputs`` outputs
+        (the engine sleeps until its next frame's last sample can be out: bridge.sources.base)."""
+        if self.passthrough or outputs <= 0:
+            return max(0, outputs)
+        L, M, h = self._L, self._M, self._h
+        # the smallest n with ((n - h) * L + M - 1) // M >= outputs (process()'s ``end``)
+        return h + -(-(outputs * M - M + 1) // L)
+
     def flush(self) -> np.ndarray:
         """Return the outputs still owed (their taps past the end are zeros); ends the stream."""
         return self.process(np.zeros(0), last=True)
