@@ -57,6 +57,9 @@ _F64 = np.dtype(np.float64)
 PASS_FRACTION = 0.91
 STOP_FRACTION = 1.0
 ATTENUATION_DB = 80.0
+#: Outputs computed per gather + einsum (non-integer ratios): small enough that one chunk's
+#: windows (CHUNK x 2h float64, 2h ~ 244) stay in the core's cache.
+CHUNK = 64
 
 
 @lru_cache(maxsize=16)
@@ -98,10 +101,12 @@ class StreamResampler:
         self.out_rate = float(out_rate)
         if not self.passthrough:
             self._L, self._M, self._h, self._bank = design(int(in_rate), int(out_rate))
-            # the coefficient rows in output order (output k has phase (k * M) % L), twice: any
-            # run of up to L consecutive outputs is one slice (no copy on the live path)
-            phases = (np.arange(2 * self._L) * self._M) % self._L
+            # the coefficient rows in output order (output k has phase (k * M) % L): a run of
+            # consecutive outputs is one slice up to the L-th row (no copy on the live path)
+            phases = (np.arange(self._L) * self._M) % self._L
             self._rows = np.ascontiguousarray(self._bank[phases])
+            self._offsets = (np.arange(16 * self._L, dtype=np.int64) * self._M) // self._L
+            self._chunk = min(self._L, CHUNK)
         self.reset()
 
     @property
@@ -172,13 +177,27 @@ class StreamResampler:
             windows = np.ndarray((n, taps), _F64, buffer=buf, offset=8 * start,
                                  strides=(8 * M, 8))  # a view (overlapping rows), no copy
             return np.einsum("ij,j->i", windows, self._bank[0])
-        k = np.arange(k0, k0 + n, dtype=np.int64)
-        starts = (k * M) // L - h + 1 - self._first
+        y = np.empty(n)
         every = np.ndarray((buf.size - taps + 1, taps), _F64, buffer=buf, strides=(8, 8))
-        windows = every[starts]  # (n, 2h): gathered, a copy
         r0 = k0 % L
-        rows = self._rows[r0:r0 + n] if n <= L else self._rows[k % L]
-        return np.einsum("ij,ij->i", windows, rows)
+        offsets = self._offsets  # (k * M) // L for k = r0 .. : the first taps, from one table
+        if r0 + n <= offsets.size:
+            starts = offsets[r0:r0 + n] + (start - offsets[r0])
+        else:  # a block longer than the table (> ~15 * L outputs): the formula itself
+            k = np.arange(k0, k0 + n, dtype=np.int64)
+            starts = (k * M) // L - h + 1 - self._first
+        # chunks of at most `chunk` outputs: one chunk's gathered windows (~125 KB) stay in the
+        # core's cache where a 10 ms block's (~0.4 MB, and as much again of coefficient rows
+        # gathered when it spans more than L outputs) did not; each chunk's coefficient rows are
+        # a slice of _rows. A chunk is a split like any other: the same kernel per row.
+        rows, chunk = self._rows, self._chunk
+        a = 0
+        while a < n:
+            p = (r0 + a) % L
+            b = min(n, a + chunk, a + L - p)  # rows p.. of the L phases in output order
+            np.einsum("ij,ij->i", every[starts[a:b]], rows[p:p + b - a], out=y[a:b])
+            a = b
+        return y
 
     def inputs_for(self, outputs: int) -> int:
         """Input samples of the stream after which :meth:`process` has given ``outputs`` outputs
