@@ -42,7 +42,7 @@ class BlockQueue:
     ``put_nowait`` raises ``queue.Full`` at ``maxsize`` items, ``get(timeout)`` raises
     ``queue.Empty``; ``put(item, timeout)`` (a file played as fast as possible) waits for room."""
 
-    __slots__ = ("maxsize", "_q", "qsize")
+    __slots__ = ("maxsize", "_q", "qsize", "empty")
 
     def __init__(self, maxsize: int):
         if maxsize < 1:
@@ -50,6 +50,7 @@ class BlockQueue:
         self.maxsize = int(maxsize)
         self._q = queue.SimpleQueue()
         self.qsize = self._q.qsize
+        self.empty = self._q.empty
 
     def put_nowait(self, item) -> None:
         if self._q.qsize() >= self.maxsize:
@@ -71,9 +72,6 @@ class BlockQueue:
 
     def get_nowait(self):
         return self._q.get_nowait()
-
-    def empty(self) -> bool:
-        return self._q.empty()
 
 
 class Block(NamedTuple):
@@ -132,33 +130,26 @@ class Source:
     def read(self, timeout: float) -> Block | None:
         """The oldest queued block at once; else wait up to ``timeout`` s until the source has
         pushed :attr:`wake_at` samples (any block when it is 0), then the oldest block. ``None``
-        when the time ran out with nothing queued."""
+        when the time ran out with nothing queued. (Emptiness is asked, not caught: an exception
+        per wake-up costs more than the question.)"""
         q = self._queue
-        try:
+        if not q.empty():
             return q.get_nowait()
-        except queue.Empty:
-            pass
         deadline = time.perf_counter() + timeout
         while True:
-            self._waiting = True  # before looking at the queue (see _queued)
-            try:
-                block = q.get_nowait()
-                self._waiting = False
-                return block
-            except queue.Empty:
-                pass
-            left = deadline - time.perf_counter()
-            try:
+            self._waiting = True  # before looking at the queue again (see _queued)
+            if q.empty():
+                left = deadline - time.perf_counter()
                 if left > 0:
-                    self._wake.get(timeout=left)
-            except queue.Empty:
-                pass
+                    try:
+                        self._wake.get(timeout=left)
+                    except queue.Empty:
+                        pass
             self._waiting = False
-            try:
+            if not q.empty():
                 return q.get_nowait()
-            except queue.Empty:  # a token left over from a race, or the time ran out
-                if time.perf_counter() >= deadline:
-                    return None
+            if time.perf_counter() >= deadline:  # else a token left over from a race
+                return None
 
     @property
     def finished(self) -> bool:
