@@ -17,6 +17,13 @@ device block holding its last sample arrives, and it is sent then: packet gaps f
 block size (10 ms blocks: 10 or 20 ms apart, 16.7 ms on average). An even wall-clock grid of ticks
 (issue 9, point 3) is not in this engine yet.
 
+Wake-ups. A 10 ms block completes a 60 Hz frame only every 1-2 blocks, and every wake-up of this
+thread costs ~70-150 µs of CPU at real time (caches gone after ~10 ms; tests/bench/latency/PROFILE.md).
+So after each block the engine tells the source how many samples its next frame needs
+(``source.wake_at``, through :meth:`StreamResampler.inputs_for`) and the source wakes it only when
+they are in (:mod:`bridge.sources.base`): the blocks before wait in the queue and are processed on
+the same wake-up, in order, so a frame leaves when the block that completes it arrives, as before.
+
 Latency is measured where it happens: for every block that leads to a packet, ``sent - arrival``
 (arrival = the time the callback received the block). Audio buffered inside the pipeline (the
 resampler's hold-back plus samples waiting for the next hop) is measured separately, per tick.
