@@ -111,6 +111,8 @@ class Engine:
         for output in self.outputs:  # outputs that report (a mapping reload) report here
             if hasattr(output, "events"):
                 output.events = events
+        if hasattr(source, "events"):  # so does a sound card (an input-latency fallback)
+            source.events = events
         # live changes: an object with a ``queue`` (truthy when changes wait) and
         # ``apply_pending()`` (bridge.runtime.control.ControlPort), or None
         self.control = None
