@@ -160,3 +160,37 @@ def test_the_engine_sends_each_frames_events_ahead_and_the_same_rows_in_order():
     kicks = sum(1 for _, v in sends if v.get("kick") == 1.0)
     assert kicks > 3 and kicks == sum(1 for _, _, v in early if "kick" in v)
     assert engine.paced_wait.count > 100
+
+
+@pytest.mark.parametrize("pacing", ["even", "asap"])
+def test_the_daemon_sends_events_ahead_only_when_pacing_evenly(pacing):
+    """``vjbridge run`` through the default mapping to a real UDP receiver: with ``--pacing
+    even`` (the default) kicks and onset rises come in packets of their own besides one tick
+    packet per frame; with ``asap`` every packet is a whole tick. Each kick is 1.0 once."""
+    import time
+
+    from tests.runtime.control_peers import EVENT_NAMES, StreamReceiver
+    from tests.runtime.peers import Bridge
+
+    stream = StreamReceiver()
+    try:
+        bridge = Bridge("run", "--demo", "--no-models", "--osc", f"127.0.0.1:{stream.port}",
+                        "--duration", "4", "--pacing", pacing)
+        assert bridge.proc.wait(timeout=60) == 0, bridge.stderr
+        bridge.stop()
+        time.sleep(0.2)
+        packets = stream.since(0.0)
+    finally:
+        stream.close()
+    events = [p for p in packets if all(a.rsplit("/", 1)[-1] in EVENT_NAMES for a, _ in p)]
+    ticks = [p for p in packets if p not in events]
+    assert len(ticks) > 150
+    kicks = [v for p in packets for a, v in p if a == "/vjbridge/kick" and v == 1.0]
+    assert len(kicks) > 3
+    if pacing == "even":
+        assert len(events) > 5
+        assert all(not any(a == "/vjbridge/kick" and v == 1.0 for a, v in p) for p in ticks)
+        assert "waiting for the frame's even-spaced time" in bridge.stderr
+    else:
+        assert events == []
+        assert "even-spaced" not in bridge.stderr
