@@ -78,6 +78,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rate", default=None, metavar="HZ",
                         help="open the audio device at this rate (default: its own rate; 22050 "
                              "is read without resampling)")
+    parser.add_argument("--pacing", choices=["even", "asap"], default="even",
+                        help="even (default): tick packets evenly spaced on the audio clock, "
+                             "about half a device block later, events sent at once; asap: each "
+                             "frame's packet the moment it is complete (spacing follows the "
+                             "device blocks)")
     parser.add_argument("--no-realtime", dest="realtime", action="store_false",
                         help="keep the engine thread at normal priority (default: SCHED_FIFO as "
                              "audio servers use, when the system grants it; else nice -10)")
@@ -203,7 +208,7 @@ def run(args: argparse.Namespace) -> int:
     rate = args.output_rate or rate
     source = _choose_source(args)
     engine = Engine(source, stages, outputs, output_rate=rate, on_loss=args.on_loss,
-                    realtime=args.realtime)
+                    realtime=args.realtime, pace=None if args.pacing == "even" else False)
     from bridge.runtime.input_watch import InputWatch
 
     engine.input_watch = InputWatch(silence_after=args.silence_after,

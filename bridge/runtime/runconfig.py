@@ -64,6 +64,9 @@ RUN_CONFIG = Section("run config", "A run-config file (vjbridge run --config FIL
     Option("silence_floor", "number", -60.0, "dBFS RMS below which the input counts as silent "
            "(run --silence-floor)", lo=-200, hi=0),
     Option("realtime", "bool", True, "ask for SCHED_FIFO for the engine thread (run --no-realtime)"),
+    Option("pacing", "choice", "even", "tick packets evenly spaced on the audio clock (even) or "
+           "each the moment its frame is complete (asap) (run --pacing)",
+           choices=("even", "asap")),
     Option("control", "str", None, "open the OSC control port [HOST:]PORT (run --control)",
            nullable=True),
     Option("status_port", "int", None, "serve the status page and /health on 127.0.0.1:PORT "
@@ -77,7 +80,7 @@ RUN_CONFIG = Section("run config", "A run-config file (vjbridge run --config FIL
 #: run-config key -> the ``vjbridge run`` option's dest it sets (outputs.* are flattened).
 _DESTS = {"device": "device", "fallback": "fallback", "demo": "demo", "mapping": "mapping",
           "on_loss": "on_loss", "output_rate": "output_rate", "block_ms": "block_ms",
-          "input_latency": "input_latency", "realtime": "realtime",
+          "input_latency": "input_latency", "realtime": "realtime", "pacing": "pacing",
           "silence_after": "silence_after", "silence_floor": "silence_floor", "control": "control",
           "status_port": "status_port", "status_interval": "status_interval",
           "log_level": "log_level", "outputs.osc": "osc", "outputs.midi": "midi"}
