@@ -53,7 +53,8 @@ def test_no_dependency_without_a_wheel_is_required_where_it_has_none():
 
 
 def test_the_daemon_core_is_required_everywhere():
-    core = {"numpy", "av", "sounddevice", "onnxruntime", "python-osc", "mido", "pyyaml"}
+    core = {"numpy", "av", "sounddevice", "onnxruntime", "python-osc", "mido", "pyyaml",
+            "threadpoolctl"}
     for env in ENVIRONMENTS:
         assert core <= _required(env), env
         assert "soxr" not in _required(env)  # the resampler is bridge's own (numpy)
