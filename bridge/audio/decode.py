@@ -91,8 +91,11 @@ def iter_audio(path, *, sample_rate: int | None = None, ahead: bool = False) -> 
     :data:`CHUNK_SECONDS` before they are downmixed and resampled (the samples are the same whatever
     the blocks: the downmix is per sample and the resampler's output does not depend on the
     split); their concatenation is the whole track. ``ahead=True`` (whole-file readers:
-    :func:`load_audio`, :func:`extract_file`) decodes on a helper thread while the caller works; the
-    live ``--file`` source keeps it off (a second busy thread starved the paced player: overruns).
+    :func:`load_audio`, :func:`extract_file`) runs the two stages as a pipeline, each on its own
+    helper thread: FFmpeg decodes second ``t + 1`` while the resampler (numpy, the GIL released)
+    works on second ``t`` and the caller on ``t - 1``; the stages and their results are the same.
+    The live ``--file`` source keeps it off (a second busy thread starved the paced player:
+    overruns).
     """
     av, container = open_media(path)
     with container:
@@ -100,11 +103,18 @@ def iter_audio(path, *, sample_rate: int | None = None, ahead: bool = False) -> 
         native = int(stream.rate)
         resampler = StreamResampler(native, sample_rate or native)
         blocks = _decoded(av, container, stream, path)
-        for block in (_ahead(blocks) if ahead else blocks):
-            yield resampler.process(block)
-        tail = resampler.flush()
-        if tail.size:
-            yield tail
+        if ahead:
+            yield from _ahead(_resampled(resampler, _ahead(blocks, "decode")), "resample")
+        else:
+            yield from _resampled(resampler, blocks)
+
+
+def _resampled(resampler: StreamResampler, blocks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    for block in blocks:
+        yield resampler.process(block)
+    tail = resampler.flush()
+    if tail.size:
+        yield tail
 
 
 def _decoded(av, container, stream, path) -> Iterator[np.ndarray]:
@@ -175,11 +185,12 @@ class _Samples:
         return _mono(self._fifo.read().to_ndarray())
 
 
-def _ahead(blocks: Iterator[np.ndarray], depth: int = 4) -> Iterator[np.ndarray]:
+def _ahead(blocks: Iterator[np.ndarray], name: str, depth: int = 4) -> Iterator[np.ndarray]:
     """``blocks``, produced by a helper thread up to ``depth`` ahead: FFmpeg's decoding and numpy's
     resampling both release the GIL, so a whole file decodes on one core while the previous
-    second is resampled (and its features computed) on the other. Errors reach the caller; closing
-    this generator early stops the helper."""
+    second is resampled on the other. Errors reach the caller; closing this generator early stops
+    the helper (and closes ``blocks``)."""
+    import contextlib
     import queue
     import threading
 
@@ -189,15 +200,16 @@ def _ahead(blocks: Iterator[np.ndarray], depth: int = 4) -> Iterator[np.ndarray]
 
     def produce() -> None:
         try:
-            for block in blocks:
-                while not stop.is_set():
-                    try:
-                        q.put(block, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
+            with contextlib.closing(blocks):  # a chained _ahead stops its own helper too
+                for block in blocks:
+                    while not stop.is_set():
+                        try:
+                            q.put(block, timeout=0.1)
+                            break
+                        except queue.Full:
+                            continue
+                    if stop.is_set():
+                        return
             item = end
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
             item = exc
@@ -208,7 +220,7 @@ def _ahead(blocks: Iterator[np.ndarray], depth: int = 4) -> Iterator[np.ndarray]
             except queue.Full:
                 continue
 
-    helper = threading.Thread(target=produce, name="vjbridge-decode", daemon=True)
+    helper = threading.Thread(target=produce, name=f"vjbridge-{name}", daemon=True)
     helper.start()
     try:
         while True:
