@@ -198,27 +198,26 @@ def _ahead(blocks: Iterator[np.ndarray], name: str, depth: int = 4) -> Iterator[
     stop = threading.Event()
     end = object()
 
+    def put(item) -> bool:
+        """Hand ``item`` over, unless the consumer has stopped (then False)."""
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
         try:
             with contextlib.closing(blocks):  # a chained _ahead stops its own helper too
                 for block in blocks:
-                    while not stop.is_set():
-                        try:
-                            q.put(block, timeout=0.1)
-                            break
-                        except queue.Full:
-                            continue
-                    if stop.is_set():
+                    if not put(block):
                         return
             item = end
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
             item = exc
-        while not stop.is_set():
-            try:
-                q.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
+        put(item)
 
     helper = threading.Thread(target=produce, name=f"vjbridge-{name}", daemon=True)
     helper.start()
