@@ -79,15 +79,15 @@ class FeatureExtractor:
         size = block.size if type(block) is np.ndarray else np.size(block)
         if size > self._one.cap:  # a batch: BLAS on this thread only (bridge.audio.blas)
             with one_blas_thread():
-                return self._process(block)
-        return self._process(block)
-
-    def _process(self, block) -> np.ndarray:
+                return self._batch(self._validated(block))
         x = self._validated(block)
-        one = self._one
-        if not self._skip and one.take(self, x.size):
-            return one.process(self, x)  # small blocks (the live engine): no reallocation
-        one.release(self)
+        if not self._skip and self._one.take(self, x.size):
+            return self._one.process(self, x)  # small blocks (the live engine): no reallocation
+        return self._batch(x)
+
+    def _batch(self, x: np.ndarray) -> np.ndarray:
+        """Every frame ``x`` completes, computed together (``batch`` frames per FFT call)."""
+        self._one.release(self)
         self.samples_seen += x.size
         if self._skip:
             dropped = min(self._skip, x.size)
