@@ -30,6 +30,8 @@ escaping is a bug. Messages name what is wrong and how to fix it::
     ├── CorpusError             the projectM corpus cannot be built: renderer missing (names the
     │   │                       apt-get line), music package unavailable, hash mismatch
     │   └── PresetError         one Milkdrop preset fails to load or render (skipped, reported)
+    ├── FolderBusyError         another long job (corpus, dataset) is writing to the same
+    │                           output folder (bridge.training.workers.folder_lock)
     ├── DeviceError             an audio input device is not found, ambiguous or cannot be opened;
     │                           the message lists the available inputs (also an OSError)
     └── ResourceError           a mapping or model vjbridge ships is missing from the installed
@@ -106,6 +108,10 @@ class SpecMismatchError(ModelError):
 
 class DatasetError(BridgeError):
     """A dataset folder (``vjbridge dataset`` output) is missing, incomplete or inconsistent."""
+
+
+class FolderBusyError(BridgeError):
+    """Another run of a long offline job holds the output folder's lock."""
 
 
 class DeviceError(BridgeError, OSError):

@@ -18,7 +18,9 @@ delivers its last sample. Complete frames of a block are computed together (one 
 matrix product per ``batch`` frames, sized to stay in cache), so a whole file goes through at
 vectorised speed. The FFT runs on FFTW when pyFFTW is installed (see :mod:`bridge.audio.fft`);
 ``threads > 1`` lets FFTW split full batches across cores (offline extraction uses it; a live
-one-frame block always runs on the calling thread).
+one-frame block always runs on the calling thread). BLAS (the mel products, the finiteness check)
+runs on the calling thread for any block larger than a few frames: :mod:`bridge.audio.blas` says
+why.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from bridge.audio.blas import one_blas_thread
 from bridge.audio.fft import WindowedPowerFFT
 from bridge.audio.melbank import MelProjector, mel_filterbank, periodic_hann
 from bridge.audio.spec import FeatureSpec
@@ -73,11 +76,18 @@ class FeatureExtractor:
     # ---------------------------------------------------------------------------------------------
     def process(self, block) -> np.ndarray:
         """Consume ``block`` and return every frame it completes, shape ``(n, n_mels + 2)``."""
+        size = block.size if type(block) is np.ndarray else np.size(block)
+        if size > self._one.cap:  # a batch: BLAS on this thread only (bridge.audio.blas)
+            with one_blas_thread():
+                return self._batch(self._validated(block))
         x = self._validated(block)
-        one = self._one
-        if not self._skip and one.take(self, x.size):
-            return one.process(self, x)  # small blocks (the live engine): no reallocation
-        one.release(self)
+        if not self._skip and self._one.take(self, x.size):
+            return self._one.process(self, x)  # small blocks (the live engine): no reallocation
+        return self._batch(x)
+
+    def _batch(self, x: np.ndarray) -> np.ndarray:
+        """Every frame ``x`` completes, computed together (``batch`` frames per FFT call)."""
+        self._one.release(self)
         self.samples_seen += x.size
         if self._skip:
             dropped = min(self._skip, x.size)

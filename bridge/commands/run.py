@@ -71,13 +71,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="when the device disappears: hold the last values (default) or idle")
     parser.add_argument("--block-ms", type=float, default=10.0,
                         help="audio block length in ms (default 10)")
-    parser.add_argument("--input-latency", default="high", metavar="S|low|high",
-                        help="driver input buffer: seconds, or PortAudio's 'low'/'high' "
-                             "(default high: safer on a busy machine; audio is delivered as soon as "
-                             "each block is ready either way)")
+    parser.add_argument("--input-latency", default="auto", metavar="S|low|high|auto",
+                        help="driver input buffer: seconds, or PortAudio's 'low'/'high' (default "
+                             "auto: low, a few ms sooner, and high from the moment the driver "
+                             "overflows at low, which the log and the status page say)")
     parser.add_argument("--rate", default=None, metavar="HZ",
                         help="open the audio device at this rate (default: its own rate; 22050 "
                              "is read without resampling)")
+    parser.add_argument("--pacing", choices=["even", "asap"], default="even",
+                        help="even (default): tick packets evenly spaced on the audio clock, "
+                             "about half a device block later, events sent at once; asap: each "
+                             "frame's packet the moment it is complete (spacing follows the "
+                             "device blocks)")
     parser.add_argument("--no-realtime", dest="realtime", action="store_false",
                         help="keep the engine thread at normal priority (default: SCHED_FIFO as "
                              "audio servers use, when the system grants it; else nice -10)")
@@ -148,15 +153,16 @@ def _open_status(args, engine):
 
 def _latency(text: str):
     from bridge.errors import ConfigError
+    from bridge.sources.device import LATENCY_WORDS
 
-    if text in ("low", "high"):
+    if text in LATENCY_WORDS:
         return text
     try:
         value = float(text)
     except ValueError:
         value = -1.0
     if not 0 < value <= 2:
-        raise ConfigError(f"--input-latency must be 'low', 'high' or seconds in (0, 2]; got {text!r}")
+        raise ConfigError(f"--input-latency: {text!r} is not low, high, auto or seconds in (0, 2]")
     return value
 
 
@@ -202,7 +208,7 @@ def run(args: argparse.Namespace) -> int:
     rate = args.output_rate or rate
     source = _choose_source(args)
     engine = Engine(source, stages, outputs, output_rate=rate, on_loss=args.on_loss,
-                    realtime=args.realtime)
+                    realtime=args.realtime, pace=None if args.pacing == "even" else False)
     from bridge.runtime.input_watch import InputWatch
 
     engine.input_watch = InputWatch(silence_after=args.silence_after,

@@ -97,8 +97,13 @@ class Outputs:
 
     def tick(self, values: AbcMapping[str, float]) -> None:
         """Route one tick of signal values and send each sink its part."""
+        self.transmit(self.router.tick(values))
+
+    def transmit(self, frame) -> None:
+        """Send each sink its part of a routed :data:`~bridge.mapping.router.Frame` (a sink the
+        mapping no longer has since it was routed is skipped)."""
         sinks = self.sinks
-        for key, items in self.router.tick(values).items():
+        for key, items in frame.items():
             sink = sinks.get(key)
             if sink is not None:
                 sink.send(items)

@@ -128,6 +128,7 @@ class Router:
         self._vectors = [(r.signal, r, slot[r.osc_key], r.osc_address)
                          for r in self.routes_ if r.size > 1]
         self._delayed = self.delay_.ticks > 0
+        self._early_done: set = set()  # routes early() sent for the frame the next tick carries
 
     @property
     def signals_used(self) -> set[str]:
@@ -150,7 +151,10 @@ class Router:
         get, new = values.get, tuple.__new__
         lists = [[]] if len(self._osc_keys) == 1 else [[] for _ in self._osc_keys]
         midi: Frame = {}
+        done = self._early_done
         for signal, r, fn, slot, address, is_int, has_midi in self._plan:
+            if done and r in done:  # early() sent this frame's value: not again, chain once
+                continue
             x = get(signal)
             if x is not None:
                 if type(x) is not float:
@@ -163,6 +167,8 @@ class Router:
                     lists[slot].append(new(OscValue, (address, int(round(y)) if is_int else y)))
                 if has_midi:
                     r.midi_outputs(y, midi)
+        if done:
+            done.clear()
         if self._vectors:  # a tuple of floats passed through (the last one held when missing)
             for signal, r, slot, address in self._vectors:
                 x = get(signal)
@@ -184,6 +190,32 @@ class Router:
             self._pending = {}
         return frame
 
+    def early(self, values: AbcMapping[str, float]) -> Frame:
+        """The routes of the signals in ``values`` (events of the frame the *next* :meth:`tick`
+        will carry, e.g. ``{"kick": 1.0}``), through their chains, now: a :data:`Frame` of just
+        those routes, for the engine to send before that frame's paced tick.
+
+        Why the next tick leaves those routes out: their chain has run for this frame (a
+        stateful transform must see each frame once), a trigger is 1.0 on *one* message (the
+        TouchDesigner component counts each 1.0 it receives) and a MIDI note fires once; the tick
+        after it carries them as usual. With an output delay (``delay_ms``) nothing goes early:
+        the event keeps its place among the delayed frames."""
+        if self._delayed:
+            return {}
+        frame: Frame = {}
+        done = self._early_done
+        for signal, r, fn, slot, address, is_int, has_midi in self._plan:
+            x = values.get(signal)
+            if x is None or r in done:
+                continue
+            x = float(x)
+            if x - x != 0.0:
+                continue
+            r.last = y = x if fn is None else fn(x)
+            r.outputs(y, frame)
+            done.add(r)
+        return frame
+
     def idle(self) -> Frame:
         """Each route's idle value (blackout / exit), per sink."""
         frame: Frame = {}
@@ -199,6 +231,7 @@ class Router:
             if r.trigger is not None:
                 r.trigger.reset()
         self.delay_.reset()
+        self._early_done.clear()
 
     def reload(self, path: str | os.PathLike) -> list[str]:
         """Validate ``path`` and switch to it; on error keep the current mapping live.
@@ -231,4 +264,5 @@ class Router:
 
 
 #: What Router._install sets: taken over from a Router built elsewhere by Router.swap.
-_INSTALLED = ("mapping", "rate", "routes_", "delay_", "_osc_keys", "_plan", "_vectors", "_delayed")
+_INSTALLED = ("mapping", "rate", "routes_", "delay_", "_osc_keys", "_plan", "_vectors", "_delayed",
+              "_early_done")

@@ -84,20 +84,23 @@ class _Sink:
 
 
 def _timed_output(output, timers, clock=time.perf_counter):
-    """Wrap a MappingOutput so the router (mapping) and the sinks (encode+send) time separately."""
-    def send(values):
-        outs = output.outputs
-        t0 = clock()
-        frame = outs.router.tick(values)
-        t1 = clock()
-        for key, items in frame.items():
-            sink = outs.sinks.get(key)
-            if sink is not None:
-                sink.send(items)
-        t2 = clock()
-        timers["mapping"].append(t1 - t0)
-        timers["encode+send"].append(t2 - t1)
-    output.send = send
+    """Wrap a MappingOutput so the router (mapping) and the sinks (encode+send) time separately,
+    whether the engine sends a frame at once (``send``) or routes it on arrival and transmits it
+    at its paced time (``route``/``route_early``/``transmit``, as the daemon does)."""
+    route, route_early, transmit = output.route, output.route_early, output.transmit
+
+    def timed(fn, key):
+        def call(arg):
+            t0 = clock()
+            out = fn(arg)
+            timers[key].append(clock() - t0)
+            return out
+        return call
+
+    output.route = timed(route, "mapping")
+    output.route_early = timed(route_early, "mapping")
+    output.transmit = timed(transmit, "encode+send")
+    output.send = lambda values: output.transmit(output.route(values))
     return output
 
 
@@ -152,7 +155,8 @@ def _pipeline(*, models, mapping, port, paced, seconds, clock=time.perf_counter,
         outputs = [_timed_output(outputs[0], timers, clock)]
     src = _Replay.make(seconds, paced=paced) if source is None else source
     engine = Engine(src, stages, outputs, output_rate=rate, timer_clock=clock,
-                    realtime=True)  # as `vjbridge run` does by default
+                    realtime=True,  # as `vjbridge run` does by default
+                    pace=None if source is not None or paced else False)  # hot loop: no waits
     start, marks = src.start, {}
 
     def timed_start():

@@ -13,9 +13,13 @@ rate (``on_loss="hold"``) or sets the outputs to their idle values once (``on_lo
 
 When packets leave. The stream resampler (:mod:`bridge.audio.resample`) hands out the samples of
 every block, held back only by its ~2.5 ms filter half-length, so a frame is complete as soon as the
-device block holding its last sample arrives, and it is sent then: packet gaps follow the device's
-block size (10 ms blocks: 10 or 20 ms apart, 16.7 ms on average). An even wall-clock grid of ticks
-(issue 9, point 3) is not in this engine yet.
+device block holding its last sample arrives: on the device's block grid (10 ms blocks: 10 or 20 ms
+apart). A source that delivers in real time (a device, the demo, a file at speed 1) is *paced*: each
+frame's packet leaves at its stream time plus the recent lateness (:class:`bridge.runtime.pacing.
+Pacer`), so packets are evenly spaced on the audio clock and a frame waits on average half a block.
+Its events do not wait: a trigger at 1.0 or a rise of onset goes out on arrival, in its own small
+packet (``send_early``: the mapping's routes of just those signals), and the paced packet leaves
+them out. A faster source (a file at ``--speed 0``) sends each frame as soon as it exists.
 
 Wake-ups. A 10 ms block completes a 60 Hz frame only every 1-2 blocks, and every wake-up of this
 thread costs ~70-150 µs of CPU at real time (caches gone after ~10 ms; tests/bench/latency/PROFILE.md).
@@ -46,6 +50,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 
 import numpy as np
 
@@ -62,6 +67,10 @@ _add_reduce = np.add.reduce
 
 #: The live feature spec: 60 frames/s (hop 368 at 22,050 Hz).
 LIVE_SPEC = FeatureSpec(fps=60.0)
+#: A paced frame due within this many seconds goes now (waking up costs about as much).
+_EARLY_OK = 0.0005
+#: The rise of ``onset`` from one frame to the next that counts as an event (sent on arrival).
+_ONSET_RISE = 0.1
 
 
 class Engine:
@@ -69,7 +78,8 @@ class Engine:
 
     def __init__(self, source, stages, outputs, *, spec: FeatureSpec = LIVE_SPEC,
                  output_rate: float = 60.0, on_loss: str = "hold", hold_after: float = 0.25,
-                 timer_clock=time.perf_counter, realtime: bool = False, events=None):
+                 timer_clock=time.perf_counter, realtime: bool = False, events=None,
+                 pace: bool | None = None):
         if not (output_rate > 0 and output_rate <= 1000):
             raise ConfigError(f"the output rate must be in (0, 1000] Hz; got {output_rate}")
         if on_loss not in ("hold", "idle"):
@@ -84,6 +94,16 @@ class Engine:
         self.extractor = FeatureExtractor(spec)
         self._hop, self._n_fft, self._sr = spec.hop_length, spec.n_fft, float(spec.sample_rate)
         self.resampler: StreamResampler | None = None
+        # even packets (see "When packets leave"); None: pace a source that delivers in real time
+        self.pace = pace
+        self.pacer = None  # bridge.runtime.pacing.Pacer while paced
+        self.early_sent = 0  # early event packets (triggers, onset rises) sent before their tick
+        self.paced_wait = Rolling()  # how long a frame waited for its paced send (s)
+        # paced frames routed and waiting for their time, oldest first: (due, packets, arrival,
+        # ready), packets = [(transmit, packet)] per output (see _route)
+        self._pending: deque = deque()
+        self._triggers: set[str] = set()
+        self._onset_before = 0.0
         # live counters, read by the status line from another thread
         self.values: dict[str, float] = {}
         self.last_frame: np.ndarray | None = None
@@ -118,6 +138,8 @@ class Engine:
         for output in self.outputs:  # outputs that report (a mapping reload) report here
             if hasattr(output, "events"):
                 output.events = events
+        if hasattr(source, "events"):  # so does a sound card (an input-latency fallback)
+            source.events = events
         # live changes: an object with a ``queue`` (truthy when changes wait) and
         # ``apply_pending()`` (bridge.runtime.control.ControlPort), or None
         self.control = None
@@ -228,6 +250,14 @@ class Engine:
         self._triggers = _trigger_names()
         self._fired_names = tuple(sorted(self._triggers)) if self.count_triggers else ()
         self.fired = dict.fromkeys(self._fired_names, 0)
+        pace = self.pace if self.pace is not None else getattr(self.source, "speed", 1.0) == 1.0
+        if pace:
+            from bridge.runtime.pacing import Pacer
+
+            self.pacer = Pacer()
+        self._pending = deque()
+        self._onset_before = 0.0
+        self._block_s = 0.0  # the newest device block's length (s), for the pacer
         polls = [o.poll for o in self.outputs if callable(getattr(o, "poll", None))]
         next_poll = time.perf_counter() + 1.0
         next_snapshot = 0.0
@@ -255,19 +285,26 @@ class Engine:
             # wait for audio up to 50 ms, but no later than a hold tick could become due (the
             # tick period once audio is hold_after late): a device that delivers in bursts no
             # longer wakes the engine ~50 times a second for nothing (CPU, issue 9)
-            block = self.source.read(timeout=min(0.05, max(
-                period, self._last_audio + self.hold_after - now)))
+            timeout = min(0.05, max(period, self._last_audio + self.hold_after - now))
+            pending = self._pending
+            if pending:  # wake for the paced frame's time, not later
+                timeout = min(timeout, max(0.0, pending[0][0] - now))
+            block = self.source.read(timeout=timeout)
+            if block is not None:
+                self._process(block, period)
+            if pending and time.perf_counter() >= pending[0][0] - _EARLY_OK:
+                self._send_pending(time.perf_counter() + _EARLY_OK)
             if block is None:
                 if self.source.finished:
                     break
                 self._gap(period)
-                continue
-            self._process(block, period)
         # a finite stream: flush the resampler so the file's last frames go out too
         if self.source.finished and self.resampler is not None and not stop.is_set():
             tail = self.resampler.flush()
             if tail.size:
                 self._frames(self.extractor.process(tail), period, None)
+        if self._pending:
+            self._send_pending()
 
     # ---- the work -------------------------------------------------------------------------------
     def _restart(self, rate: float) -> None:
@@ -281,6 +318,10 @@ class Engine:
         for stage in self.stages:
             stage.reset()
         self._next_tick = 0.0
+        if self._pending:  # the old stream's last frames go now
+            self._send_pending()
+        if self.pacer is not None:
+            self.pacer.reset()
 
     def _process(self, block, period: float) -> None:
         if block.generation != self._generation:
@@ -290,6 +331,7 @@ class Engine:
         self._idled = False
         x = block.samples
         self._consumed += x.shape[0]
+        self._block_s = x.shape[0] / block.rate if block.rate else 0.0
         mono = x[:, 0] if x.shape[1] == 1 else downmix(x)
         mono = self.input_watch.process(mono, block.arrival)  # NaN -> silence; silence state
         clock, timer, process = self.timer_clock, self.timers["extract"], self.extractor.process
@@ -353,6 +395,15 @@ class Engine:
             for name in self._fired_names:  # the status page's flashing triggers (none: ~30 ns)
                 if row.get(name):
                     fired[name] += 1
+            if self.pacer is not None and arrival is not None:
+                # routed now, in frame order (its events leave at once), transmitted at its time
+                packets = self._route(row)
+                due = self.pacer.due(t_stream, arrival, self._block_s)
+                now = time.perf_counter()
+                self._pending.append((due, packets, arrival, now))
+                if due - now <= _EARLY_OK:
+                    self._send_pending(now + _EARLY_OK)
+                continue
             sent = self._send(row)
             if arrival is not None:
                 self.latency.add(sent - arrival)
@@ -360,18 +411,63 @@ class Engine:
             waiting = ex.samples_seen - ((ex.frames_emitted - 1) * hop + n_fft)
             self.buffered.add((waiting + self.resampler.latency_samples) / sr)
 
-    def _send(self, values: dict[str, float]) -> float:
+    def _route(self, row: dict) -> list:
+        """A paced frame through each output's routing now, in frame order (stateful transforms
+        see every frame once and in order), its events sent at once: triggers at 1.0 and a rise
+        of onset by at least ``_ONSET_RISE`` (the receivers' "hit"). Returns what is left to
+        transmit at the frame's paced time: ``[(transmit, packet)]`` per output. An output with
+        ``route``/``route_early``/``transmit`` (the mapping, the raw OSC output) splits the two;
+        another gets the whole row at the frame's time through ``send``."""
+        onset = row.get("onset")
+        early = {name: 1.0 for name in self._triggers if row.get(name, 0.0) >= 0.5}
+        if onset is not None:
+            if onset - self._onset_before >= _ONSET_RISE:
+                early["onset"] = onset
+            self._onset_before = onset
         clock = self.timer_clock
         t0 = clock()
+        packets = []
         for output in self.outputs:
-            output.send(values)
+            route = getattr(output, "route", None)
+            if route is None:
+                packets.append((output.send, row))
+                continue
+            if early:
+                output.transmit(output.route_early(early))
+            packets.append((output.transmit, route(row)))
+        if early:
+            self.early_sent += 1
         self.timers["send"].add(clock() - t0)
+        return packets
+
+    def _send_pending(self, until: float = float("inf")) -> None:
+        """Transmit the paced frames due by ``until`` (all by default), oldest first."""
+        pending, clock = self._pending, self.timer_clock
+        while pending and pending[0][0] <= until:
+            due, packets, arrival, ready = pending.popleft()
+            t0 = clock()
+            for transmit, packet in packets:
+                transmit(packet)
+            self.timers["send"].add(clock() - t0)
+            sent = self._sent()
+            self.paced_wait.add(sent - ready)
+            self.latency.add(sent - arrival)
+
+    def _sent(self) -> float:
         sent = time.perf_counter()
         self.ticks += 1
         self._last_send = sent
         if self.first_packet_at is None:
             self.first_packet_at = sent
         return sent
+
+    def _send(self, values: dict[str, float]) -> float:
+        clock = self.timer_clock
+        t0 = clock()
+        for output in self.outputs:
+            output.send(values)
+        self.timers["send"].add(clock() - t0)
+        return self._sent()
 
     def _gap(self, period: float) -> None:
         """No audio: after ``hold_after`` s, hold the last values (re-sent) or go idle once."""

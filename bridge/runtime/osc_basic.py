@@ -34,19 +34,38 @@ class OscOutput:
         self.sink: OscSink | None = None
         self._names: tuple[str, ...] = ()
         self._addresses: list[str] = []
+        self._early: dict[str, float] = {}  # address -> value send_early sent for the next tick
 
     def start(self) -> None:
         self.sink = OscSink("raw", host=self.host, port=self.port, protocol="udp",
                             bundle=self.bundle)
 
     def send(self, values: dict[str, float]) -> None:
+        self.transmit(self.route(values))
+
+    # paced sending (bridge.runtime.engine): route at the frame's arrival, transmit at its time
+    def route(self, values: dict[str, float]) -> list:
         if tuple(values) != self._names:  # names change rarely: re-build the addresses
             self._names = tuple(values)
             self._addresses = [f"{self.prefix}/{k}" for k in values]
             self.sink.set_idle([OscValue(a, self.idle_value) for a in self._addresses])
             self.info.invalidate()
             self.info.announce()  # the first tick's names are the schema: say so at once
-        self.sink.send([OscValue(a, v) for a, v in zip(self._addresses, values.values())])
+        items = [OscValue(a, v) for a, v in zip(self._addresses, values.values())]
+        if self._early:  # the frame's events went ahead (route_early): not twice
+            early, self._early = self._early, {}
+            items = [it for it in items if early.get(it[0], it) != it[1]]
+        return items
+
+    def route_early(self, values: dict[str, float]) -> list:
+        """A frame's events (the engine's triggers and onset rises), to transmit now; ``route``
+        of the same frame leaves them out (a trigger is 1.0 on one message)."""
+        items = [OscValue(f"{self.prefix}/{k}", float(v)) for k, v in values.items()]
+        self._early.update(items)
+        return items
+
+    def transmit(self, items: list) -> None:
+        self.sink.send(items)
 
     def schema(self) -> dict:
         """Every signal sent, raw (:func:`bridge.runtime.stream_schema.describe_raw`): the names of

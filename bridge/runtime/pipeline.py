@@ -222,6 +222,18 @@ class MappingOutput:
     def send(self, values: dict[str, float]) -> None:
         self.outputs.tick(values)
 
+    # paced sending (bridge.runtime.engine): route at the frame's arrival, transmit at its time
+    def route_early(self, values: dict[str, float]):
+        """The routes of a frame's events (:meth:`Router.early`), to transmit now, before
+        ``route`` of the same frame."""
+        return self.outputs.router.early(values)
+
+    def route(self, values: dict[str, float]):
+        return self.outputs.router.tick(values)
+
+    def transmit(self, frame) -> None:
+        self.outputs.transmit(frame)
+
     def poll(self) -> None:
         """Once a second, on the engine thread: make a reloaded mapping the watcher finished live
         (assignments only), then announce the schema."""

@@ -93,7 +93,11 @@ class StatusLine:
                    if getattr(e, "refused", 0) else "")
                 + f"{e.source.overruns} overruns, "
                 f"{e.source.xruns} xruns, {e.restarts} stream restarts{first}\n"
-                f"vjbridge: block arrival -> packet sent {e.latency.summary_ms()}; audio buffered "
+                f"vjbridge: block arrival -> packet sent {e.latency.summary_ms()}"
+                + (f" (of which waiting for the frame's even-spaced time "
+                   f"{e.paced_wait.summary_ms()}; {e.early_sent} event packets sent ahead of "
+                   "their frame)" if getattr(e, "pacer", None) is not None else "")
+                + "; audio buffered "
                 f"in the pipeline (resampler hold-back + part hop) {e.buffered.summary_ms()}; "
                 f"driver input latency {e.source.input_latency * 1e3:.1f} ms; each frame spans "
                 f"{e.spec.window_seconds * 1e3:.0f} ms of audio")

@@ -12,6 +12,11 @@ Why the structure:
   re-initialises it (``sd._terminate(); sd._initialize()``) to see a device that came back. When the
   device is found again the stream reopens, :attr:`generation` bumps (the engine resets its
   resampler and extractor: the audio is discontinuous) and a second log line says so.
+* ``latency="auto"`` (``vjbridge run``'s default) opens at PortAudio's "low" input latency (the
+  driver's smaller buffer: 3-6 ms sooner on a PulseAudio device, tests/bench/latency) and falls
+  back to "high" once, saying so, when the driver overflows there (:data:`FALLBACK_OVERFLOWS`
+  after the stream's first second): a machine that cannot keep up gets a steady input instead
+  of drop-outs, and the operator reads why in the log and on the status page.
 """
 
 from __future__ import annotations
@@ -25,6 +30,12 @@ from bridge.sources.base import LOST, RUNNING, STARTING
 from bridge.sources.supervised import SupervisedSource
 
 log = logging.getLogger(__name__)
+
+#: Driver overflows at the low input latency, after a stream's first second, that make
+#: ``latency="auto"`` reopen at "high" (one at the start of a stream is common and harmless).
+FALLBACK_OVERFLOWS = 2
+#: Input latencies a device accepts besides seconds: PortAudio's two, and auto (see above).
+LATENCY_WORDS = ("low", "high", "auto")
 
 
 def input_devices(devices) -> list[dict]:
@@ -95,7 +106,13 @@ class DeviceSource(SupervisedSource):
         self.rate = rate  # None: the device's own default rate (bridge.sources.rate)
         self.query = query
         self.block_seconds = float(block_seconds)
-        self.latency = latency  # PortAudio's suggested input latency: the driver buffer's size
+        # PortAudio's suggested input latency (the driver buffer's size); auto: low, then high
+        # for good once the driver overflows at low (see the module docstring)
+        self.fallback_latency = "high" if latency == "auto" else None
+        self.latency = "low" if latency == "auto" else latency
+        self.events = None  # the engine's event record (bridge.runtime.events), set by the engine
+        self._opened_at = 0.0
+        self._overflows_at_open = 0
         self.max_channels = int(channels)
         self.device: dict | None = None
         self._stream = None  # its finished callback sets _ended
@@ -152,6 +169,8 @@ class DeviceSource(SupervisedSource):
         self._stream = stream
         self.input_latency = float(stream.latency)
         self.device = device
+        self._opened_at = time.perf_counter()
+        self._overflows_at_open = self.xruns
 
     def _close(self) -> None:
         stream, self._stream = self._stream, None
@@ -189,6 +208,34 @@ class DeviceSource(SupervisedSource):
         if self._ended.is_set() or stalled or not self._stream.active:
             return "stopped delivering audio" if stalled else "disappeared"
         return None
+
+    def _watch(self) -> None:
+        """While running at "low" under ``latency="auto"``: overflows after the stream's first
+        second mean the driver cannot keep up; reopen once at "high" and say so."""
+        if self.fallback_latency is None:
+            return
+        if time.perf_counter() - self._opened_at < 1.0:
+            self._overflows_at_open = self.xruns
+            return
+        overflows = self.xruns - self._overflows_at_open
+        if overflows < FALLBACK_OVERFLOWS:
+            return
+        low, self.latency, self.fallback_latency = self.latency, self.fallback_latency, None
+        message = (f"audio input {self.device['name']!r} overflowed {overflows} times at input "
+                   f"latency {low!r}: reopened at {self.latency!r} (more delay, no drop-outs; "
+                   f"--input-latency {low} keeps {low})")
+        if self.events is not None:
+            self.events.emit("audio", message, level=logging.WARNING)
+        else:
+            log.warning("%s", message)
+        device = self.device
+        self._close()
+        self.generation += 1  # the engine resets its pipeline: the audio is discontinuous
+        try:
+            self._open(device)
+        except DeviceError as exc:
+            log.warning("%s", exc)
+            self._lose("could not be reopened")
 
     def _input_name(self) -> str:
         return self.device["name"] if self.device else self.query

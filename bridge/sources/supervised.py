@@ -53,6 +53,10 @@ class SupervisedSource(Source):
     def _input_name(self) -> str:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def _watch(self) -> None:
+        """Called by the supervisor every 0.1 s while the input delivers; nothing by default
+        (the sound card's auto input latency uses it)."""
+
     def _stalled(self) -> bool:
         return time.perf_counter() - self._last_callback > self.stall_seconds
 
@@ -84,6 +88,8 @@ class SupervisedSource(Source):
                 why = self._loss_reason()
                 if why is not None:
                     self._lose(why)
+                else:
+                    self._watch()
             elif self.state == LOST and time.perf_counter() >= self._next_retry:
                 self._next_retry = time.perf_counter() + self.retry_seconds
                 self._retry()

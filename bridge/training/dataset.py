@@ -319,9 +319,19 @@ def _write_manifest(out: Path, specs, done: list[dict], skipped: list[dict]) -> 
 def build_dataset(inputs: list[str], out: str, *, fps: list[float], jobs: int = 2,
                   sample_rate: int = 22050, report=print, progress: bool = True,
                   group_regex: str | None = None) -> dict:
-    """Build (or resume) ``out`` from ``inputs``; returns the manifest dict."""
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    import multiprocessing as mp
+    """Build (or resume) ``out`` from ``inputs``; returns the manifest dict. One run at a time
+    writes a folder (:func:`bridge.training.workers.folder_lock`)."""
+    from bridge.training.workers import folder_lock
+
+    with folder_lock(out, "vjbridge dataset"):
+        return _build_dataset(inputs, out, fps=fps, jobs=jobs, sample_rate=sample_rate,
+                              report=report, progress=progress, group_regex=group_regex)
+
+
+def _build_dataset(inputs, out, *, fps, jobs, sample_rate, report, progress, group_regex) -> dict:
+    from concurrent.futures import as_completed
+
+    from bridge.training.workers import process_pool
 
     videos = discover(inputs, group_regex)
     seen, unique = set(), []
@@ -353,8 +363,7 @@ def build_dataset(inputs: list[str], out: str, *, fps: list[float], jobs: int = 
                 collect(_process_video(v, str(outp), specs))
                 bar.advance(task)
         else:
-            with ProcessPoolExecutor(max_workers=min(jobs, len(unique)),
-                                     mp_context=mp.get_context("spawn")) as pool:
+            with process_pool(min(jobs, len(unique))) as pool:
                 futures = [pool.submit(_process_video, v, str(outp), specs) for v in unique]
                 for fut in as_completed(futures):
                     collect(fut.result())

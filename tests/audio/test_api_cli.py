@@ -61,12 +61,25 @@ def test_bench_reports_numbers():
 
 
 def test_bench_with_a_file_times_the_whole_file_against_librosa_load():
+    """At 8 and 60 fps, on both clocks (wall and process CPU), medians and p95, and the ratios."""
     from tests.conftest import MUSIC
 
     path = str(MUSIC / "wesnoth-battle.ogg")
     done = subprocess.run(VJBRIDGE + ["bench", "--file", path, "--frames", "300", "--repeat", "2",
                                       "--json", "--extractor-only"],
                           capture_output=True, text=True, check=True)
-    f = json.loads(done.stdout)["file"]
-    assert f["path"] == path and f["runs"] == 3
-    assert f["ours_s"] > 0 and f["librosa_s"] > 0 and f["speedup"] == f["librosa_s"] / f["ours_s"]
+    files = json.loads(done.stdout)["file"]
+    assert [f["fps"] for f in files] == [8.0, 60.0]
+    for f in files:
+        assert f["path"] == path and f["runs"] == 3
+        for who in ("ours", "librosa"):
+            assert 0 < f[f"{who}_s"] <= f[f"{who}_p95_s"]
+            assert 0 < f[f"{who}_cpu_s"] <= f[f"{who}_cpu_p95_s"]
+        assert f["speedup"] == f["librosa_s"] / f["ours_s"]
+        assert f["speedup_cpu"] == f["librosa_cpu_s"] / f["ours_cpu_s"]
+    text = subprocess.run(VJBRIDGE + ["bench", "--file", path, "--frames", "300", "--repeat", "2",
+                                      "--extractor-only"], capture_output=True, text=True,
+                          check=True).stdout
+    lines = [line for line in text.splitlines() if line.startswith("whole file")]
+    assert len(lines) == 2 and all(" CPU (p95 " in line and "ours / librosa" in line
+                                   for line in lines)

@@ -102,7 +102,8 @@ def run(*, frames: int, port: int, paced: bool = False, per_stage: bool = False,
     stages, outputs, rate = build(spec, mapping="default", models=None, osc=f"127.0.0.1:{port}")
     acc: dict[str, int] = {}
     marks = _Marks(outputs[0], acc if per_stage else None)
-    engine = Engine(_Replay.make(seconds, paced=paced), stages, [marks], output_rate=rate)
+    engine = Engine(_Replay.make(seconds, paced=paced), stages, [marks], output_rate=rate,
+                    pace=None if paced else False)  # queued blocks: no paced waits
     if per_stage:
         from bridge.audio.resample import StreamResampler
 

@@ -6,7 +6,9 @@ win_amd64, macosx_14_0_arm64, macosx_11_0_arm64, macosx_14_0_x86_64, macosx_10_9
 manylinux_2_28_x86_64, Python 3.11-3.13); the test proves pyproject's markers leave each such
 dependency out there, and that an extra still lets a user with a compiler (or a newer macOS) ask
 for it. Everything else had a wheel everywhere (sounddevice's Windows/macOS wheels include
-PortAudio). Re-check the table when a dependency is added or its pin raised.
+PortAudio). Re-check the table when a dependency is added or its pin raised: threadpoolctl (added
+2026-12-02, the same command for win_amd64 and macosx_11_0_arm64, Python 3.13) is one pure-Python
+wheel (py3-none-any).
 """
 
 from __future__ import annotations
@@ -53,7 +55,8 @@ def test_no_dependency_without_a_wheel_is_required_where_it_has_none():
 
 
 def test_the_daemon_core_is_required_everywhere():
-    core = {"numpy", "av", "sounddevice", "onnxruntime", "python-osc", "mido", "pyyaml"}
+    core = {"numpy", "av", "sounddevice", "onnxruntime", "python-osc", "mido", "pyyaml",
+            "threadpoolctl"}
     for env in ENVIRONMENTS:
         assert core <= _required(env), env
         assert "soxr" not in _required(env)  # the resampler is bridge's own (numpy)

@@ -14,6 +14,10 @@ from pythonosc.osc_packet import OscPacket
 INFO = "/vjbridge/_info"
 
 
+#: Signals the daemon sends ahead of their tick, in packets of their own (bridge.runtime.engine).
+EVENT_NAMES = frozenset({"onset", "kick", "snare", "beat"})
+
+
 class StreamReceiver:
     """Collects every datagram on a UDP port: ``(arrival, [(address, value), ...])``."""
 
@@ -45,6 +49,12 @@ class StreamReceiver:
         """The data packets (not ``/vjbridge/_info``) that arrived in ``t0 <= t < t1``."""
         return [m for t, m in list(self.packets) if t >= t0 and (t1 is None or t < t1)
                 and not (len(m) == 1 and m[0][0] == INFO)]
+
+    def ticks(self, t0: float, t1: float | None = None) -> list[list[tuple[str, object]]]:
+        """The tick packets among :meth:`since`: not the events the daemon sends ahead of their
+        tick (packets of trigger and onset addresses only)."""
+        return [m for m in self.since(t0, t1)
+                if any(a.rsplit("/", 1)[-1] not in EVENT_NAMES for a, _ in m)]
 
     def info(self, t0: float, timeout: float = 5.0) -> dict:
         """The schema of the first ``/vjbridge/_info`` that arrives at or after ``t0``."""

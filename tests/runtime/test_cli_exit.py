@@ -74,7 +74,12 @@ def test_a_python_host_outlives_a_run_it_stopped():
         sys.argv = ["vjbridge"]
         atexit.register(time.sleep, 2.5)  # runs after any hook registered later (LIFO)
         from bridge import cli
-        threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT)).start()
+        def interrupt():  # once the run is inside its stop-signal handlers (the engine runs)
+            while not any(t.name == "engine" for t in threading.enumerate()):
+                time.sleep(0.05)
+            time.sleep(0.5)
+            os.kill(os.getpid(), signal.SIGINT)
+        threading.Thread(target=interrupt, daemon=True).start()
         code = cli.main(["run", "--demo", "--no-models", "--mapping", "none", "--osc",
                          "127.0.0.1:9", "--duration", "30", "--no-realtime"])
         time.sleep(2.5)

@@ -366,7 +366,8 @@ def test_the_engine_waits_longer_for_audio_while_it_flows_and_at_the_tick_rate_o
     audio is ``hold_after`` late, it reads at the tick period (held values go out on time)."""
     blocks = [np.zeros((220, 1), np.float32) for _ in range(40)]
     src = Queued(blocks, LIVE_SPEC.sample_rate, finish=False)
-    engine = Engine(src, [FeatureColumns(LIVE_SPEC)], [Recorder([])], hold_after=0.2)
+    # not paced: a paced frame waiting for its time shortens the wait (test_pacing.py)
+    engine = Engine(src, [FeatureColumns(LIVE_SPEC)], [Recorder([])], hold_after=0.2, pace=False)
     engine.run(duration=0.8)
     period = 1.0 / engine.output_rate
     assert engine.held_ticks > 0
@@ -388,7 +389,8 @@ def test_downmix_is_the_mean_bit_for_bit(channels):
 
 
 class CountingDemo(DemoSource):
-    """The demo source counting the engine's wake-ups (reads that had to wait for a block)."""
+    """The demo source counting the engine's wake-ups by a pushed block (not its time-outs, which
+    pacing uses to send a frame at its time)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -398,8 +400,9 @@ class CountingDemo(DemoSource):
 
         class Counted:
             def get(inner, timeout=None):
-                self.wakeups += 1
-                return wake.get(timeout=timeout)
+                item = wake.get(timeout=timeout)  # a time-out (a paced send's time) raises
+                self.wakeups += 1  # woken by a push
+                return item
 
             def put(inner, item):
                 wake.put(item)

@@ -78,7 +78,7 @@ def test_any_option_values_give_a_config_error_or_a_one_line_usage_error(pairs):
     (["--status-interval", "0"], "--status-interval must be"),
     (["--osc", "1:²"], "--osc:"),
     (["--control", "9" * 400], "--control"),
-    (["--input-latency", "nan"], "--input-latency must be"),
+    (["--input-latency", "nan"], "--input-latency: 'nan' is not low, high, auto or seconds"),
 ])
 def test_the_probes_nonsense_options_are_one_line_and_exit_1(argv, says, capsys):
     assert main(["run", "--demo", "--no-models", *argv]) == 1

@@ -80,6 +80,7 @@ class Tee:
         self.events: dict[str, int] = {}
         self.addresses: list[str] = []
         self.datagrams = 0
+        self.stamps: list[float] = []  # monotonic arrival time of each datagram
         self.infos: list[list] = []
         self.last: dict[str, float] = {}
         self.running = True
@@ -96,6 +97,7 @@ class Tee:
                 return
             with self.lock:
                 self.datagrams += 1
+                self.stamps.append(time.monotonic())
                 for timed in OscPacket(data).messages:
                     msg = timed.message
                     if msg.address not in self.addresses:

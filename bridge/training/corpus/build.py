@@ -219,11 +219,20 @@ def build(out, jobs: list[Job], *, n_jobs: int = 2, debs: str | None = None,
           progress: bool = True, tracks_path: Path = music.TRACKS_JSON,
           presets_path: Path = PRESETS_JSON) -> dict:
     """Render every job not already complete in ``out``; write ``out/manifest.json``."""
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    import multiprocessing
+    from bridge.training.workers import folder_lock
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    with folder_lock(out, "vjbridge corpus"):
+        return _build(out, jobs, n_jobs=n_jobs, debs=debs, progress=progress,
+                      tracks_path=tracks_path, presets_path=presets_path)
+
+
+def _build(out: Path, jobs: list[Job], *, n_jobs, debs, progress, tracks_path,
+           presets_path) -> dict:
+    from concurrent.futures import as_completed
+
+    from bridge.training.workers import process_pool
+
     for package in sorted({j.package for j in jobs}):  # fetch once, here, not in every worker
         music.fetch_package(package, debs=Path(debs) if debs else None)
     entries, todo, failed = [], [], []
@@ -234,8 +243,7 @@ def build(out, jobs: list[Job], *, n_jobs: int = 2, debs: str | None = None,
     bar = _Bar(len(jobs), cached, enabled=progress)
     try:
         if todo:
-            ctx = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=max(1, n_jobs), mp_context=ctx) as pool:
+            with process_pool(n_jobs) as pool:
                 futures = {pool.submit(render_job, out, job, debs=debs,
                                        tracks_path=str(tracks_path)): job for job in todo}
                 try:

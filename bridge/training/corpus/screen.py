@@ -237,9 +237,10 @@ def run_screening(out, n: int, *, seed: int = 0, n_jobs: int = 2, keep: int | No
 
     ``tracks_path``/``screen_tracks``: the track list and the ids whose middle excerpts are the
     screening music; ``exclude``: earlier preset lists whose presets are never candidates."""
-    import multiprocessing
     import sys
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import as_completed
+
+    from bridge.training.workers import folder_lock, process_pool
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -253,8 +254,7 @@ def run_screening(out, n: int, *, seed: int = 0, n_jobs: int = 2, keep: int | No
     screening_audio(debs, tracks_path=tracks_path, screen_tracks=screen_tracks)
     tty = progress and sys.stderr.isatty()
     if todo:
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=max(1, n_jobs), mp_context=ctx) as pool, \
+        with folder_lock(out, "vjbridge corpus --screen"), process_pool(n_jobs) as pool, \
                 open(log, "a") as sink:
             futures = [pool.submit(_screen_worker, p, debs, tracks_path, screen_tracks)
                        for p in todo]

@@ -181,9 +181,11 @@ def analyse(raw: dict, n_clicks: int, period: float) -> dict:
     paired = analysis.pair(arrivals, peer.detections)
     detectors["aubio onset"] = analysis.latency_stats(paired["latencies"], paired["false"])
     per_click["aubio onset"] = paired["latencies"]
-    data = sorted({(m.datagram, m.stamp) for m in raw["messages"]
-                   if not m.address.endswith("/_info")})
+    # the paced packets: those that carry rms, a continuous signal in every tick; the others are
+    # the frames' events sent ahead of them (and /_info)
+    data = sorted({(m.datagram, m.stamp) for m in raw["messages"] if m.address.endswith("/rms")})
     stamps = [s for _, s in data if t0 <= s <= t1]
+    early = {m.datagram for m in raw["messages"] if t0 <= m.stamp <= t1} - {d for d, _ in data}
     intervals = ref.block_intervals()
     # PortAudio hands a client its 64-frame blocks in bursts (callbacks ~0.05 ms apart); the
     # spacing of the bursts is the reference's real time resolution
@@ -191,7 +193,7 @@ def analyse(raw: dict, n_clicks: int, period: float) -> dict:
     return {
         "clicks": n_clicks, "clicks_at_reference": int(arrivals.size),
         "load_before": raw["load_before"], "load_after": raw["load_after"],
-        "detectors": detectors, "packets": analysis.gap_stats(stamps, period), "cpu": raw["cpu"],
+        "detectors": detectors, "packets": analysis.gap_stats(stamps, period) | {"early": len(early)}, "cpu": raw["cpu"],
         "reference": {"stream_latency_ms": ref.latency * 1e3, "overflows": ref.overflows,
                       "block_interval_median_ms": float(np.median(intervals) * 1e3),
                       "block_interval_max_ms": float(intervals.max() * 1e3),

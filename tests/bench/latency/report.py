@@ -22,10 +22,12 @@ def format_run(r: dict, k: int, runs: int) -> str:
     lb, la = r["load_before"], r["load_after"]
     engine = ("engine thread ?" if c["engine_pct"] is None
               else f"engine thread {c['engine_pct']:.1f} %")
-    packets = (f"  packets at the receiver: {p['packets']} in the run, gaps median "
+    packets = (f"  tick packets at the receiver (those with rms): {p['packets']} in the run, "
+               f"gaps median "
                f"{p['median_ms']:.1f} ms, p95 {p['p95_ms']:.1f}, max {p['max_ms']:.1f}; "
                f"{100 * p['under_2ms']:.0f} % under 2 ms; |gap - {p['period_ms']:.2f} ms| p95 "
-               f"{p['jitter_p95_ms']:.1f} ms" if "median_ms" in p else "  packets: none")
+               f"{p['jitter_p95_ms']:.1f} ms; {p.get('early', 0)} event packets sent ahead of "
+               "their tick" if "median_ms" in p else "  packets: none")
     return "\n".join([
         f"run {k}/{runs}: {r['clicks_at_reference']}/{r['clicks']} clicks at the reference; load "
         f"{lb[0]:.2f} -> {la[0]:.2f} (1-min avg); reference blocks arrive in bursts "
