@@ -21,6 +21,13 @@ Its events do not wait: a trigger at 1.0 or a rise of onset goes out on arrival,
 packet (``send_early``: the mapping's routes of just those signals), and the paced packet leaves
 them out. A faster source (a file at ``--speed 0``) sends each frame as soon as it exists.
 
+Wake-ups. A 10 ms block completes a 60 Hz frame only every 1-2 blocks, and every wake-up of this
+thread costs ~70-150 µs of CPU at real time (caches gone after ~10 ms; tests/bench/latency/PROFILE.md).
+So after each block the engine tells the source how many samples its next frame needs
+(``source.wake_at``, through :meth:`StreamResampler.inputs_for`) and the source wakes it only when
+they are in (:mod:`bridge.sources.base`): the blocks before wait in the queue and are processed on
+the same wake-up, in order, so a frame leaves when the block that completes it arrives, as before.
+
 Latency is measured where it happens: for every block that leads to a packet, ``sent - arrival``
 (arrival = the time the callback received the block). Audio buffered inside the pipeline (the
 resampler's hold-back plus samples waiting for the next hop) is measured separately, per tick.
@@ -239,6 +246,7 @@ class Engine:
         self._last_audio = time.perf_counter()
         self._last_send = 0.0
         self._idled = False
+        self._consumed = 0  # samples read from the source (its ``pushed`` counts the same way)
         self._triggers = _trigger_names()
         self._fired_names = tuple(sorted(self._triggers)) if self.count_triggers else ()
         self.fired = dict.fromkeys(self._fired_names, 0)
@@ -322,10 +330,9 @@ class Engine:
         self._last_audio = time.perf_counter()
         self._idled = False
         x = block.samples
+        self._consumed += x.shape[0]
         self._block_s = x.shape[0] / block.rate if block.rate else 0.0
-        # the downmix as one C reduction: x.mean(axis=1) runs numpy's Python-level _mean (~12 %
-        # of the engine's Python samples on a stereo device); the same sums, the same division
-        mono = x[:, 0] if x.shape[1] == 1 else _add_reduce(x, axis=1) / x.shape[1]
+        mono = x[:, 0] if x.shape[1] == 1 else downmix(x)
         mono = self.input_watch.process(mono, block.arrival)  # NaN -> silence; silence state
         clock, timer, process = self.timer_clock, self.timers["extract"], self.extractor.process
         t0 = clock()
@@ -342,6 +349,12 @@ class Engine:
                 for i in range(n):
                     timer.add(share)
                     self._frames(frames[i:i + 1], period, block.arrival, first + i)
+        # sleep until the next frame can be complete: the blocks before it wait in the source's
+        # queue and are read on that wake-up, one wake-up per frame instead of per block (~70-150
+        # µs of CPU each at real time; bridge.sources.base)
+        ex, rs = self.extractor, self.resampler
+        self.source.wake_at = self._consumed + rs.inputs_for(
+            ex.frames_emitted * self._hop + self._n_fft) - rs.samples_in
 
     def _frames(self, frames: np.ndarray, period: float, arrival: float | None,
                 first: int | None = None) -> None:
@@ -512,6 +525,24 @@ class Engine:
         out.update(low=float(frame[:third].mean()), mid=float(frame[third:2 * third].mean()),
                    high=float(frame[2 * third:n].mean()), db=1.0)
         return out
+
+
+def downmix(x: np.ndarray) -> np.ndarray:
+    """``x.mean(axis=1)`` of a ``(n, channels)`` block, bit for bit, at a third of its cost.
+
+    ``mean`` runs numpy's Python-level ``_mean`` (~12 % of the engine's Python samples on a stereo
+    device, once), and ``np.add.reduce(x, axis=1)`` walks a 2-wide axis in an inner loop per row
+    (~15 % of them on the pulse daemon after that). Below 8 terms numpy's reduction adds in order,
+    ``x0 + x1 + ...``, so column additions give the same sums (tests/runtime/test_engine.py checks
+    1-12 channels); from 8 channels on its pairwise summation is kept."""
+    c = x.shape[1]
+    if c >= 8:
+        return _add_reduce(x, axis=1) / c
+    mono = x[:, 0] + x[:, 1]
+    for j in range(2, c):
+        mono += x[:, j]
+    mono /= c
+    return mono
 
 
 def _trigger_names() -> set[str]:

@@ -96,6 +96,7 @@ class PacedSource(Source):
         while not self._stop.is_set():
             try:
                 self._queue.put(item, timeout=0.1)
+                self._queued(block.size)
                 return True
             except queue.Full:
                 continue

@@ -374,3 +374,55 @@ def test_the_engine_waits_longer_for_audio_while_it_flows_and_at_the_tick_rate_o
     assert max(src.timeouts) == 0.05
     assert all(period - 1e-9 <= t <= 0.05 for t in src.timeouts)
     assert src.timeouts[-1] == period  # the audio stopped long ago: held at the tick rate
+
+
+@pytest.mark.parametrize("channels", range(2, 13))
+def test_downmix_is_the_mean_bit_for_bit(channels):
+    from bridge.runtime.engine import downmix
+
+    rng = np.random.default_rng(channels)
+    for scale in (1e-4, 0.3, 1.0, 7.0):
+        x = (rng.standard_normal((480, channels)) * scale).astype(np.float32)
+        want = x.mean(axis=1)
+        got = downmix(x)
+        assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+
+
+class CountingDemo(DemoSource):
+    """The demo source counting the engine's wake-ups by a pushed block (not its time-outs, which
+    pacing uses to send a frame at its time)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.blocks = 0
+        self.wakeups = 0
+        wake = self._wake
+
+        class Counted:
+            def get(inner, timeout=None):
+                item = wake.get(timeout=timeout)  # a time-out (a paced send's time) raises
+                self.wakeups += 1  # woken by a push
+                return item
+
+            def put(inner, item):
+                wake.put(item)
+
+        self._wake = Counted()
+
+    def _push(self, samples, arrival=None):
+        self.blocks += 1
+        super()._push(samples, arrival)
+
+
+@pytest.mark.parametrize("rate", [22050, 48000])
+def test_the_engine_wakes_once_per_frame_not_per_block(rate):
+    """10 ms blocks complete a 60 Hz frame every 1-2 blocks: the engine sleeps through the blocks
+    that complete none (they wait in the queue) and still sends every frame."""
+    src = CountingDemo(rate, block_seconds=0.01, seconds=1.5)
+    out = Recorder([])
+    engine = Engine(src, [FeatureColumns(LIVE_SPEC)], [out])
+    engine.run(duration=5.0)
+    assert src.blocks >= 140 and engine.frames >= 80
+    # one packet per frame, none lost (plus held ones if a loaded machine stalled the demo 0.25 s)
+    assert len(out.sent) == engine.frames + engine.held_ticks
+    assert src.wakeups <= engine.frames + 5  # not one per block (~150)

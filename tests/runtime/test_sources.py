@@ -127,3 +127,49 @@ def test_a_paced_source_that_waits_for_its_next_block_stops_at_once():
     src.stop()
     assert time.perf_counter() - t0 < 1.0  # the producer's sleeps are short: stop() joined it
     assert not src._thread.is_alive() and src.state == "stopped"
+
+
+def test_a_reader_sleeps_until_the_samples_it_asked_for_are_pushed():
+    """The engine's one wake-up per frame (bridge.sources.base): with ``wake_at`` set, pushes
+    below it leave a waiting reader asleep (the blocks stay queued, in order); the push that
+    reaches it wakes the reader at once; at the time-out the queued blocks are still read."""
+    import threading
+
+    src = Source(queue_blocks=16)
+    src.sample_rate = 100.0
+    src.wake_at = 30  # three blocks of 10 samples
+    got, woke = [], []
+
+    def reader():
+        got.append(src.read(timeout=5.0))
+        woke.append(src.pushed)
+
+    t = threading.Thread(target=reader)
+    t.start()
+    for i in range(3):
+        time.sleep(0.15)
+        assert not got or i == 2  # asleep while the count is below 30
+        src._push(np.full((10, 1), i, dtype=np.float32))
+    t.join(timeout=5.0)
+    assert woke == [30] and got[0].samples[0, 0] == 0  # woken by the third push: the oldest block
+    assert [src.read(timeout=0.01).samples[0, 0] for _ in range(2)] == [1, 2]
+    src.wake_at = 100
+    src._push(np.full((10, 1), 3, dtype=np.float32))  # queued below the count: read at once
+    assert src.read(timeout=1.0).samples[0, 0] == 3
+    t0 = time.perf_counter()
+    assert src.read(timeout=0.2) is None  # nothing queued: the time-out still ends the wait
+    assert time.perf_counter() - t0 >= 0.19
+
+
+def test_without_a_wake_count_every_push_wakes_the_reader():
+    import threading
+
+    src = Source(queue_blocks=16)
+    src.sample_rate = 100.0
+    got = []
+    t = threading.Thread(target=lambda: got.append(src.read(timeout=5.0)))
+    t.start()
+    time.sleep(0.1)
+    src._push(np.ones((1, 1), dtype=np.float32))
+    t.join(timeout=5.0)
+    assert got and got[0] is not None and src.pushed == 1
