@@ -30,13 +30,14 @@ src.start()
 time.sleep(1.3)
 first = [src.latency, src.input_latency, src.generation]
 src.xruns += 2  # two overflows reported by the driver after the stream's first second
-time.sleep(0.6)
-while src.read(timeout=0.2) is not None:
-    pass
-time.sleep(0.3)
-after = 0
-while src.read(timeout=0.2) is not None:
-    after += 1
+time.sleep(0.6)  # the supervisor reopens the stream
+def count(seconds):  # blocks read in `seconds` (the stream never pauses: a bounded drain)
+    n, end = 0, time.monotonic() + seconds
+    while time.monotonic() < end:
+        n += src.read(timeout=0.05) is not None
+    return n
+count(0.5)
+after = count(0.5)
 print(json.dumps({"first": first, "now": [src.latency, src.input_latency, src.generation],
                   "state": src.state, "after": after,
                   "events": [e.message for e in events.recent(kind="audio")]}))

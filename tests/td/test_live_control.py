@@ -40,7 +40,9 @@ def test_tuning_reaches_the_running_daemon(tmp_path):
         assert not session.control.problems
         run([p], 2.5)
         pps = statistics.median(f["packets_per_sec"] for f in p.frames[-30:])
-        assert 24 <= pps <= 36, pps  # the daemon now ticks at 30 Hz
+        # the daemon now ticks at 30 Hz (+ the few event packets a second sent ahead of their tick;
+        # at 60 Hz it would be 60 and more)
+        assert 24 <= pps <= 46, pps
         p.chop.par.Livemapping.val = str(bad)
         run([p], 10.0, until=lambda: session.control.refusals >= 1)
         assert "/vjbridge/control/mapping" in session.control.last_refusal
