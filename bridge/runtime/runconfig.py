@@ -55,7 +55,7 @@ RUN_CONFIG = Section("run config", "A run-config file (vjbridge run --config FIL
            choices=("hold", "idle")),
     Option("output_rate", "number", None, "output ticks per second; null = the mapping's rate "
            "(run --output-rate)", lo=1, hi=1000, nullable=True),
-    Option("block_ms", "number", 10.0, "audio block length in ms (run --block-ms)", lo=1, hi=200),
+    Option("block_ms", "number", 5.0, "audio block length in ms (run --block-ms)", lo=1, hi=200),
     Option("input_latency", "str", "auto", "driver input buffer: seconds, low, high or auto "
            "(low, then high once the driver overflows; run --input-latency)"),
     Option("silence_after", "number", 30.0, "seconds of input below silence_floor before the "
