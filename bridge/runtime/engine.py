@@ -18,8 +18,8 @@ apart). A source that delivers in real time (a device, the demo, a file at speed
 frame's packet leaves at its stream time plus the recent lateness (:class:`bridge.runtime.pacing.
 Pacer`), so packets are evenly spaced on the audio clock and a frame waits on average half a block.
 Its events do not wait: a trigger at 1.0 or a rise of onset goes out on arrival, in its own small
-packet (``send_early``: the mapping's routes of just those signals), and the paced packet leaves
-them out. A faster source (a file at ``--speed 0``) sends each frame as soon as it exists.
+packet (an output's ``route_early``: the mapping's routes of just those signals), and the paced
+packet leaves them out. A faster source (a file at ``--speed 0``) sends each frame as soon as it exists.
 
 Wake-ups. A 10 ms block completes a 60 Hz frame only every 1-2 blocks, and every wake-up of this
 thread costs ~70-150 µs of CPU at real time (caches gone after ~10 ms; tests/bench/latency/PROFILE.md).
@@ -255,6 +255,9 @@ class Engine:
             from bridge.runtime.pacing import Pacer
 
             self.pacer = Pacer()
+        # per output, once (not a getattr per frame): (route, route_early, transmit, send)
+        self._routers = [(getattr(o, "route", None), getattr(o, "route_early", None),
+                          getattr(o, "transmit", None), o.send) for o in self.outputs]
         self._pending = deque()
         self._onset_before = 0.0
         self._block_s = 0.0  # the newest device block's length (s), for the pacer
@@ -427,14 +430,13 @@ class Engine:
         clock = self.timer_clock
         t0 = clock()
         packets = []
-        for output in self.outputs:
-            route = getattr(output, "route", None)
+        for route, route_early, transmit, send in self._routers:
             if route is None:
-                packets.append((output.send, row))
+                packets.append((send, row))
                 continue
             if early:
-                output.transmit(output.route_early(early))
-            packets.append((output.transmit, route(row)))
+                transmit(route_early(early))
+            packets.append((transmit, route(row)))
         if early:
             self.early_sent += 1
         self.timers["send"].add(clock() - t0)
