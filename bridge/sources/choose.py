@@ -21,6 +21,7 @@ import logging
 import sys
 
 from bridge.errors import DeviceError
+from bridge.sources import portaudio
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ def choose_device(query, *, fallback: str = "none", block_seconds: float = 0.01,
             if rate is not None:
                 log.warning("--rate %g is not used for JACK input %r: it runs at the JACK "
                             "server's rate (jackd -r)", rate, device["name"])
-            _terminate_portaudio(sd)  # its own JACK client must not outlive the server
+            portaudio.terminate(sd)  # its own JACK client must not outlive the server
             return jack.JackSource(device["name"])
         log.warning("audio input %r is a JACK device through PortAudio, which cannot recover when "
                     "the JACK server restarts; install the jack extra for that: "
@@ -95,14 +96,3 @@ def _hostapi_name(sd, device: dict) -> str:
         return str(sd.query_hostapis(device["hostapi"])["name"])
     except Exception:  # noqa: BLE001 - no host API name: not JACK
         return ""
-
-
-def _terminate_portaudio(sd) -> None:
-    """Terminate PortAudio (sounddevice >= 0.4 has ``_terminate``; without it, leave it be: the
-    exit deadline of :mod:`bridge.runtime.shutdown` still ends a hung exit)."""
-    terminate = getattr(sd, "_terminate", None)
-    if terminate is not None and getattr(sd, "_initialized", 0) > 0:
-        try:
-            terminate()
-        except Exception as exc:  # noqa: BLE001
-            log.debug("terminating PortAudio: %s", exc)

@@ -9,7 +9,7 @@ Why the structure:
   stream finishes by itself, or no callback arrives for ``stall_seconds``) it logs once, marks the
   source ``lost`` (the engine then holds or idles its outputs) and retries *by name* every
   ``retry_seconds``. PortAudio enumerates devices only when it initialises, so each retry
-  re-initialises it (``sd._terminate(); sd._initialize()``) to see a device that came back. When the
+  re-initialises it (:func:`bridge.sources.portaudio.rescan`) to see a device that came back. When the
   device is found again the stream reopens, :attr:`generation` bumps (the engine resets its
   resampler and extractor: the audio is discontinuous) and a second log line says so.
 * ``latency="auto"`` (``vjbridge run``'s default) opens at PortAudio's "low" input latency (the
@@ -27,6 +27,7 @@ import time
 from bridge.errors import DeviceError
 from bridge.sources.rate import device_rate
 from bridge.sources.base import LOST, RUNNING, STARTING
+from bridge.sources.portaudio import rescan
 from bridge.sources.supervised import SupervisedSource
 
 log = logging.getLogger(__name__)
@@ -244,8 +245,7 @@ class DeviceSource(SupervisedSource):
         import sounddevice as sd
 
         try:
-            sd._terminate()
-            sd._initialize()
+            rescan(sd)
             devices = sd.query_devices()
             try:
                 if self.device is None and self.query is None:  # waiting for any default input

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bridge.sources.portaudio import rescan
 from tests.bench.latency import analysis, clicks
 from tests.bench.latency.capture import (AubioCapture, StampedCapture, pulse_device,
                                           require_aubio)
@@ -80,8 +81,7 @@ def import_sounddevice(pulse: PrivatePulse):
     except OSError as exc:
         raise BenchError(f"PortAudio is missing ({exc}): apt-get install libportaudio2") from None
     if already:
-        sd._terminate()
-        sd._initialize()
+        rescan(sd)  # PortAudio read the devices before PULSE_SERVER pointed here
     return sd
 
 
@@ -255,8 +255,7 @@ def _restore_env(saved: dict) -> None:
     os.environ.update(saved)
     sd = sys.modules.get("sounddevice")
     if sd is not None:
-        sd._terminate()
-        sd._initialize()
+        rescan(sd)
 
 
 def main(argv: list[str] | None = None) -> int:
