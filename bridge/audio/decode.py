@@ -123,10 +123,10 @@ def _decoded(av, container, stream, path) -> Iterator[np.ndarray]:
     The codec's frames (~1000 samples each, ~45 a second for Vorbis) are gathered in FFmpeg's own
     sample FIFO, so Python touches each frame with one call and numpy sees one array a second: the
     per-frame ``to_ndarray`` that this replaced cost ~0.2 s of CPU on a 207 s Vorbis track, as much
-    as FFmpeg's decoding itself (~0.25 s). 16-bit frames (FLAC, WAV) go into the FIFO as they are
-    and are scaled to float in numpy a chunk at a time: FFmpeg's own converter, one call per frame,
-    cost ~0.1 s on a 207 s FLAC track. Other formats (24/32-bit, double, unsigned) go through
-    FFmpeg's converter to planar float. The samples are the same, in the same order, bit for bit
+    as FFmpeg's decoding itself (~0.25 s). 16-, 24- and 32-bit integer frames (FLAC, WAV) and packed
+    float go into the FIFO as they are and are converted in numpy a chunk at a time, as FFmpeg's
+    converter does it: that converter, one call per frame, cost ~0.1-0.2 s on a 207 s FLAC track.
+    Other formats (double, unsigned 8-bit) go through FFmpeg's converter to planar float. The samples are the same, in the same order, bit for bit
     (tested)."""
     to_float = None  # FFmpeg's converter, only for decoders that do not give planar float
     chunk = max(1, round(CHUNK_SECONDS * int(stream.rate)))
@@ -136,7 +136,7 @@ def _decoded(av, container, stream, path) -> Iterator[np.ndarray]:
         for packet in container.demux(stream):
             for frame in decode(packet):
                 if frame.format.name in fifo.formats:  # planar float (Vorbis, Opus, AAC, MP3) or
-                    fifo.write(frame)  # 16-bit integers (FLAC, WAV), converted in numpy per chunk
+                    fifo.write(frame)  # 16/32-bit integers (FLAC, WAV), converted per chunk
                 else:
                     if to_float is None:
                         to_float = av.AudioResampler(format="fltp")
@@ -154,6 +154,10 @@ def _decoded(av, container, stream, path) -> Iterator[np.ndarray]:
         yield fifo.read()
 
 
+_SCALE = {"s16": np.float32(2.0 ** -15), "s16p": np.float32(2.0 ** -15),
+          "s32": np.float32(2.0 ** -31), "s32p": np.float32(2.0 ** -31)}
+
+
 class _Samples:
     """FFmpeg's sample FIFO (``av.AudioFifo``) for one stream's planar float or 16-bit frames.
 
@@ -162,9 +166,9 @@ class _Samples:
     not check the channel count (a frame with fewer planes crashed the process), so it is checked
     here and a stream that changes it is refused in one line."""
 
-    #: Sample formats written as they are (the FIFO holds the first frame's; 16-bit integers are
-    #: scaled by 2**-15 when read, as FFmpeg's converter does: exact in float32 and float64).
-    FORMATS = ("fltp", "s16", "s16p")
+    #: Sample formats written as they are (the FIFO holds the first frame's); integers are
+    #: converted when read as FFmpeg's converter does (``float(x) * 2**-15`` or ``2**-31``).
+    FORMATS = ("fltp", "flt", "s16", "s16p", "s32", "s32p")
 
     def __init__(self, av, path):
         self._fifo = av.AudioFifo()
@@ -198,15 +202,14 @@ class _Samples:
     def read(self) -> np.ndarray:
         """Everything held, as one mono float64 block."""
         samples = self._fifo.read().to_ndarray()
-        if samples.dtype == np.float32:
-            return _mono(samples)
-        channels = self._shape[0]
-        if samples.shape[0] != channels:  # packed s16: (1, n * channels), interleaved
-            samples = samples.reshape(-1, channels).T
-        total = np.add.reduce(samples, axis=0, dtype=np.float64)  # integers: exact
-        total *= 2.0 ** -15  # each channel's float value as FFmpeg's s16 -> float gives it, summed
-        total /= channels
-        return total
+        fmt = self.formats[0]
+        if fmt != "fltp":  # to planar float32 as FFmpeg's converter gives it, then the same mean
+            if not fmt.endswith("p"):  # packed: (1, n * channels), interleaved
+                samples = samples.reshape(-1, self._shape[0]).T
+            samples = np.ascontiguousarray(samples, dtype=np.float32)  # int -> float: rounded as C
+            if fmt in _SCALE:
+                samples *= _SCALE[fmt]  # a power of two: exact
+        return _mono(samples)
 
 
 def _ahead(blocks: Iterator[np.ndarray], name: str, depth: int = 4) -> Iterator[np.ndarray]:

@@ -57,14 +57,15 @@ def test_features_equal_mains(name, fps):
 
 @pytest.fixture(scope="module")
 def made_files(tmp_path_factory):
-    """Files whose decoders give other sample formats than planar float: 16-bit WAV, FLAC, MP3, and
-    a mono and a 6-channel file."""
+    """Files whose decoders give other sample formats than planar float: 16-bit WAV and FLAC
+    (s16), 24-bit WAV (s32), float WAV (packed flt), MP3, and a mono and a 6-channel file."""
     d = tmp_path_factory.mktemp("formats")
     music = load_audio(MUSIC_FILES[0], sample_rate=44100)[:44100 * 3]
     stereo = np.vstack([music, 0.5 * music[::-1]])
     files = []
-    for ext, codec in (("wav", "pcm_s16le"), ("flac", "flac"), ("mp3", "libmp3lame")):
-        files.append(d / f"music.{ext}")
+    for name, codec in (("music.wav", "pcm_s16le"), ("music.flac", "flac"), ("music.mp3",
+                        "libmp3lame"), ("music24.wav", "pcm_s24le"), ("musicf32.wav", "pcm_f32le")):
+        files.append(d / name)
         write_audio(files[-1], stereo, 44100, codec)
     import av
 
@@ -91,6 +92,14 @@ def test_decoded_samples_equal_mains_bit_for_bit(made_files):
         ours = np.concatenate(list(iter_audio(path)))
         assert np.array_equal(ours, main_decoding(path)), path.name
     assert {audio_channels(p) for p in made_files} >= {1, 2, 6}
+    assert {sample_format(p) for p in made_files} >= {"s16", "s32", "flt", "fltp"}
+
+
+def sample_format(path) -> str:
+    import av
+
+    with av.open(str(path)) as container:
+        return next(container.decode(audio=0)).format.name
 
 
 def audio_channels(path) -> int:
