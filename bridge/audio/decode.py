@@ -126,31 +126,32 @@ def _decoded(av, container, stream, path) -> Iterator[np.ndarray]:
     as FFmpeg's decoding itself (~0.25 s). 16-, 24- and 32-bit integer frames (FLAC, WAV) and packed
     float go into the FIFO as they are and are converted in numpy a chunk at a time, as FFmpeg's
     converter does it: that converter, one call per frame, cost ~0.1-0.2 s on a 207 s FLAC track.
-    Other formats (double, unsigned 8-bit) go through FFmpeg's converter to planar float. The samples are the same, in the same order, bit for bit
-    (tested)."""
-    to_float = None  # FFmpeg's converter, only for decoders that do not give planar float
+    Other formats (double, unsigned 8-bit) go through FFmpeg's converter to planar float. The
+    samples are the same, in the same order, bit for bit (tested)."""
+    to_float = None  # FFmpeg's converter, only for decoders that give another format
     chunk = max(1, round(CHUNK_SECONDS * int(stream.rate)))
     fifo = _Samples(av, path)
-    decode = stream.codec_context.decode
+    decode, write, held = stream.codec_context.decode, fifo.write, 0
     try:
         for packet in container.demux(stream):
             for frame in decode(packet):
-                if frame.format.name in fifo.formats:  # planar float (Vorbis, Opus, AAC, MP3) or
-                    fifo.write(frame)  # 16/32-bit integers (FLAC, WAV), converted per chunk
+                if frame.format.name in fifo.formats:  # planar float (Vorbis, Opus, AAC, MP3),
+                    held += write(frame)  # integers (FLAC, WAV), packed float: as they are
                 else:
                     if to_float is None:
                         to_float = av.AudioResampler(format="fltp")
                     for converted in to_float.resample(frame):
-                        fifo.write(converted)
-                if fifo.samples >= chunk:
+                        held += write(converted)
+                if held >= chunk:
                     yield fifo.read()
+                    held = 0
         if to_float is not None:
             for converted in to_float.resample(None):
-                fifo.write(converted)
+                held += write(converted)
     except av.error.FFmpegError as exc:
         raise MediaError(f"{os.fspath(path)}: decoding failed ({exc}); the file is probably "
                          "corrupt or truncated") from None
-    if fifo.samples:
+    if held:
         yield fifo.read()
 
 
@@ -161,12 +162,13 @@ _DTYPES = {"fltp": np.float32, "flt": np.float32, "s16": np.int16, "s16p": np.in
 
 
 class _Samples:
-    """FFmpeg's sample FIFO (``av.AudioFifo``) for one stream's planar float or 16-bit frames.
+    """FFmpeg's sample FIFO (``av.AudioFifo``) for one stream's frames, in the decoder's format.
 
     Timestamps are dropped: the samples follow each other as decoded (a gap in a stream's
-    timestamps is not filled, as before). The FIFO holds one channel count and rate; PyAV 18 does
-    not check the channel count (a frame with fewer planes crashed the process), so it is checked
-    here and a stream that changes it is refused in one line."""
+    timestamps is not filled, as before). The FIFO holds one channel count, rate and format; PyAV
+    18 does not check the channel count (a frame with fewer planes crashed the process), so they
+    are checked here (one tuple compare a frame) and a stream that changes them is refused in one
+    line."""
 
     #: Sample formats written as they are (the FIFO holds the first frame's); integers are
     #: converted when read as FFmpeg's converter does (``float(x) * 2**-15`` or ``2**-31``).
@@ -177,29 +179,40 @@ class _Samples:
         self._path = os.fspath(path)
         self._shape = None  # (channels, rate) of the first frame
         self.formats = self.FORMATS  # those the FIFO takes now: its own once it holds one
-
+        self._key = None  # (channels, rate, format) of the first frame
+        self._write = self._fifo.write
 
     @property
     def samples(self) -> int:
         return self._fifo.samples
 
-    def write(self, frame) -> None:
-        if not frame.samples:
-            return
+    def write(self, frame) -> int:
+        """Queue ``frame``; returns its sample count (the loop counts them: a property call less a
+        frame)."""
+        n = frame.samples
+        if not n:
+            return 0
+        if (frame.layout.nb_channels, frame.sample_rate, frame.format.name) != self._key:
+            self._check(frame)
+        frame.pts = None
+        self._write(frame)
+        return n
+
+    def _check(self, frame) -> None:
+        """The first frame fixes the FIFO's channels, rate and format; a later change is refused."""
         shape = (frame.layout.nb_channels, frame.sample_rate)
         if self._shape is None:
             self._shape = shape
             self.formats = (frame.format.name,)  # converted frames are planar float (fltp)
+            self._key = (*shape, frame.format.name)
         elif shape != self._shape:
             raise MediaError(f"{self._path}: the audio changes from {self._shape[0]} channel(s) at "
                              f"{self._shape[1]} Hz to {shape[0]} at {shape[1]} Hz mid-stream; "
                              "convert it to one format first, e.g. ffmpeg -i IN -ac 2 OUT.flac")
-        if frame.format.name != self.formats[0]:  # a decoder that changes sample format
+        else:  # a decoder that changes sample format
             raise MediaError(f"{self._path}: the audio changes sample format from "
                              f"{self.formats[0]} to {frame.format.name} mid-stream; convert it "
                              "first, e.g. ffmpeg -i IN OUT.flac")
-        frame.pts = None
-        self._fifo.write(frame)
 
     def read(self) -> np.ndarray:
         """Everything held, as one mono float64 block: each channel's plane read where FFmpeg put it
@@ -271,11 +284,12 @@ def _mono(planes: list[np.ndarray]) -> np.ndarray:
     """One float32 array per channel -> one mono float64 block: the channels' mean, as
     ``librosa.to_mono`` (the same sum, in float64, in channel order, and division as
     ``np.mean(axis=0)`` of the stacked planes; tested bit for bit)."""
-    total = planes[0].astype(np.float64)
-    for plane in planes[1:]:
+    if len(planes) == 1:
+        return planes[0].astype(np.float64)
+    total = np.add(planes[0], planes[1], dtype=np.float64)  # one pass: cast and add
+    for plane in planes[2:]:
         total += plane
-    if len(planes) > 1:
-        total /= len(planes)
+    total /= len(planes)
     return total
 
 
