@@ -43,6 +43,16 @@ the bit-identity across splits (a BLAS product rounds differently for different 
 Since 2026-12-02 the gather and the einsum run in chunks of :data:`CHUNK` outputs (a split like any
 other: the same bits): at real time, after 10 ms pauses, 334-362 µs per 48 kHz block against
 393-435 (``python -m tests.bench.resample_cost``), a whole second in one call 13 ms against 32.
+
+Whole files (``whole_file=True``: what ``load_audio``, ``extract_file`` and the dataset builder
+use; never the live daemon). The per-output kernel was the largest stage of a whole file (0.37-0.41
+s of thread CPU for a 207 s track at 44.1 kHz, 1.3 s at 48 kHz), so whole files run the *same
+filter* through a second kernel (``bridge/audio/resample_blocks.py``): FFT overlap-save for an
+integer ratio, BLAS products over the periods of ``L`` outputs otherwise, on a fixed grid of blocks
+(0.06 s and 0.2 s for the same track). Its output is bit-identical for any split of its own input
+but rounds differently from the live kernel: <= 2e-15 on real music (tested <= 1e-12), features
+within 1e-9 (measured <= 1.6e-11 dB) and the shipped models' outputs within 1e-6 (measured: equal,
+float32 inputs), so models trained on whole-file features need no retrain for the live path.
 """
 
 from __future__ import annotations
@@ -92,6 +102,9 @@ class StreamResampler:
 
     Output sample ``k`` is the signal at ``k / out_rate`` seconds after input sample 0; a stream of
     ``n`` input samples gives ``ceil(n * out_rate / in_rate)`` outputs (the times it spans).
+    ``whole_file=True`` computes them with the whole-file kernel (module docstring): outputs are
+    released a block (~0.2-0.4 s) at a time, so :meth:`inputs_for` and :attr:`latency_samples` do
+    not describe it; the live path keeps the default.
     """
 
     def __init__(self, in_rate: float, out_rate: float, *, whole_file: bool = False):
