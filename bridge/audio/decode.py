@@ -222,12 +222,16 @@ class _Samples:
         frame = self._fifo.read()
         fmt, n, channels = self.formats[0], frame.samples, self._shape[0]
         dtype = _DTYPES[fmt]
+        scale = _SCALE.get(fmt)
         if fmt.endswith("p"):  # planar: one plane a channel
             planes = [np.frombuffer(plane, dtype, n) for plane in frame.planes]
-        else:  # packed: one plane, the channels interleaved
-            planes = list(np.frombuffer(frame.planes[0], dtype, n * channels).reshape(n, channels).T)
-        if fmt in _SCALE:
-            planes = [np.multiply(p, _SCALE[fmt], dtype=np.float32) for p in planes]
+            if scale is not None:
+                planes = [np.multiply(p, scale, dtype=np.float32) for p in planes]
+        else:  # packed: one plane, the channels interleaved (converted before it is split)
+            flat = np.frombuffer(frame.planes[0], dtype, n * channels)
+            if scale is not None:
+                flat = np.multiply(flat, scale, dtype=np.float32)
+            planes = list(flat.reshape(n, channels).T)
         return _mono(planes)
 
 
