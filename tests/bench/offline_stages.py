@@ -9,9 +9,9 @@ its own, one after the other, timed by the CPU time of the thread running it (th
   ``iter_audio`` runs on its decoding thread), beside FFmpeg's decoder alone (the codec frames,
   nothing done with them) and libsndfile alone (``soundfile.read``), with libsndfile's length
   and largest difference (after the same mean) against PyAV's samples;
-* **resample**: :class:`StreamResampler` over the decoded 1 s blocks (the resampling thread), and,
-  for comparison only, the same filter as numpy-FFT overlap-save for 2:1 ratios (other rounding:
-  its largest difference is printed; not used by vjbridge);
+* **resample**: :class:`StreamResampler` over the decoded 1 s blocks, with the live kernel and
+  with the whole-file kernel that the resampling thread runs (``whole_file=True``, FFT overlap-save
+  or block matrix products: the same filter, other rounding; its largest difference is printed);
 * **features**: :class:`FeatureExtractor` over 30 s blocks, as ``extract_file`` feeds it.
 
 Medians over ``--runs``. Figures quoted in README "Measured speed" (offline paragraph).
@@ -62,25 +62,6 @@ def soundfile_read(path) -> np.ndarray | None:
         return None
 
 
-def overlap_save(x: np.ndarray, resampler, block: int = 8192) -> np.ndarray:
-    """The resampler's 2:1 filter as numpy-FFT overlap-save (other rounding; comparison only)."""
-    L, M, h, bank = resampler._L, resampler._M, resampler._h, resampler._bank
-    assert (L, M) == (1, 2), "overlap-save comparison for 2:1 ratios only"
-    b = bank[0]
-    padded = np.concatenate((np.zeros(h - 1), x, np.zeros(h + 1)))
-    even, odd, k = padded[0::2], padded[1::2], b.size // 2
-    n_out, step = -(-x.size // 2), block - k + 1
-    f_even, f_odd = np.fft.rfft(b[0::2][::-1], block), np.fft.rfft(b[1::2][::-1], block)
-    y = np.empty(n_out)
-    for a in range(0, n_out, step):
-        e, o = even[a:a + block], odd[a:a + block]
-        e, o = np.pad(e, (0, block - e.size)), np.pad(o, (0, block - o.size))
-        c = np.fft.irfft(np.fft.rfft(e) * f_even + np.fft.rfft(o) * f_odd, block)[k - 1:]
-        m = min(step, n_out - a)
-        y[a:a + m] = c[:m]
-    return y
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("file")
@@ -108,11 +89,12 @@ def main(argv=None) -> int:
                                    f"difference {np.abs(sf[:n] - native[:n]).max():.2e}")
         r = StreamResampler(rate, spec.sample_rate)
         t, y = timed(lambda: np.concatenate([r.process(b) for b in blocks] + [r.flush()]))
-        rows.setdefault("resample: StreamResampler", []).append(t)
-        if (rate, spec.sample_rate) in ((44100, 22050), (88200, 44100)):
-            t, z = timed(lambda: overlap_save(native, r))
-            rows.setdefault("resample: FFT overlap-save (comparison)", []).append(t)
-            extra["overlap-save"] = f"largest difference {np.abs(z - y).max():.2e}"
+        rows.setdefault("resample: StreamResampler (live kernel)", []).append(t)
+        w = StreamResampler(rate, spec.sample_rate, whole_file=True)
+        t, z = timed(lambda: np.concatenate([w.process(b) for b in blocks] + [w.flush()]))
+        rows.setdefault("resample: StreamResampler(whole_file=True)", []).append(t)
+        extra["whole-file kernel"] = (f"{z.size} samples against {y.size}; largest difference "
+                                      f"{np.abs(z - y).max():.2e}")
         ex = FeatureExtractor(spec, threads=2)
         chunk = 30 * spec.sample_rate
         t, _ = timed(lambda: [ex.process(y[a:a + chunk]) for a in range(0, y.size, chunk)])

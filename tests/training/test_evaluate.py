@@ -95,14 +95,15 @@ def test_predictions_are_the_live_predict_path(tiny_dataset, models):
     ours = run_model(model, table.X[sl])
     _, live, _ = predict_file(models[0], table.videos[vi]["path"])
     assert live.shape == ours.shape
-    # the live extractor's own frames of the video's audio, rounded as the dataset stores them
-    # (float32), give exactly our predictions: the same runner, spec and context
+    # the extractor's own frames of the video's audio read as the dataset reads it (the
+    # whole-file resampling kernel: ahead=True), rounded as the dataset stores them (float32),
+    # give exactly our predictions: the same runner, spec and context
     from bridge.audio.decode import iter_audio
     from bridge.audio.features import FeatureExtractor
 
     extractor = FeatureExtractor(model.spec)
-    frames = np.concatenate([extractor.process(b) for b in iter_audio(table.videos[vi]["path"],
-                                                                      sample_rate=22050)])
+    frames = np.concatenate([extractor.process(b) for b in iter_audio(
+        table.videos[vi]["path"], sample_rate=22050, ahead=True)])
     assert np.array_equal(run_model(model, frames.astype(np.float32)), ours)
     # unrounded (float64, as live) the features move by < 1e-5, which flips a boosted tree's
     # branch on a few rows; the curves stay the same curve
