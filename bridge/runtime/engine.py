@@ -39,6 +39,9 @@ early; the next row leaves the route out), and ``onset``, a continuous level, ke
 value, except that after a fast onset the frames up to the level's peak say 1.0 (frames of the
 audio before the attack, then those the attack is still entering), so a receiver sees one rise,
 early, then the level falling from its peak; a rise of the 60 Hz level alone is no event then.
+A paced frame is then routed at its time rather than on arrival, so an event decided while it
+waited reaches it (:meth:`Engine._route_fast`), and the frames' own trigger (``beat``) goes with
+its frame.
 
 Latency is measured where it happens: for every block that leads to a packet, ``sent - arrival``
 (arrival = the time the callback received the block). Audio buffered inside the pipeline (the
@@ -83,8 +86,6 @@ LIVE_SPEC = FeatureSpec(fps=60.0)
 _EARLY_OK = 0.0005
 #: The rise of ``onset`` from one frame to the next that counts as an event (sent on arrival).
 _ONSET_RISE = 0.1
-#: What the fast detector decides (bridge.signals.fast_triggers), when it is on.
-FAST_NAMES = ("onset", "kick", "snare")
 
 
 class Engine:
@@ -296,9 +297,6 @@ class Engine:
         self._pending = deque()
         self._onset_before = 0.0
         self._onset_hold = -1.0
-        # with fast triggers the frames' own events are those of the other triggers only
-        self._frame_triggers = self._triggers - set(FAST_NAMES) if self.fast_triggers \
-            else self._triggers
         self._block_s = 0.0  # the newest device block's length (s), for the pacer
         polls = [o.poll for o in self.outputs if callable(getattr(o, "poll", None))]
         next_poll = time.perf_counter() + 1.0
@@ -447,20 +445,23 @@ class Engine:
                     row.update((key, tuple(v[i].tolist())) for key, v in values.items())
                 else:
                     row.update((key, float(v[i])) for key, v in values.items())
+            paced = self.pacer is not None and arrival is not None
             if self.fast is not None:  # one source of truth per name (see the module docstring)
                 for name in ("kick", "snare"):
                     if name in row:
                         row[name] = 0.0
-                if self._onset_hold >= 0.0 and "onset" in row:
+                if not paced and self._onset_hold >= 0.0 and "onset" in row:
                     self._bridge_onset(row, t_stream)
             self.values = row
             fired = self.fired
             for name in self._fired_names:  # the status page's flashing triggers (none: ~30 ns)
                 if row.get(name):
                     fired[name] += 1
-            if self.pacer is not None and arrival is not None:
-                # routed now, in frame order (its events leave at once), transmitted at its time
-                packets = self._route(row)
+            if paced:
+                # routed now, in frame order (its events leave at once), transmitted at its time;
+                # with fast triggers routed at its time (the events are the fast detector's, and
+                # a fast onset must still reach the frames that wait: _route_fast)
+                packets = self._route(row) if self.fast is None else (row, t_stream)
                 due = self.pacer.due(t_stream, arrival, self._block_s)
                 now = time.perf_counter()
                 self._pending.append((due, packets, arrival, now))
@@ -482,10 +483,8 @@ class Engine:
         ``route``/``route_early``/``transmit`` (the mapping, the raw OSC output) splits the two;
         another gets the whole row at the frame's time through ``send``."""
         onset = row.get("onset")
-        early = {name: 1.0 for name in self._frame_triggers if row.get(name, 0.0) >= 0.5}
-        if onset is not None and self.fast is not None:
-            self._onset_before = onset  # onset events are the fast detector's
-        elif onset is not None:
+        early = {name: 1.0 for name in self._triggers if row.get(name, 0.0) >= 0.5}
+        if onset is not None:
             if onset - self._onset_before >= _ONSET_RISE:
                 early["onset"] = onset
             self._onset_before = onset
@@ -545,12 +544,26 @@ class Engine:
         else:
             self._onset_hold = -1.0
 
+    def _route_fast(self, row: dict, t_stream: float) -> list:
+        """With fast triggers, a paced frame is routed at its time, not on arrival: a fast onset
+        decided while the frame waited reaches it (:meth:`_bridge_onset`), and the routes the
+        fast event sent are left out of this frame, the oldest waiting one, whose values are
+        older than the event (on arrival they would be routed before the event and then sent
+        after it: onset 1.0, then the older frame's low level, then 1.0 again, a second rise).
+        The frames' own triggers (``beat``) go with their frame, not ahead."""
+        if self._onset_hold >= 0.0 and "onset" in row:
+            self._bridge_onset(row, t_stream)
+        return [(send, row) if route is None else (transmit, route(row))
+                for route, _, transmit, send in self._routers]
+
     def _send_pending(self, until: float = float("inf")) -> None:
         """Transmit the paced frames due by ``until`` (all by default), oldest first."""
         pending, clock = self._pending, self.timer_clock
         while pending and pending[0][0] <= until:
             due, packets, arrival, ready = pending.popleft()
             t0 = clock()
+            if type(packets) is tuple:  # a fast-trigger frame (row, t_stream): routed now
+                packets = self._route_fast(*packets)
             for transmit, packet in packets:
                 transmit(packet)
             self.timers["send"].add(clock() - t0)

@@ -181,6 +181,8 @@ class FastTriggers:
         self._at = 0
         self._onset.reset()
         self._recent = [[0.0] * self.span, [0.0] * self.span]  # band powers of the last hops
+        # (the first ``n_fft`` samples decide nothing: the window would hold the silence before
+        # the stream, and a sound that was already playing would read as an attack)
         for band in self._bands:
             band.reset()
 
@@ -197,6 +199,8 @@ class FastTriggers:
         self._buf = joined[-n_fft:]
         events = []
         for end in range(first + n_fft, n + n_fft + 1, hop):  # hop ends, as indices of joined
+            if base + end - n_fft < n_fft:  # the window still holds the silence before the stream
+                continue
             fired = self._hop(joined[end - n_fft:end])
             if fired:
                 at = base + end - n_fft - 1  # the hop's newest sample in stream samples
@@ -209,13 +213,14 @@ class FastTriggers:
         k = self._n_onset
         db = 10.0 * np.log10(power[:k] + 1e-30)
         lag = self.onset_lag
-        if self._hist is None:  # the first hop: its own level is the reference
+        pl = power.tolist()
+        if self._hist is None:  # the first full window: its own levels are the history
             self._hist = np.repeat(db[None, :], lag, axis=0)
+            self._recent = [[pl[k]] * self.span, [pl[k + 1]] * self.span]
         flux = float(np.maximum(db - self._hist.max(axis=0), 0.0).sum()) / k
         i = self._at
         self._hist[i] = db
         self._at = (i + 1) % lag
-        pl = power.tolist()
         fired = ()
         if self._onset.step(flux, sum(pl[:k]) > self._onset_floor):
             fired = ("onset",)
