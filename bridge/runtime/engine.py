@@ -514,7 +514,6 @@ class Engine:
                 self._onset_prev = 0.0
             self._onset_hold = (max(at for name, at in events if name == "onset") + 1) \
                 / self.fast.rate
-            self._onset_before = 1.0
         clock = self.timer_clock
         t0 = clock()
         for route, route_early, transmit, send in self._routers:
