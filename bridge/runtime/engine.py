@@ -297,6 +297,8 @@ class Engine:
         self._pending = deque()
         self._onset_before = 0.0
         self._onset_hold = -1.0
+        self._held: list = []  # fast triggers: mono blocks waiting for the one that completes a frame
+        self._frame_at = 0  # ...which is the block that brings _consumed to this count
         self._block_s = 0.0  # the newest device block's length (s), for the pacer
         polls = [o.poll for o in self.outputs if callable(getattr(o, "poll", None))]
         next_poll = time.perf_counter() + 1.0
@@ -340,6 +342,11 @@ class Engine:
                 self._gap(period)
         # a finite stream: flush the resampler so the file's last frames go out too
         if self.source.finished and self.resampler is not None and not stop.is_set():
+            if self._held:  # fast triggers: the last blocks that completed no frame
+                y = self.resampler.process(np.concatenate(self._held))
+                self._held = []
+                if y.size:
+                    self._frames(self.extractor.process(y), period, None)
             tail = self.resampler.flush()
             if tail.size:
                 self._frames(self.extractor.process(tail), period, None)
@@ -361,6 +368,8 @@ class Engine:
             for (method, *args) in self.fast_tuning.values():
                 getattr(self.fast, method)(*args)
             self._onset_hold = -1.0
+            self._held = []
+            self._frame_at = self._consumed
         self.extractor.reset()
         for stage in self.stages:
             stage.reset()
@@ -388,6 +397,16 @@ class Engine:
             self.timers["triggers"].add(clock() - t0)
             if events:
                 self._send_fast(events, block.arrival)
+            # the 60 Hz path as without fast triggers: the blocks before the one that completes
+            # the next frame wait (here instead of in the source's queue), and go through the
+            # resampler and the extractor together on that block's wake-up
+            if self._consumed < self._frame_at:
+                self._held.append(mono)
+                return
+            if self._held:
+                self._held.append(mono)
+                mono = np.concatenate(self._held)
+                self._held = []
         t0 = clock()
         y = self.resampler.process(mono)
         if y.size:  # ~70% of 10 ms blocks give no samples
@@ -404,12 +423,15 @@ class Engine:
                     self._frames(frames[i:i + 1], period, block.arrival, first + i)
         # sleep until the next frame can be complete: the blocks before it wait in the source's
         # queue and are read on that wake-up, one wake-up per frame instead of per block (~70-150
-        # µs of CPU each at real time; bridge.sources.base); fast triggers: every block
-        if self.fast is not None:
-            return
+        # µs of CPU each at real time; bridge.sources.base); fast triggers: every block wakes it
+        # (wake_at stays 0), and the blocks before that one wait in _held
         ex, rs = self.extractor, self.resampler
-        self.source.wake_at = self._consumed + rs.inputs_for(
-            ex.frames_emitted * self._hop + self._n_fft) - rs.samples_in
+        at = self._consumed + rs.inputs_for(ex.frames_emitted * self._hop + self._n_fft) \
+            - rs.samples_in
+        if self.fast is None:
+            self.source.wake_at = at
+        else:
+            self._frame_at = at
 
     def _frames(self, frames: np.ndarray, period: float, arrival: float | None,
                 first: int | None = None) -> None:

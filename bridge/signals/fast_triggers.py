@@ -187,7 +187,9 @@ class FastTriggers:
             band.reset()
 
     def process(self, mono) -> list[tuple[str, int]]:
-        x = np.asarray(mono, dtype=np.float64).reshape(-1)
+        x = mono  # the engine's mono block as it is; anything else converted
+        if type(x) is not np.ndarray or x.ndim != 1 or x.dtype != np.float64:
+            x = np.asarray(mono, dtype=np.float64).reshape(-1)
         n, hop, n_fft = x.size, self.hop, self.n_fft
         base = self.samples
         self.samples += n
@@ -211,13 +213,13 @@ class FastTriggers:
         v = np.fft.rfft(frame * self.window).view(np.float64)
         power = (v * v) @ self._matrix
         k = self._n_onset
-        db = 10.0 * np.log10(power[:k] + 1e-30)
+        db = np.log10(power[:k] + 1e-30)  # bels (x 10 = dB, once, on the flux)
         lag = self.onset_lag
         pl = power.tolist()
         if self._hist is None:  # the first full window: its own levels are the history
             self._hist = np.repeat(db[None, :], lag, axis=0)
             self._recent = [[pl[k]] * self.span, [pl[k + 1]] * self.span]
-        flux = float(np.maximum(db - self._hist.max(axis=0), 0.0).sum()) / k
+        flux = 10.0 * float(np.maximum(db - self._hist.max(axis=0), 0.0).sum()) / k
         i = self._at
         self._hist[i] = db
         self._at = (i + 1) % lag
