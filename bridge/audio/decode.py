@@ -177,7 +177,6 @@ class _Samples:
     def __init__(self, av, path):
         self._fifo = av.AudioFifo()
         self._path = os.fspath(path)
-        self._shape = None  # (channels, rate) of the first frame
         self.formats = self.FORMATS  # those the FIFO takes now: its own once it holds one
         self._key = None  # (channels, rate, format) of the first frame
         self._write = self._fifo.write
@@ -201,13 +200,12 @@ class _Samples:
     def _check(self, frame) -> None:
         """The first frame fixes the FIFO's channels, rate and format; a later change is refused."""
         shape = (frame.layout.nb_channels, frame.sample_rate)
-        if self._shape is None:
-            self._shape = shape
+        if self._key is None:
             self.formats = (frame.format.name,)  # converted frames are planar float (fltp)
             self._key = (*shape, frame.format.name)
-        elif shape != self._shape:
-            raise MediaError(f"{self._path}: the audio changes from {self._shape[0]} channel(s) at "
-                             f"{self._shape[1]} Hz to {shape[0]} at {shape[1]} Hz mid-stream; "
+        elif shape != self._key[:2]:
+            raise MediaError(f"{self._path}: the audio changes from {self._key[0]} channel(s) at "
+                             f"{self._key[1]} Hz to {shape[0]} at {shape[1]} Hz mid-stream; "
                              "convert it to one format first, e.g. ffmpeg -i IN -ac 2 OUT.flac")
         else:  # a decoder that changes sample format
             raise MediaError(f"{self._path}: the audio changes sample format from "
@@ -220,7 +218,7 @@ class _Samples:
         audio, ~0.06 s of a 207 s track), integers converted to float32 as FFmpeg's converter does
         (``float(x) * 2**-15`` or ``2**-31``: the power of two is exact), then :func:`_mono`."""
         frame = self._fifo.read()
-        fmt, n, channels = self.formats[0], frame.samples, self._shape[0]
+        fmt, n, channels = self.formats[0], frame.samples, self._key[0]
         dtype = _DTYPES[fmt]
         scale = _SCALE.get(fmt)
         if fmt.endswith("p"):  # planar: one plane a channel

@@ -58,6 +58,7 @@ class FFTBlocks:
         self.outputs = n - kp + 1
         self.advance = self.outputs * M
         self.span = n * M
+        self._filters = np.fft.rfft(branches, n, axis=1)
         if _fft._pyfftw is not None:
             pyfftw = _fft._pyfftw
             self._src = pyfftw.zeros_aligned((M, n), dtype="float64")
@@ -68,10 +69,8 @@ class FFTBlocks:
             self._forward = pyfftw.FFTW(self._src, self._spec, axes=(1,), flags=flags)
             self._inverse = pyfftw.FFTW(self._sum, self._dst, direction="FFTW_BACKWARD",
                                         flags=flags)  # unnormalised by FFTW; scaled by pyFFTW
-            self._filters = np.fft.rfft(branches, n, axis=1)
         else:  # pragma: no cover - machines without pyFFTW
             self._forward = None
-            self._filters = np.fft.rfft(branches, n, axis=1)
 
     def __call__(self, segment: np.ndarray) -> np.ndarray:
         """``outputs`` outputs from ``span`` inputs (a fresh array)."""
