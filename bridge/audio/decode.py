@@ -55,6 +55,10 @@ def open_media(path, *, track: str = "audio"):
     if not getattr(container.streams, track):
         container.close()
         raise MediaError(f"{path}: has no {track} track; {_NEEDS[track]}")
+    if container.streams.audio and not container.streams.audio[0].rate:
+        container.close()  # FFmpeg guessed a format but found no sample rate: not real audio
+        raise MediaError(f"{path}: its audio track has no sample rate; the file is probably "
+                         "corrupt or not what its name says")
     return av, container
 
 

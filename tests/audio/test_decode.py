@@ -118,6 +118,17 @@ def test_not_media_at_all(tmp_path):
         extract_file(path)
 
 
+@pytest.mark.parametrize("seed", range(8))
+def test_random_bytes_named_as_audio(tmp_path, seed):
+    """Bytes FFmpeg half-recognises (it may guess FLAC from the name and find no sample rate):
+    one line naming the file, from every reader, never the resampler's rate complaint."""
+    path = tmp_path / "junk.flac"
+    path.write_bytes(np.random.default_rng(seed).bytes(2000))
+    for read in (extract_file, load_audio, audio_info):
+        with pytest.raises(MediaError, match="junk.flac: "):
+            read(path)
+
+
 def test_video_without_audio(tmp_path):
     path = tmp_path / "silent.mp4"
     with av.open(str(path), "w") as out:
