@@ -40,9 +40,10 @@ def test_tuning_reaches_the_running_daemon(tmp_path):
         assert not session.control.problems
         run([p], 2.5)
         pps = statistics.median(f["packets_per_sec"] for f in p.frames[-30:])
-        # the daemon now ticks at 30 Hz (+ the few event packets a second sent ahead of their tick;
-        # at 60 Hz it would be 60 and more)
-        assert 24 <= pps <= 46, pps
+        # the daemon now ticks at 30 Hz, plus the fast triggers' event packets sent ahead of their
+        # tick (9 a second on the demo groove at the default thresholds, more with this snare
+        # threshold of 4 dB: 51.5 seen under load); at 60 Hz the ticks alone would be 60
+        assert 24 <= pps < 60, pps
         p.chop.par.Livemapping.val = str(bad)
         run([p], 10.0, until=lambda: session.control.refusals >= 1)
         assert "/vjbridge/control/mapping" in session.control.last_refusal
