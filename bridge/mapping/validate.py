@@ -230,7 +230,7 @@ def _check_value(opt: Option, v: Any, path: str, problems: list[str], signals) -
                             "any of #*,?[]{}")
             return _BAD
         if kind == "signal" and signals is not None and v not in signals:
-            problems.append(f"{path}: unknown signal {v!r}{_suggest(v, signals)}")
+            problems.append(f"{path}: unknown signal {_fmt(v)}{_suggest(v, signals)}")
             return _BAD
         return v
     if kind == "choice":

@@ -34,11 +34,11 @@ def write_colour_model(path, *, colours=COLOURS, outputs=None, raw_colours: str 
     outputs = _OUTPUTS if outputs is None else outputs
     w = np.zeros((n_in, len(outputs)), dtype=np.float32)
     bias = np.zeros(len(outputs), dtype=np.float32)
-    groups = [(0, 12, 40.0), (20, 40, 50.0), (44, 64, 60.0)]
+    groups = [(0, 12, 8.0), (20, 40, 24.0), (44, 64, 38.0)]  # about each group's mean dB in music
     for j in range(len(outputs)):
         lo, hi, offset = groups[j % 3]
-        w[lo:hi, j] = 1.0 / ((hi - lo) * 8.0)  # mean dB / 8
-        bias[j] = offset / 8.0
+        w[lo:hi, j] = 1.0 / ((hi - lo) * 6.0)  # mean dB / 6
+        bias[j] = offset / 6.0
     graph = helper.make_graph(
         [helper.make_node("MatMul", ["features", "W"], ["xw"]),
          helper.make_node("Add", ["xw", "B"], ["z"]),
