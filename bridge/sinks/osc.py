@@ -93,10 +93,12 @@ class OscSink(Sink):
         elif t is int:
             if not -2**31 <= v < 2**31:
                 raise ValueError(f"{address}: {v} does not fit a 32-bit OSC int")
-        elif t is tuple:  # a vector signal: 1..1024 finite 32-bit floats
-            if not 1 <= len(v) <= 1024 or not all(
-                    type(x) is float and math.isfinite(x) and abs(x) <= _F32_MAX for x in v):
-                raise ValueError(f"{address}: a vector must hold 1..1024 finite 32-bit floats")
+        elif t is tuple:  # a vector signal: 1..1024 finite 32-bit floats, or 32-bit ints
+            if not 1 <= len(v) <= 1024 or not (all(
+                    type(x) is float and math.isfinite(x) and abs(x) <= _F32_MAX for x in v)
+                    or all(type(x) is int and -2**31 <= x < 2**31 for x in v)):
+                raise ValueError(f"{address}: a vector must hold 1..1024 finite 32-bit floats "
+                                 "or 1..1024 32-bit ints")
         else:
             raise TypeError(f"{address}: value must be a Python float or int, got {t.__name__} "
                             "(convert numpy scalars with float())")
