@@ -12,7 +12,8 @@ Smoothing runs on the rebuilt r, g, b with *one* coefficient for all three, chos
 brightness rises (attack) or falls (release): a blend of two colours, never a hue of its own.
 
 Plain Python floats, as in :mod:`.transforms`: a route handles three numbers per 60 Hz tick, where
-numpy's per-call overhead costs more than the arithmetic; one chain is shared by every route of a
+numpy's per-call overhead costs more than the arithmetic (and the mapping package imports with the
+standard library only: the TouchDesigner component's tests load it without numpy); one chain is shared by every route of a
 mapping with the same transforms on the same colour (``/vjbridge/colour`` and ``r``/``g``/``b``
 cost one chain). :func:`palette_colours` and :func:`hsv_of` are the array versions, for offline
 curves (``vjbridge predict``) and tests.
@@ -22,8 +23,6 @@ from __future__ import annotations
 
 import math
 import re
-
-import numpy as np
 
 from bridge.mapping.transforms import AutoRange, clamp01, one_pole_coefficient
 
@@ -88,6 +87,8 @@ def palette_at(palette: tuple, position: float) -> tuple[float, float, float]:
 
 def palette_colours(palette, *, positions) -> np.ndarray:
     """:func:`palette_at` over an array: ``palette (k, 3)``, ``positions (n,)`` -> ``(n, 3)``."""
+    import numpy as np  # here: the mapping package imports with the standard library only
+
     pal = np.asarray(palette, dtype=np.float64).reshape(-1, 3)
     p = np.clip(np.asarray(positions, dtype=np.float64), 0.0, 1.0)
     if len(pal) == 1:
@@ -113,6 +114,8 @@ def hsv(r: float, g: float, b: float) -> tuple[float, float, float]:
 
 def hsv_of(rgb) -> np.ndarray:
     """:func:`hsv` over an array: ``(n, 3)`` RGB -> ``(n, 3)`` hue, saturation, value."""
+    import numpy as np
+
     c = np.asarray(rgb, dtype=np.float64).reshape(-1, 3)
     v = c.max(axis=1)
     d = v - c.min(axis=1)

@@ -174,6 +174,10 @@ def _make_route(route, rate: float, chains: dict) -> _Route:
     return _ColourRoute(route, rate, cchain)
 
 
+#: The plan's key for a colour route: never a signal name, so the plan only sends its value.
+_COLOUR_KEY = object()
+
+
 class _Silent:
     """The chain of a colour nothing produces: never a value."""
 
@@ -216,15 +220,21 @@ class Router:
         # OSC address, is-int, has MIDI); one list per OSC sink key, made fresh every tick.
         self._osc_keys = list(dict.fromkeys(r.osc_key for r in self.routes_ if r.osc_key))
         slot = {key: i for i, key in enumerate(self._osc_keys)}
+        # Colour routes are in the plan too, in their mapping order (a receiver sees the
+        # addresses in route order): tick() sets their value first (`_colour_plan`), and their
+        # key is never a signal, so the plan's loop only sends what they hold.
         self._plan = [(r.signal, r, r.chain.fn, slot.get(r.osc_key, -1), r.osc_address,
-                       r.osc_int, r.midi_key is not None) for r in self.routes_
-                      if r.size == 1 and type(r) is _Route]
+                       r.osc_int, r.midi_key is not None) if type(r) is _Route else
+                      (_COLOUR_KEY, r, None, slot.get(r.osc_key, -1), r.osc_address, r.osc_int,
+                       r.midi_key is not None)
+                      for r in self.routes_ if (r.size == 1 and type(r) is _Route)
+                      or (type(r) is _ColourRoute and r.cchain is not _SILENT)]
         # vector routes (the mel spectrum: OSC only, no transforms), after the scalar ones
         self._vectors = [(r.signal, r, slot[r.osc_key], r.osc_address)
                          for r in self.routes_ if r.size > 1 and type(r) is _Route]
-        self._colour_plan = [(r, slot.get(r.osc_key, -1), r.osc_address, r.midi_key is not None)
-                             for r in self.routes_ if type(r) is _ColourRoute
-                             and r.cchain is not _SILENT]
+        # (colour route, its chain, or None for a level through a palette)
+        self._colour_plan = [(r, r.cchain) for r in self.routes_
+                             if type(r) is _ColourRoute and r.cchain is not _SILENT]
         self._delayed = self.delay_.ticks > 0
         self._early_done: set = set()  # routes early() sent for the frame the next tick carries
 
@@ -250,6 +260,16 @@ class Router:
         lists = [[]] if len(self._osc_keys) == 1 else [[] for _ in self._osc_keys]
         midi: Frame = {}
         done = self._early_done
+        if self._colour_plan:  # colours first: each chain once, then the routes' wire values
+            for chain, (a, b, c) in self._chains:
+                x, y, z = get(a), get(b), get(c)
+                if x is not None and y is not None and z is not None:
+                    x, y, z = float(x), float(y), float(z)
+                    if x - x == 0.0 and y - y == 0.0 and z - z == 0.0:
+                        chain.process(x, y, z)
+            for r, cchain in self._colour_plan:
+                if cchain is None or cchain.last is not None:  # else no colour (yet)
+                    r.update(get)
         for signal, r, fn, slot, address, is_int, has_midi in self._plan:
             if done and r in done:  # early() sent this frame's value: not again, chain once
                 continue
@@ -274,20 +294,6 @@ class Router:
                     r.last = x
                 if r.last is not None:
                     lists[slot].append(new(OscValue, (address, r.last)))
-        if self._colour_plan:
-            for chain, (a, b, c) in self._chains:  # each colour once, for all its routes
-                x, y, z = get(a), get(b), get(c)
-                if x is not None and y is not None and z is not None:
-                    x, y, z = float(x), float(y), float(z)
-                    if x - x == 0.0 and y - y == 0.0 and z - z == 0.0:
-                        chain.process(x, y, z)
-            for r, slot, address, has_midi in self._colour_plan:
-                v = r.update(get)
-                if v is not None:
-                    if slot >= 0:
-                        lists[slot].append(new(OscValue, (address, v)))
-                    if has_midi:
-                        r.midi_outputs(v, midi)
         if len(lists) == 1:  # the usual mapping: one OSC target
             frame: Frame = {self._osc_keys[0]: lists[0]} if lists[0] else {}
         else:

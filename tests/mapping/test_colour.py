@@ -224,3 +224,21 @@ def test_check_schema_documents_the_colour_options():
                 "routes[i].colour.autorange_saturation"):
         assert f"`{key}`" in doc
     assert "rgb \\| hsv \\| rgb8 \\| brightness \\| palette" in doc
+
+
+def test_midi_cc_routes_of_the_channels_send_one_processed_colour():
+    """The lighting-desk mapping's r, g, b CCs: channels of one chain, so the desk's colour keeps
+    the model's hue."""
+    from bridge.mapping.validate import load_mapping
+    from tests.mapping.test_mapping_validate import ROOT
+
+    router = Router(load_mapping(ROOT / "mappings" / "lighting-desk-midi.yaml", signals=SIGNALS))
+    assert len(router._chains) == 1
+    chain = router._chains[0][0]
+    x = constant_hue_colours(600)
+    for c in x.tolist():
+        frame = router.tick({"r": c[0], "g": c[1], "b": c[2]})
+    ccs = {m.control: m.value for items in frame.values() for m in items
+           if type(m).__name__ == "MidiCC"}
+    assert [ccs[26], ccs[27], ccs[28]] == [int(round(v * 127)) for v in chain.last]
+    assert abs(hsv(*chain.last)[0] - hsv(*x[0])[0]) < 1e-9
