@@ -156,7 +156,10 @@ def _pipeline(*, models, mapping, port, paced, seconds, clock=time.perf_counter,
     src = _Replay.make(seconds, paced=paced) if source is None else source
     engine = Engine(src, stages, outputs, output_rate=rate, timer_clock=clock,
                     realtime=True,  # as `vjbridge run` does by default
-                    pace=None if source is not None or paced else False)  # hot loop: no waits
+                    pace=None if source is not None or paced else False,  # hot loop: no waits
+                    # at real time the daemon's default fast triggers too (a per-block cost);
+                    # the hot passes time the per-frame stages alone
+                    fast_triggers=source is not None or paced)
     start, marks = src.start, {}
 
     def timed_start():

@@ -63,6 +63,7 @@ class ControlTargets:
 
     def set_threshold(self, trigger: str, db: float) -> str:
         self.triggers.set_min_rise(trigger, db)
+        self.engine.tune_fast("set_min_rise", trigger, db)
         return f"{trigger} threshold {db:g} dB (default 6)"
 
     def prepare_set_band(self, trigger: str, lo: float, hi: float):
@@ -70,6 +71,7 @@ class ControlTargets:
 
     def set_band(self, trigger: str, lo: float, hi: float, column) -> str:
         self.triggers.use_band(column)
+        self.engine.tune_fast("set_band", trigger, lo, hi)
         n = int(column.mask.sum())
         inside = lo <= column.lo_centre_hz and column.hi_centre_hz < hi
         where = (f"{n} mel band{'s' if n != 1 else ''} centred {column.lo_centre_hz:.0f}-"

@@ -28,6 +28,21 @@ So after each block the engine tells the source how many samples its next frame 
 they are in (:mod:`bridge.sources.base`): the blocks before wait in the queue and are processed on
 the same wake-up, in order, so a frame leaves when the block that completes it arrives, as before.
 
+Triggers at the speed of the attack (``fast_triggers=True``, ``vjbridge run``'s default, ``--triggers
+fast``): every device block's mono samples go through :class:`bridge.signals.fast_triggers.
+FastTriggers` (a 5 ms hop at the device rate) *before* the resampler, and each ``onset``, ``kick``
+or ``snare`` it decides goes out at once, in its own small packet (``route_early``, as the frames'
+events above), on the wake-up of the block that holds it. So the source wakes the engine on every
+block (``wake_at = 0``) instead of once per frame: ~200 wake-ups a second with 5 ms blocks. One
+source of truth per name: ``kick`` and ``snare`` in the frames' rows are 0 (the 1.0 went out
+early; the next row leaves the route out), and ``onset``, a continuous level, keeps its 60 Hz
+value, except that after a fast onset the frames up to the level's peak say 1.0 (frames of the
+audio before the attack, then those the attack is still entering), so a receiver sees one rise,
+early, then the level falling from its peak; a rise of the 60 Hz level alone is no event then.
+A paced frame is then routed at its time rather than on arrival, so an event decided while it
+waited reaches it (:meth:`Engine._route_fast`), and the frames' own trigger (``beat``) goes with
+its frame.
+
 Latency is measured where it happens: for every block that leads to a packet, ``sent - arrival``
 (arrival = the time the callback received the block). Audio buffered inside the pipeline (the
 resampler's hold-back plus samples waiting for the next hop) is measured separately, per tick.
@@ -79,7 +94,7 @@ class Engine:
     def __init__(self, source, stages, outputs, *, spec: FeatureSpec = LIVE_SPEC,
                  output_rate: float = 60.0, on_loss: str = "hold", hold_after: float = 0.25,
                  timer_clock=time.perf_counter, realtime: bool = False, events=None,
-                 pace: bool | None = None):
+                 pace: bool | None = None, fast_triggers: bool = False):
         if not (output_rate > 0 and output_rate <= 1000):
             raise ConfigError(f"the output rate must be in (0, 1000] Hz; got {output_rate}")
         if on_loss not in ("hold", "idle"):
@@ -93,6 +108,7 @@ class Engine:
         self.hold_after = float(hold_after)
         self.extractor = FeatureExtractor(spec)
         self._hop, self._n_fft, self._sr = spec.hop_length, spec.n_fft, float(spec.sample_rate)
+        self._window_s = spec.window_seconds
         self.resampler: StreamResampler | None = None
         # even packets (see "When packets leave"); None: pace a source that delivers in real time
         self.pace = pace
@@ -104,6 +120,14 @@ class Engine:
         self._pending: deque = deque()
         self._triggers: set[str] = set()
         self._onset_before = 0.0
+        # fast triggers (see "Triggers at the speed of the attack"): a FastTriggers per stream
+        self.fast_triggers = bool(fast_triggers)
+        self.fast = None
+        self.fast_tuning: dict[tuple, tuple] = {}  # live controls, replayed on a new stream
+        self.fast_sent = 0  # fast events sent
+        self.fast_latency = Rolling()  # block arrival -> its fast event sent (s)
+        self._onset_hold = -1.0  # stream time (s) of the attack a fast onset reported, or -1
+        self._onset_prev = 0.0
         # live counters, read by the status line from another thread
         self.values: dict[str, float] = {}
         self.last_frame: np.ndarray | None = None
@@ -117,6 +141,8 @@ class Engine:
         self.buffered = Rolling()  # audio inside the pipeline at each tick (s)
         self.timers = {"extract": Rolling()} | {s.name: Rolling() for s in self.stages}
         self.timers["send"] = Rolling()
+        if self.fast_triggers:
+            self.timers["triggers"] = Rolling()  # FastTriggers.process, per device block
         # what the per-stage timers read: wall time, or time.thread_time for the benchmark on a
         # shared machine (CPU time of this thread only; a syscall, so not the default)
         self.timer_clock = timer_clock
@@ -216,6 +242,16 @@ class Engine:
 
                 restore_priority(saved)
 
+    def tune_fast(self, method: str, name: str, *args) -> None:
+        """A live control of a trigger (``set_min_rise``/``set_band`` of
+        :class:`~bridge.signals.fast_triggers.FastTriggers`), on the engine thread: applied to the
+        fast detector when it runs, and kept for the next stream's."""
+        if not self.fast_triggers:
+            return
+        self.fast_tuning[(method, name)] = (method, name, *args)
+        if self.fast is not None:
+            getattr(self.fast, method)(name, *args)
+
     def request_stop(self) -> None:
         """Stop as a stop signal would (from any thread): the loop ends at its next turn."""
         stop = getattr(self, "_stop", None)
@@ -260,6 +296,9 @@ class Engine:
                           getattr(o, "transmit", None), o.send) for o in self.outputs]
         self._pending = deque()
         self._onset_before = 0.0
+        self._onset_hold = -1.0
+        self._held: list = []  # fast triggers: mono blocks waiting for the one that completes a frame
+        self._frame_at = 0  # ...which is the block that brings _consumed to this count
         self._block_s = 0.0  # the newest device block's length (s), for the pacer
         polls = [o.poll for o in self.outputs if callable(getattr(o, "poll", None))]
         next_poll = time.perf_counter() + 1.0
@@ -303,6 +342,11 @@ class Engine:
                 self._gap(period)
         # a finite stream: flush the resampler so the file's last frames go out too
         if self.source.finished and self.resampler is not None and not stop.is_set():
+            if self._held:  # fast triggers: the last blocks that completed no frame
+                y = self.resampler.process(np.concatenate(self._held))
+                self._held = []
+                if y.size:
+                    self._frames(self.extractor.process(y), period, None)
             tail = self.resampler.flush()
             if tail.size:
                 self._frames(self.extractor.process(tail), period, None)
@@ -317,6 +361,15 @@ class Engine:
             log.info("audio stream restarted at %g Hz: resetting the pipeline", rate)
         self.resampler = StreamResampler(rate, self.spec.sample_rate)
         self.input_watch.reset()
+        if self.fast_triggers:
+            from bridge.signals.fast_triggers import FastTriggers
+
+            self.fast = FastTriggers(rate)
+            for (method, *args) in self.fast_tuning.values():
+                getattr(self.fast, method)(*args)
+            self._onset_hold = -1.0
+            self._held = []
+            self._frame_at = self._consumed
         self.extractor.reset()
         for stage in self.stages:
             stage.reset()
@@ -338,6 +391,22 @@ class Engine:
         mono = x[:, 0] if x.shape[1] == 1 else downmix(x)
         mono = self.input_watch.process(mono, block.arrival)  # NaN -> silence; silence state
         clock, timer, process = self.timer_clock, self.timers["extract"], self.extractor.process
+        if self.fast is not None:  # before the resampler: an event leaves on this wake-up
+            t0 = clock()
+            events = self.fast.process(mono)
+            self.timers["triggers"].add(clock() - t0)
+            if events:
+                self._send_fast(events, block.arrival)
+            # the 60 Hz path as without fast triggers: the blocks before the one that completes
+            # the next frame wait (here instead of in the source's queue), and go through the
+            # resampler and the extractor together on that block's wake-up
+            if self._consumed < self._frame_at:
+                self._held.append(mono)
+                return
+            if self._held:
+                self._held.append(mono)
+                mono = np.concatenate(self._held)
+                self._held = []
         t0 = clock()
         y = self.resampler.process(mono)
         if y.size:  # ~70% of 10 ms blocks give no samples
@@ -354,10 +423,15 @@ class Engine:
                     self._frames(frames[i:i + 1], period, block.arrival, first + i)
         # sleep until the next frame can be complete: the blocks before it wait in the source's
         # queue and are read on that wake-up, one wake-up per frame instead of per block (~70-150
-        # µs of CPU each at real time; bridge.sources.base)
+        # µs of CPU each at real time; bridge.sources.base); fast triggers: every block wakes it
+        # (wake_at stays 0), and the blocks before that one wait in _held
         ex, rs = self.extractor, self.resampler
-        self.source.wake_at = self._consumed + rs.inputs_for(
-            ex.frames_emitted * self._hop + self._n_fft) - rs.samples_in
+        at = self._consumed + rs.inputs_for(ex.frames_emitted * self._hop + self._n_fft) \
+            - rs.samples_in
+        if self.fast is None:
+            self.source.wake_at = at
+        else:
+            self._frame_at = at
 
     def _frames(self, frames: np.ndarray, period: float, arrival: float | None,
                 first: int | None = None) -> None:
@@ -393,14 +467,23 @@ class Engine:
                     row.update((key, tuple(v[i].tolist())) for key, v in values.items())
                 else:
                     row.update((key, float(v[i])) for key, v in values.items())
+            paced = self.pacer is not None and arrival is not None
+            if self.fast is not None:  # one source of truth per name (see the module docstring)
+                for name in ("kick", "snare"):
+                    if name in row:
+                        row[name] = 0.0
+                if not paced and self._onset_hold >= 0.0 and "onset" in row:
+                    self._bridge_onset(row, t_stream)
             self.values = row
             fired = self.fired
             for name in self._fired_names:  # the status page's flashing triggers (none: ~30 ns)
                 if row.get(name):
                     fired[name] += 1
-            if self.pacer is not None and arrival is not None:
-                # routed now, in frame order (its events leave at once), transmitted at its time
-                packets = self._route(row)
+            if paced:
+                # routed now, in frame order (its events leave at once), transmitted at its time;
+                # with fast triggers routed at its time (the events are the fast detector's, and
+                # a fast onset must still reach the frames that wait: _route_fast)
+                packets = self._route(row) if self.fast is None else (row, t_stream)
                 due = self.pacer.due(t_stream, arrival, self._block_s)
                 now = time.perf_counter()
                 self._pending.append((due, packets, arrival, now))
@@ -442,12 +525,66 @@ class Engine:
         self.timers["send"].add(clock() - t0)
         return packets
 
+    def _send_fast(self, events: list, arrival: float) -> None:
+        """The fast detector's events of one block, sent now in one small packet per output (an
+        output without ``route_early`` gets them through ``send``), before any frame holding
+        them: ``kick``/``snare`` at 1.0 (the next routed frame leaves their routes out), ``onset``
+        at 1.0, and the 60 Hz onset level bridged up to its peak (:meth:`_bridge_onset`)."""
+        values = dict.fromkeys((name for name, _ in events), 1.0)
+        if "onset" in values:
+            if self._onset_hold < 0.0:
+                self._onset_prev = 0.0
+            self._onset_hold = (max(at for name, at in events if name == "onset") + 1) \
+                / self.fast.rate
+        clock = self.timer_clock
+        t0 = clock()
+        for route, route_early, transmit, send in self._routers:
+            if route_early is not None:
+                transmit(route_early(values))
+            else:
+                send(values)
+        self.timers["send"].add(clock() - t0)
+        fired = self.fired
+        for name in self._fired_names:  # the status page's flashing triggers
+            if name in values and name in fired:
+                fired[name] += 1
+        self.fast_sent += 1
+        self.early_sent += 1
+        self.fast_latency.add(time.perf_counter() - arrival)
+
+    def _bridge_onset(self, row: dict, t_stream: float) -> None:
+        """After a fast onset (attack at stream time ``_onset_hold``), the 60 Hz level of the same
+        attack says 1.0: on frames of the audio before it, then while the level still rises (the
+        attack entering the 93 ms window, whose taper first hides it) up to one window after it.
+        The first frame that no longer rises goes out as it is, and the bridge ends."""
+        level, previous = row["onset"], self._onset_prev
+        self._onset_prev = level
+        attack = self._onset_hold
+        if t_stream < attack or (level > previous and t_stream < attack + self._window_s):
+            row["onset"] = 1.0 if level < 1.0 else level
+        else:
+            self._onset_hold = -1.0
+
+    def _route_fast(self, row: dict, t_stream: float) -> list:
+        """With fast triggers, a paced frame is routed at its time, not on arrival: a fast onset
+        decided while the frame waited reaches it (:meth:`_bridge_onset`), and the routes the
+        fast event sent are left out of this frame, the oldest waiting one, whose values are
+        older than the event (on arrival they would be routed before the event and then sent
+        after it: onset 1.0, then the older frame's low level, then 1.0 again, a second rise).
+        The frames' own triggers (``beat``) go with their frame, not ahead."""
+        if self._onset_hold >= 0.0 and "onset" in row:
+            self._bridge_onset(row, t_stream)
+        return [(send, row) if route is None else (transmit, route(row))
+                for route, _, transmit, send in self._routers]
+
     def _send_pending(self, until: float = float("inf")) -> None:
         """Transmit the paced frames due by ``until`` (all by default), oldest first."""
         pending, clock = self._pending, self.timer_clock
         while pending and pending[0][0] <= until:
             due, packets, arrival, ready = pending.popleft()
             t0 = clock()
+            if type(packets) is tuple:  # a fast-trigger frame (row, t_stream): routed now
+                packets = self._route_fast(*packets)
             for transmit, packet in packets:
                 transmit(packet)
             self.timers["send"].add(clock() - t0)

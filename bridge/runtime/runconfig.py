@@ -67,6 +67,9 @@ RUN_CONFIG = Section("run config", "A run-config file (vjbridge run --config FIL
     Option("pacing", "choice", "even", "tick packets evenly spaced on the audio clock (even) or "
            "each the moment its frame is complete (asap) (run --pacing)",
            choices=("even", "asap")),
+    Option("triggers", "choice", "fast", "onset/kick/snare on a 5 ms hop, sent as the block "
+           "arrives (fast), or from the 60 Hz frames at their tick (frame) (run --triggers)",
+           choices=("fast", "frame")),
     Option("control", "str", None, "open the OSC control port [HOST:]PORT (run --control)",
            nullable=True),
     Option("status_port", "int", None, "serve the status page and /health on 127.0.0.1:PORT "
@@ -81,6 +84,7 @@ RUN_CONFIG = Section("run config", "A run-config file (vjbridge run --config FIL
 _DESTS = {"device": "device", "fallback": "fallback", "demo": "demo", "mapping": "mapping",
           "on_loss": "on_loss", "output_rate": "output_rate", "block_ms": "block_ms",
           "input_latency": "input_latency", "realtime": "realtime", "pacing": "pacing",
+          "triggers": "triggers",
           "silence_after": "silence_after", "silence_floor": "silence_floor", "control": "control",
           "status_port": "status_port", "status_interval": "status_interval",
           "log_level": "log_level", "outputs.osc": "osc", "outputs.midi": "midi"}

@@ -97,6 +97,8 @@ class StatusLine:
                 + (f" (of which waiting for the frame's even-spaced time "
                    f"{e.paced_wait.summary_ms()}; {e.early_sent} event packets sent ahead of "
                    "their frame)" if getattr(e, "pacer", None) is not None else "")
+                + (f"; fast triggers: {e.fast_sent} event packets, block arrival -> sent "
+                   f"{e.fast_latency.summary_ms()}" if getattr(e, "fast_triggers", False) else "")
                 + "; audio buffered "
                 f"in the pipeline (resampler hold-back + part hop) {e.buffered.summary_ms()}; "
                 f"driver input latency {e.source.input_latency * 1e3:.1f} ms; each frame spans "

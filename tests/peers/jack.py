@@ -20,7 +20,7 @@ from pathlib import Path
 from tests.peers.base import poll, require, stop_process
 
 JACK_BACKEND = "mido.backends.rtmidi/UNIX_JACK"
-_EVENT = re.compile(r"^\s*\d+:\s+((?:[0-9a-f]{2}\s)+)")
+_EVENT = re.compile(r"^\s*\d+:\s+((?:[0-9a-f]{2}(?:\s|$))+)")  # a 1-byte event ends the line
 
 
 class JackServer:

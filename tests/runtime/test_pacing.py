@@ -166,7 +166,9 @@ def test_the_engine_sends_each_frames_events_ahead_and_the_same_rows_in_order():
 def test_the_daemon_sends_events_ahead_only_when_pacing_evenly(pacing):
     """``vjbridge run`` through the default mapping to a real UDP receiver: with ``--pacing
     even`` (the default) kicks and onset rises come in packets of their own besides one tick
-    packet per frame; with ``asap`` every packet is a whole tick. Each kick is 1.0 once."""
+    packet per frame; with ``asap`` every packet is a whole tick. Each kick is 1.0 once. (The
+    frames' own events, ``--triggers frame``: the fast triggers go ahead whatever the pacing,
+    tests/runtime/test_fast_triggers_daemon.py.)"""
     import time
 
     from tests.runtime.control_peers import EVENT_NAMES, StreamReceiver
@@ -175,7 +177,7 @@ def test_the_daemon_sends_events_ahead_only_when_pacing_evenly(pacing):
     stream = StreamReceiver()
     try:
         bridge = Bridge("run", "--demo", "--no-models", "--osc", f"127.0.0.1:{stream.port}",
-                        "--duration", "4", "--pacing", pacing)
+                        "--duration", "4", "--pacing", pacing, "--triggers", "frame")
         assert bridge.proc.wait(timeout=60) == 0, bridge.stderr
         bridge.stop()
         time.sleep(0.2)

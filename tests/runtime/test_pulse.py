@@ -98,8 +98,10 @@ def test_device_to_oscdump_matches_the_offline_pipeline(pulse, music_wav, tmp_pa
     model = write_model(tmp_path / "motion-weight.onnx")
     mapping = mapping_for_test_model(tmp_path)
     dump = OscDump()
+    # --triggers frame: the offline pipeline decides kick/snare/onset per 60 Hz frame; the fast
+    # detector's own device test is tests/runtime/test_fast_triggers_daemon.py
     bridge = Bridge("run", "--device", "pulse", "--input-latency", "0.2", "--model", model,
-                    "--mapping", mapping,
+                    "--mapping", mapping, "--triggers", "frame",
                     "--osc", f"127.0.0.1:{dump.port}", "--status-interval", "1", env=pulse.env)
     try:
         bridge.wait_for("Ctrl-C to stop")

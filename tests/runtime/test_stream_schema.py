@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 import subprocess
 import sys
 import time
@@ -68,7 +69,9 @@ def test_schema_lists_exactly_what_a_run_sends(mapping):
     data = {a: n for a, n in counts.items() if a != INFO_ADDRESS}
     listed = {e["address"]: e for e in schema["signals"]}
     assert set(data) == set(listed), (set(data) ^ set(listed))
-    frames = max(data.values())
+    # one packet per tick for every live address; a trigger's early event packets (fast triggers)
+    # come on top of its ticks, so the tick count is the median, not the maximum
+    frames = statistics.median_low(data[a] for a, e in listed.items() if e["live"])
     assert frames > 100  # ~3 s at 60 Hz
     for address, entry in listed.items():
         if entry["live"]:

@@ -28,15 +28,29 @@ def test_encode_bytes():
     assert encode(MidiNote(9, 36, 0, False)) == [[0x89, 36, 0]]
 
 
+def wait_until_live(sink, dump) -> None:
+    """Send one MIDI clock byte past the sink's bookkeeping and wait until it arrives.
+
+    A JACK client that has just joined can wait a second or more for its first process cycle on a
+    loaded machine (dummy driver, no realtime). rtmidi's close() waits at most 1 s for that cycle and
+    then unregisters the port, dropping what was still queued: a test that opens, sends and closes
+    at once then sees nothing (seen once in CI). Users close after a show, not milliseconds after
+    opening; the test waits for the path to be live, then checks the exact bytes."""
+    sink.port.send(sink._Message("clock"))
+    dump.wait_for(1)
+
+
 def test_cc_and_notes_exact_bytes_at_jack_midi_dump(dump):
     sink = MidiSink("desk", port=dump.port)
+    wait_until_live(sink, dump)
     sink.set_idle([MidiCC(0, 20, 0), MidiCC(1, 1, 0, 14)])
     sink.send([MidiCC(0, 20, 10), MidiCC(1, 1, 8193, 14), MidiNote(0, 36, 100, True)])
     sink.send([MidiCC(0, 20, 10), MidiCC(0, 21, 127)])  # CC 20 unchanged: not re-sent
     sink.send([MidiNote(0, 36, 0, False), MidiNote(2, 38, 90, True)])
     sink.close()  # note 38 still held: off, then idle values, then All Notes Off per channel used
-    events = dump.wait_for(14)
+    events = dump.wait_for(15)
     assert events == [
+        [0xF8],                                 # wait_until_live's clock byte
         [0xB0, 20, 10],
         [0xB1, 1, 64], [0xB1, 33, 1],          # 8193 = 64 * 128 + 1: MSB on CC 1, LSB on CC 33
         [0x90, 36, 100],
