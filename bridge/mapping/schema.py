@@ -106,8 +106,8 @@ COLOUR_ROUTE = Section("route.colour", "How a colour goes on the wire. A model's
                        "saturation), never on r, g and b each on its own, so the hue is kept. "
                        "Routes of its channels (`signal: r`, `g`, `b`) send one channel of that "
                        "processed colour. Any other signal becomes a colour through a palette.", (
-    Option("format", "choice", "rgb", "rgb: 3 floats r, g, b (0..1, scaled by `out`); hsv: 3 "
-           "floats hue (0..1 = 0..360 degrees), saturation, value; rgb8: 3 ints 0..255 (`out` "
+    Option("format", "choice", "rgb", "rgb: 3 floats r, g, b (0..1, scaled by `out`, as are the "
+           "other floats); hsv: 3 floats hue (0..1 = 0..360 degrees), saturation, value; rgb8: 3 ints 0..255 (`out` "
            "ignored); brightness: 1 float, the colour's HSV value; palette: 3 floats, the "
            "`palette` colour at the position the route gives (a colour: its processed brightness; "
            "any other signal, e.g. spectralcentroidnorm: its value after the route's transforms)",

@@ -5,7 +5,6 @@ files; ``vjbridge predict`` writing the colour curves and a colour-strip PNG rea
 from __future__ import annotations
 
 import csv
-import json
 import struct
 import subprocess
 import sys
