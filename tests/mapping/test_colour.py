@@ -242,3 +242,17 @@ def test_midi_cc_routes_of_the_channels_send_one_processed_colour():
            if type(m).__name__ == "MidiCC"}
     assert [ccs[26], ccs[27], ccs[28]] == [int(round(v * 127)) for v in chain.last]
     assert abs(hsv(*chain.last)[0] - hsv(*x[0])[0]) < 1e-9
+
+
+def test_a_router_built_elsewhere_takes_over_its_colour_chains():
+    """A reload builds the new Router on the watcher thread; swap() must carry its colour
+    chains and plan over, not only the scalar routes."""
+    old = Router(validate({"routes": [{"signal": "low", "osc": {"address": "/low"}}]},
+                          signals=SIGNALS))
+    mapping = validate({"routes": [{"signal": "colour", "osc": {"address": "/c"},
+                                    "autorange": False}]}, signals=SIGNALS)
+    old.swap(mapping, Router(mapping, signals=SIGNALS))
+    assert frame_of(old, {"r": 0.3, "g": 0.2, "b": 0.1, "low": 0.5}) == {
+        "/c": pytest.approx((0.3, 0.2, 0.1))}
+    old.reset()
+    assert old._chains[0][0].last is None
