@@ -193,6 +193,15 @@ def message_size(address: str, values: int) -> int:
     return _pad4(len(address.encode("utf-8")) + 1) + _pad4(1 + values + 1) + 4 * values
 
 
+def wire_values(route) -> int:
+    """How many values a (validated, non-spectrum) route sends per message: 3 for a colour as
+    rgb, hsv, rgb8 or palette, else 1."""
+    from bridge.mapping.colour import FORMATS
+
+    part = route.get("colour_part")
+    return 1 if part in (None, "channel") else FORMATS[part]
+
+
 def bundle_problems(mapping, osc_override: tuple[str, int] | None = None) -> list[str]:
     """Per UDP OSC target: the bytes one tick sends (a bundle of every route's message, or each
     plain message) against the datagram limit for its host; one problem per target over it.
@@ -205,7 +214,7 @@ def bundle_problems(mapping, osc_override: tuple[str, int] | None = None) -> lis
         if not osc:
             continue
         signal = SPECTRUM.get(route["signal"])
-        values = signal.size if signal is not None else 1
+        values = signal.size if signal is not None else wire_values(route)
         messages.setdefault(osc["target"], []).append(message_size(osc["address"], values))
     problems = []
     for name, sizes in messages.items():

@@ -12,6 +12,7 @@ import os
 from collections.abc import Mapping as AbcMapping
 
 from bridge.errors import MappingError
+from bridge.mapping.colour import FORMATS, ColourChain, chain_key, palette_of, wire_value
 from bridge.mapping.transforms import DelayLine, NoteTrigger, RouteChain, clamp01
 from bridge.mapping.validate import Mapping, load_mapping
 from bridge.signals.catalog import SPECTRUM
@@ -28,6 +29,7 @@ class _Route:
 
     def __init__(self, route: dict, rate: float) -> None:
         self.signal = route["signal"]
+        self.uses: tuple[str, ...] = (self.signal,)  # the signals it reads
         self.chain = RouteChain(route, rate)
         self.out_lo, self.out_hi = route["out"]
         self.idle = route["idle"] if route["idle"] is not None else self.out_lo
@@ -95,6 +97,99 @@ class _Route:
                 MidiCC(self.channel, self.cc, int(round(clamp01(frac) * self.cc_max)), self.bits))
 
 
+class _ColourRoute(_Route):
+    """A route that sends a colour (:mod:`bridge.mapping.colour`): a part of a model's colour
+    processed by a :class:`ColourChain` shared with the mapping's other routes of the same colour
+    and transforms (``cchain``), or a level through a palette (``cchain`` None: the route's own
+    scalar chain gives the palette position). ``update(get)`` -> its wire value or None."""
+
+    def __init__(self, route, rate: float, cchain: ColourChain | None) -> None:
+        scalar = dict(route)
+        if cchain is None:
+            scalar["out"] = (0.0, 1.0)  # the chain's value is the palette position
+        super().__init__(scalar, rate)
+        self.out_lo, self.out_hi = route["out"]
+        self.part = route["colour_part"]
+        self.index = route["colour_index"]
+        self.palette = (route["colour"] or {}).get("palette")
+        self.cchain = cchain
+        self.fn = self.chain.fn
+        self.size = 1 if self.part == "channel" else FORMATS[self.part]
+        self.osc_int = self.osc_int and self.size == 1
+        self.is_int = self.part == "rgb8"
+        self.channels = tuple(route["colour_channels"] or ())
+        self.placeholder = route["colour_channels"] is not None and not self.channels
+        self.uses = (self.signal,) if (cchain is None or self.placeholder) else self.channels
+        self._seen = None
+
+    def update(self, get):
+        cchain = self.cchain
+        if cchain is None:  # a level through a palette
+            x = get(self.signal)
+            if x is not None:
+                if type(x) is not float:
+                    x = float(x)
+                if x - x == 0.0:
+                    pos = x if self.fn is None else self.fn(x)
+                    self.last = palette_of(self.palette, pos, lo=self.out_lo, hi=self.out_hi)
+            return self.last
+        rgb = cchain.last
+        if rgb is not None and rgb is not self._seen:  # a new colour this tick
+            self._seen = rgb
+            self.last = wire_value(self.part, rgb, lo=self.out_lo, hi=self.out_hi,
+                                   palette=self.palette, index=self.index)
+        return self.last
+
+    def idle_outputs(self, frame: Frame) -> None:
+        if self.osc_key is not None:
+            if self.is_int:
+                v = (0, 0, 0)
+            elif self.size > 1:
+                v = (float(self.idle),) * self.size
+            else:
+                v = int(round(self.idle)) if self.osc_int else float(self.idle)
+            frame.setdefault(self.osc_key, []).append(OscValue(self.osc_address, v))
+        if self.midi_key is not None and self.trigger is None:
+            frac = (self.idle - self.out_lo) / (self.out_hi - self.out_lo)
+            frame.setdefault(self.midi_key, []).append(
+                MidiCC(self.channel, self.cc, int(round(clamp01(frac) * self.cc_max)), self.bits))
+
+    def reset_colour(self) -> None:
+        self.last = self._seen = None
+
+
+def _make_route(route, rate: float, chains: dict) -> _Route:
+    """A validated route as the router runs it; colour routes of one colour and the same
+    transforms share one :class:`ColourChain` (kept in ``chains`` by :func:`chain_key`)."""
+    if route.get("colour_part") is None:
+        return _Route(route, rate)
+    cchain = None
+    if route["colour_channels"]:
+        key = chain_key(route)
+        cchain = chains.get(key)
+        if cchain is None:
+            cchain = chains[key] = ColourChain(route, rate)
+    elif route["colour_channels"] is not None:  # a colour no loaded model produces
+        cchain = _SILENT
+    return _ColourRoute(route, rate, cchain)
+
+
+#: The plan's key for a colour route: never a signal name, so the plan only sends its value.
+_COLOUR_KEY = object()
+
+
+class _Silent:
+    """The chain of a colour nothing produces: never a value."""
+
+    last = None
+
+    def reset(self) -> None:
+        pass
+
+
+_SILENT = _Silent()
+
+
 class Router:
     """Evaluate a mapping's routes once per output tick.
 
@@ -116,24 +211,37 @@ class Router:
     def _install(self, mapping: Mapping) -> None:
         self.mapping = mapping
         self.rate = mapping.rate
-        self.routes_ = [_Route(r, mapping.rate) for r in mapping.routes]
+        chains: dict = {}
+        self.routes_ = [_make_route(r, mapping.rate, chains) for r in mapping.routes]
+        # colour routes: their shared chains (with the channel names they read), then the routes
+        self._chains = [(c, c.channels) for c in chains.values()]
         self.delay_ = DelayLine(ticks=int(round(mapping.delay_ms * mapping.rate / 1000.0)))
         # tick()'s plan: per route (signal, route, chain function or None, OSC list slot or -1,
         # OSC address, is-int, has MIDI); one list per OSC sink key, made fresh every tick.
         self._osc_keys = list(dict.fromkeys(r.osc_key for r in self.routes_ if r.osc_key))
         slot = {key: i for i, key in enumerate(self._osc_keys)}
+        # Colour routes are in the plan too, in their mapping order (a receiver sees the
+        # addresses in route order): tick() sets their value first (`_colour_plan`), and their
+        # key is never a signal, so the plan's loop only sends what they hold.
         self._plan = [(r.signal, r, r.chain.fn, slot.get(r.osc_key, -1), r.osc_address,
-                       r.osc_int, r.midi_key is not None) for r in self.routes_ if r.size == 1]
+                       r.osc_int, r.midi_key is not None) if type(r) is _Route else
+                      (_COLOUR_KEY, r, None, slot.get(r.osc_key, -1), r.osc_address, r.osc_int,
+                       r.midi_key is not None)
+                      for r in self.routes_ if (r.size == 1 and type(r) is _Route)
+                      or (type(r) is _ColourRoute and r.cchain is not _SILENT)]
         # vector routes (the mel spectrum: OSC only, no transforms), after the scalar ones
         self._vectors = [(r.signal, r, slot[r.osc_key], r.osc_address)
-                         for r in self.routes_ if r.size > 1]
+                         for r in self.routes_ if r.size > 1 and type(r) is _Route]
+        # (colour route, its chain, or None for a level through a palette)
+        self._colour_plan = [(r, r.cchain) for r in self.routes_
+                             if type(r) is _ColourRoute and r.cchain is not _SILENT]
         self._delayed = self.delay_.ticks > 0
         self._early_done: set = set()  # routes early() sent for the frame the next tick carries
 
     @property
     def signals_used(self) -> set[str]:
         """The signal names this mapping reads (the engine may compute only these)."""
-        return {r.signal for r in self.routes_}
+        return {name for r in self.routes_ for name in r.uses}
 
     @property
     def sink_keys(self) -> list[tuple[str, str]]:
@@ -152,6 +260,16 @@ class Router:
         lists = [[]] if len(self._osc_keys) == 1 else [[] for _ in self._osc_keys]
         midi: Frame = {}
         done = self._early_done
+        if self._colour_plan:  # colours first: each chain once, then the routes' wire values
+            for chain, (a, b, c) in self._chains:
+                x, y, z = get(a), get(b), get(c)
+                if x is not None and y is not None and z is not None:
+                    x, y, z = float(x), float(y), float(z)
+                    if x - x == 0.0 and y - y == 0.0 and z - z == 0.0:
+                        chain.process(x, y, z)
+            for r, cchain in self._colour_plan:
+                if cchain is None or cchain.last is not None:  # else no colour (yet)
+                    r.update(get)
         for signal, r, fn, slot, address, is_int, has_midi in self._plan:
             if done and r in done:  # early() sent this frame's value: not again, chain once
                 continue
@@ -230,6 +348,10 @@ class Router:
             r.last = None
             if r.trigger is not None:
                 r.trigger.reset()
+            if type(r) is _ColourRoute:
+                r.reset_colour()
+        for chain, _ in self._chains:
+            chain.reset()
         self.delay_.reset()
         self._early_done.clear()
 
@@ -265,4 +387,4 @@ class Router:
 
 #: What Router._install sets: taken over from a Router built elsewhere by Router.swap.
 _INSTALLED = ("mapping", "rate", "routes_", "delay_", "_osc_keys", "_plan", "_vectors", "_delayed",
-              "_early_done")
+              "_early_done", "_chains", "_colour_plan")

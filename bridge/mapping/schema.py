@@ -18,8 +18,9 @@ class Option:
     """One key: its kind, default, accepted range or choices, and what it does.
 
     ``kind`` is one of ``number``, ``int``, ``bool``, ``str``, ``choice``, ``range`` (two numbers),
-    ``address`` (an OSC address), ``signal`` (a signal name from the catalog), ``section`` (one
-    nested table), ``named`` (a table of named sub-tables) or ``list`` (a list of sub-tables).
+    ``address`` (an OSC address), ``signal`` (a signal name from the catalog), ``palette`` (a list
+    of colours), ``section`` (one nested table), ``named`` (a table of named sub-tables) or
+    ``list`` (a list of sub-tables).
     """
 
     name: str
@@ -99,6 +100,25 @@ MIDI_ROUTE = Section("route.midi", "Send the route's value as a MIDI control cha
            "(out range low..high -> 1..127)", lo=1, hi=127, nullable=True),
 ))
 
+COLOUR_ROUTE = Section("route.colour", "How a colour goes on the wire. A model's colour (e.g. "
+                       "`signal: colour`) is one value: auto-range, `in`, clamp, invert, gamma, "
+                       "smoothing and deadband act on its brightness (auto-range also on its "
+                       "saturation), never on r, g and b each on its own, so the hue is kept. "
+                       "Routes of its channels (`signal: r`, `g`, `b`) send one channel of that "
+                       "processed colour. Any other signal becomes a colour through a palette.", (
+    Option("format", "choice", "rgb", "rgb: 3 floats r, g, b (0..1, scaled by `out`, as are the "
+           "other floats); hsv: 3 floats hue (0..1 = 0..360 degrees), saturation, value; rgb8: 3 ints 0..255 (`out` "
+           "ignored); brightness: 1 float, the colour's HSV value; palette: 3 floats, the "
+           "`palette` colour at the position the route gives (a colour: its processed brightness; "
+           "any other signal, e.g. spectralcentroidnorm: its value after the route's transforms)",
+           choices=("rgb", "hsv", "rgb8", "brightness", "palette")),
+    Option("palette", "palette", None, "the palette for format palette: colours evenly spaced from "
+           "position 0 to 1, blended linearly, each '#rrggbb' or [r, g, b] (0..1)", nullable=True),
+    Option("autorange_saturation", "bool", True, "when the route auto-ranges, map the saturation "
+           "relative to its own recent range too (a grey-ish model colour becomes a visible tint, "
+           "hue kept); false: the saturation the model gives"),
+))
+
 ROUTE = Section("route", "One signal to one or more outputs, through the transforms in this order: "
                 "auto-range or `in` range -> clamp -> invert -> gamma -> smoothing -> deadband -> "
                 "`out` range.", (
@@ -106,6 +126,8 @@ ROUTE = Section("route", "One signal to one or more outputs, through the transfo
            required=True),
     Option("osc", "section", None, "send as OSC", nullable=True, section=OSC_ROUTE),
     Option("midi", "section", None, "send as MIDI", nullable=True, section=MIDI_ROUTE),
+    Option("colour", "section", None, "a colour route's wire format and palette (a model's colour "
+           "defaults to format rgb)", nullable=True, section=COLOUR_ROUTE),
     Option("in", "range", (0.0, 1.0), "input range [low, high] mapped to 0..1 (ignored when "
            "auto-ranging)"),
     Option("out", "range", (0.0, 1.0), "output range [low, high] the 0..1 value is mapped to "
@@ -161,6 +183,8 @@ def _fmt_accepts(opt: Option) -> str:
                             for c in opt.choices)
     if opt.lo is not None and opt.hi is not None and abs(opt.hi) < 1e9:
         return f"{opt.kind} {opt.lo:g}..{opt.hi:g}"
+    if opt.kind == "palette":
+        return "list of '#rrggbb' or [r, g, b]"
     if opt.kind in ("section", "named", "list"):
         return {"section": "table", "named": "name: table", "list": "list of tables"}[opt.kind]
     return opt.kind
@@ -170,8 +194,9 @@ def schema_markdown() -> str:
     """The mapping reference as Markdown tables, generated from the declarations above."""
     lines = ["# Mapping reference (generated from bridge/mapping/schema.py)", ""]
     prefixes = {"mapping": "", "osc target": "osc.NAME.", "midi port": "midi.NAME.",
-                "route": "routes[i].", "route.osc": "routes[i].osc.", "route.midi": "routes[i].midi."}
-    for sec in (MAPPING, OSC_TARGET, MIDI_PORT, ROUTE, OSC_ROUTE, MIDI_ROUTE):
+                "route": "routes[i].", "route.osc": "routes[i].osc.", "route.midi": "routes[i].midi.",
+                "route.colour": "routes[i].colour."}
+    for sec in (MAPPING, OSC_TARGET, MIDI_PORT, ROUTE, OSC_ROUTE, MIDI_ROUTE, COLOUR_ROUTE):
         lines += [f"## {sec.name}", "", sec.description, "",
                   "| key | accepts | default | description |", "|---|---|---|---|"]
         for opt in sec.options:

@@ -17,10 +17,11 @@ from types import MappingProxyType
 from typing import Any
 
 from bridge.errors import MappingError
-from bridge.mapping.schema import MAPPING, Option, Section
+from bridge.mapping.schema import COLOUR_ROUTE, MAPPING, Option, Section
 
 #: Signal kinds; model outputs auto-range by default.
 MODEL = "model"
+ROUTE_COLOUR_OPTIONS = COLOUR_ROUTE.options
 
 _OSC_BAD = re.compile(r"[\s#*,?\[\]{}]")
 _BAD = object()  # marks a value already reported, so cross-checks neither repeat nor trip on it
@@ -65,6 +66,12 @@ class Mapping:
                     outs.append(f"midi {m['target']} ch{m['channel']}n{m['note']} trigger "
                                 f">= {m['threshold']:g}")
             tags = ["autorange"] if r["autorange"] else []
+            part = r.get("colour_part")
+            if part == "channel":
+                tags.append(f"channel {r['colour_index']} of the processed colour")
+            elif part:
+                tags.append(f"colour as {part}" + (f", {len(r['colour']['palette'])} palette "
+                                                    "colours" if part == "palette" else ""))
             lines.append(f"  routes[{i}] {r['signal']} -> " + "; ".join(outs)
                          + (f" [{', '.join(tags)}]" if tags else ""))
         if not self.signals_checked:
@@ -75,6 +82,35 @@ class Mapping:
 #: Outputs of the shipped models, assumed when the catalog has none declared yet (models declare their
 #: outputs into the catalog only when loaded; `vjbridge check` should not need to load them).
 SHIPPED_MODEL_OUTPUTS = ("motion", "weight", "r", "g", "b")
+#: The colour the shipped light model declares (``vjbridge.colours``), assumed like the outputs.
+SHIPPED_COLOURS = ("colour",)
+
+
+class ColourKind(str):
+    """The kind of a whole colour in a signal table (name -> kind): equal to ``"model"`` (a model
+    output: auto-ranged by default) and carrying the ``channels`` that hold its r, g, b; ``()`` for
+    a placeholder no loaded model produces (its routes validate and stay silent)."""
+
+    channels: tuple[str, ...]
+
+    def __new__(cls, channels=()):
+        obj = super().__new__(cls, MODEL)
+        obj.channels = tuple(channels)
+        return obj
+
+
+def add_placeholders(kinds: dict) -> dict:
+    """The shipped model outputs and colours that no model declared, added to ``kinds`` so a
+    mapping routing them validates (such routes stay silent)."""
+    missing = {name for name in SHIPPED_MODEL_OUTPUTS if name not in kinds}
+    for name in SHIPPED_MODEL_OUTPUTS:
+        kinds.setdefault(name, MODEL)
+    # the shipped colour is r, g, b when they are placeholders too; a model that outputs r, g, b
+    # without declaring a colour keeps them plain outputs (`colour` then has no channels: silent)
+    rgb = ("r", "g", "b") if {"r", "g", "b"} <= missing else ()
+    for name in SHIPPED_COLOURS:
+        kinds.setdefault(name, ColourKind(rgb))
+    return kinds
 
 
 def signal_kinds(signals) -> dict[str, str]:
@@ -89,6 +125,8 @@ def signal_kinds(signals) -> dict[str, str]:
         for name, v in table.items():
             if isinstance(v, str):
                 out[str(name)] = v
+            elif getattr(v, "channels", ()):
+                out[str(name)] = ColourKind(v.channels)
             else:
                 out[str(name)] = MODEL if getattr(v, "source", "") == MODEL else str(
                     getattr(v, "kind", ""))
@@ -105,7 +143,7 @@ def known_signals() -> dict[str, str] | None:
         return None
     kinds = signal_kinds(CATALOG)
     if MODEL not in kinds.values():
-        kinds.update({n: MODEL for n in SHIPPED_MODEL_OUTPUTS if n not in kinds})
+        add_placeholders(kinds)
     return kinds
 
 
@@ -192,7 +230,7 @@ def _check_value(opt: Option, v: Any, path: str, problems: list[str], signals) -
                             "any of #*,?[]{}")
             return _BAD
         if kind == "signal" and signals is not None and v not in signals:
-            problems.append(f"{path}: unknown signal {v!r}{_suggest(v, signals)}")
+            problems.append(f"{path}: unknown signal {_fmt(v)}{_suggest(v, signals)}")
             return _BAD
         return v
     if kind == "choice":
@@ -212,6 +250,24 @@ def _check_value(opt: Option, v: Any, path: str, problems: list[str], signals) -
             problems.append(f"{path}: low and high are both {_fmt(v[0])}; they must differ")
             return _BAD
         return (float(v[0]), float(v[1]))
+    if kind == "palette":
+        from bridge.mapping.colour import parse_colour
+
+        if not isinstance(v, list) or not v:
+            problems.append(f"{path}: expected a list of colours ('#rrggbb' or [r, g, b]), "
+                            f"got {_fmt(v)}")
+            return _BAD
+        if len(v) > 256:
+            problems.append(f"{path}: {len(v)} colours; a palette has at most 256")
+            return _BAD
+        out, bad = [], False
+        for i, entry in enumerate(v):
+            rgb, problem = parse_colour(entry)
+            if problem:
+                problems.append(f"{_key(path, i)}: {problem}")
+                bad = True
+            out.append(rgb)
+        return _BAD if bad else tuple(out)
     if kind == "section":
         return _check_section(opt.section, v, path, problems, signals)
     if kind == "named":
@@ -309,9 +365,76 @@ def _cross_check(m: dict, problems: list[str], signals: dict | None) -> None:
                 problems.append(f"{p}.osc.type: {r['signal']!r} is a spectrum of floats; remove "
                                 "`type: int`")
             r["autorange"] = False
+        _check_colour(r, p, problems, signals)
         if r.get("autorange") == "auto":
             kind = (signals or {}).get(r.get("signal"), "")
             r["autorange"] = kind == MODEL
+
+
+def _colour_of(name, signals) -> tuple[str, int] | None:
+    """(colour, channel index) when ``name`` is a channel of a colour in ``signals``."""
+    for colour, kind in (signals or {}).items():
+        channels = getattr(kind, "channels", ())
+        if name in channels:
+            return colour, channels.index(name)
+    return None
+
+
+def _check_colour(r: dict, p: str, problems: list[str], signals) -> None:
+    """A route's colour: its channels and wire part (``colour_channels``, ``colour_part``,
+    ``colour_index``, derived here for the router and the schema) and the problems of its
+    ``colour:`` table against its signal."""
+    from bridge.mapping.colour import FORMATS
+
+    r["colour_channels"], r["colour_part"], r["colour_index"] = None, None, 0
+    signal, sub = r.get("signal"), r.get("colour")
+    if sub is _BAD or signal is _BAD or not isinstance(signal, str):
+        return
+    kinds = signals or {}
+    kind = kinds.get(signal)
+    whole = isinstance(kind, ColourKind)
+    colours = [n for n, k in kinds.items() if isinstance(k, ColourKind)]
+    parent = None if whole else _colour_of(signal, kinds)
+    if sub is None and not whole and parent is None:
+        return  # a plain scalar route
+    if sub is None:
+        sub = r["colour"] = {o.name: o.default for o in ROUTE_COLOUR_OPTIONS}
+    fmt = sub.get("format")
+    if parent is not None:
+        r["colour_channels"], r["colour_part"], r["colour_index"] = (
+            kinds[parent[0]].channels, "channel", parent[1])
+        if sub.get("format") != "rgb" or sub.get("palette") is not None:
+            problems.append(f"{p}.colour: {signal!r} is one channel of colour {parent[0]!r}; "
+                            f"route `signal: {parent[0]}` to send the colour in another format")
+        return
+    if fmt is _BAD:
+        return
+    if not whole and fmt != "palette":
+        hint = f" (e.g. {', '.join(repr(c) for c in colours[:3])})" if colours else ""
+        problems.append(f"{p}.colour.format: {signal!r} is not a colour{hint}; only format "
+                        "palette turns a level into a colour")
+        return
+    if kinds.get(signal) == "spectrum":
+        problems.append(f"{p}.colour: {signal!r} is a spectrum; a palette needs one value")
+        return
+    palette = sub.get("palette")
+    if fmt == "palette" and palette is None:
+        problems.append(f"{p}.colour.palette: required for format palette: a list of '#rrggbb' "
+                        "or [r, g, b] (0..1), e.g. ['#000040', '#ff0080', '#ffff00']")
+    elif palette is not None and palette is not _BAD and fmt != "palette":
+        problems.append(f"{p}.colour.palette: used only with format palette (format is "
+                        f"{fmt!r}); did you mean `format: palette`?")
+    n = FORMATS.get(fmt, 1)
+    if n > 1 and r.get("midi"):
+        problems.append(f"{p}.midi: a colour sent as {fmt} is 3 values and a MIDI CC one; use "
+                        "`colour: {format: brightness}`, or route its channels (r, g, b) to "
+                        "three CCs")
+    osc = r.get("osc")
+    if n > 1 and osc and osc.get("type") == "int":
+        problems.append(f"{p}.osc.type: int is not used for a colour of 3 values; did you mean "
+                        "`colour: {format: rgb8}` (3 ints 0..255)?")
+    r["colour_part"] = fmt
+    r["colour_channels"] = kind.channels if whole else None
 
 
 def _problem_order(problem: str) -> tuple:

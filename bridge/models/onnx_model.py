@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +34,7 @@ INTERNALS_TESTED = ((1, 17), (1, 32))
 FORMAT_VERSION = 1
 PREFIX = "vjbridge."
 REQUIRED = ("format_version", "feature_spec", "spec_digest", "context", "outputs")
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")  # a signal name (bridge.signals.catalog)
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,56 @@ class Output:
     min: float
     max: float
     description: str
+
+
+@dataclass(frozen=True)
+class Colour:
+    """A colour the model outputs as three of its outputs (linear RGB 0..1, in r, g, b order).
+
+    Why declared by the model: the live side treats a colour as one value (auto-range, smoothing
+    and curves act on its brightness and saturation, never on r, g and b each on its own, which
+    shifts the hue); only the model knows which of its outputs form one."""
+
+    name: str
+    channels: tuple[str, str, str]
+
+
+def parse_colours(text: str | None, names: tuple[str, ...], where: str) -> tuple[Colour, ...]:
+    """``vjbridge.colours`` (a JSON list of ``{"name", "channels": [r, g, b]}``) checked against
+    the model's output ``names``; absent = no colours. Anything wrong is one :class:`ModelError`."""
+    if text is None:
+        return ()
+    key = PREFIX + "colours"
+    shape = f'a JSON list like [{{"name": "colour", "channels": ["r", "g", "b"]}}]'
+    try:
+        items = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"{where}: {key} is not JSON ({exc.msg}); it must be {shape}") from None
+    if not isinstance(items, list):
+        raise ModelError(f"{where}: {key} must be {shape}")
+    out, seen = [], set()
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or set(item) - {"name", "channels", "description"} \
+                or not isinstance(item.get("name"), str) or not _NAME.match(item["name"]):
+            raise ModelError(f"{where}: {key}[{i}] must be {{\"name\": a lower-case name, "
+                             f"\"channels\": [r, g, b]}}; got {str(item)[:80]}")
+        name, channels = item["name"], item.get("channels")
+        if not isinstance(channels, list) or len(channels) != 3 \
+                or not all(isinstance(c, str) for c in channels):
+            raise ModelError(f"{where}: {key} colour {name!r} needs exactly 3 channel names "
+                             f"(r, g, b outputs); got {str(channels)[:80]}")
+        unknown = [c for c in channels if c not in names]
+        if unknown:
+            raise ModelError(f"{where}: {key} colour {name!r} names channel {unknown[0]!r}, which "
+                             f"is not in vjbridge.outputs ({', '.join(names)})")
+        if len(set(channels)) != 3:
+            raise ModelError(f"{where}: {key} colour {name!r} repeats a channel ({channels})")
+        if name in names or name in seen:
+            raise ModelError(f"{where}: {key} colour {name!r} has the name of an output or of "
+                             "another colour; give it its own name")
+        seen.add(name)
+        out.append(Colour(name, tuple(channels)))
+    return tuple(out)
 
 
 class OnnxModel:
@@ -74,6 +126,8 @@ class OnnxModel:
             raise ModelError(f"{where}: vjbridge.outputs is not a list of "
                              f"{{name, min, max, description}} ({exc})") from None
         self.names = tuple(o.name for o in self.outputs)
+        #: the colours among the outputs (``vjbridge.colours``; none when the key is absent)
+        self.colours = parse_colours(metadata.get("colours"), self.names, where)
         inputs, outputs = session.get_inputs(), session.get_outputs()
         if len(inputs) != 1 or inputs[0].name != "features":
             raise ModelError(f"{where}: expected one graph input named 'features'; got "
@@ -171,7 +225,8 @@ class OnnxModel:
         self._binding = binding
 
     def describe(self) -> str:
-        return (f"{os.path.basename(self.path)}: outputs {', '.join(self.names)}; "
+        colours = "".join(f"; colour {c.name} = {', '.join(c.channels)}" for c in self.colours)
+        return (f"{os.path.basename(self.path)}: outputs {', '.join(self.names)}{colours}; "
                 f"{self.spec.describe()}; {self.n_inputs} inputs")
 
 

@@ -14,7 +14,18 @@ from bridge.models.runner import ModelRunner
 def predict_file(model_path, audio_path, *, rate: float | None = None):
     """``(times (n,), values (n, k), names)``; time = seconds after the first audio sample at which
     each frame's window ends (the moment the live bridge would emit it)."""
-    model = OnnxModel.load(model_path)
+    return predict_model(OnnxModel.load(model_path), audio_path, rate=rate)
+
+
+def colour_columns(values, names, colours) -> dict[str, np.ndarray]:
+    """Each declared colour (:class:`~bridge.models.onnx_model.Colour`) of a model as ``(n, 3)``
+    linear RGB, taken from the prediction columns ``values`` named ``names``."""
+    index = {n: j for j, n in enumerate(names)}
+    return {c.name: np.asarray(values)[:, [index[ch] for ch in c.channels]] for c in colours}
+
+
+def predict_model(model: OnnxModel, audio_path, *, rate: float | None = None):
+    """:func:`predict_file` with a loaded model."""
     live = model.spec if rate is None else model.spec.replace(fps=rate)
     runner = ModelRunner(model, live)
     extractor = FeatureExtractor(live)

@@ -67,29 +67,39 @@ class ModelStage:
         self.skip_duplicates = skip_duplicates  # shipped models: the first to produce a name wins
         self.runners: list = []
         self.names: tuple[str, ...] = ()
+        self.colours: list[str] = []  # colours the models declare (their channels are in names)
 
     def start(self) -> None:
         from bridge.models.onnx_model import OnnxModel
         from bridge.models.runner import ModelRunner
 
         self.catalog.remove_model_outputs()  # a restart declares them again
+        self.colours = []
         names: list[str] = []
+        owner: dict[str, str] = {}  # output or colour name -> the file that produces it
         for path in self.paths:
             model = OnnxModel.load(path)  # ModelError: one line naming the file
             runner = ModelRunner(model, self.spec)  # SpecMismatchError when not servable
-            taken = [out.name for out in model.outputs if out.name in names]
+            mine = list(model.names) + [c.name for c in model.colours]
+            taken = [name for name in mine if name in owner]
             if taken and self.skip_duplicates:
-                log.info("not loading %s: %s already produced by an earlier shipped model (choose "
-                         "with --model)", path, ", ".join(taken))
+                log.info("not loading %s: %s already produced by %s, loaded first (choose with "
+                         "--model)", path, ", ".join(taken), owner[taken[0]])
                 continue
+            if taken:  # two models, one name: reported, never merged (which would win?)
+                raise ConfigError(f"two models produce an output named {taken[0]!r}: "
+                                  f"{owner[taken[0]]} and {path}; load only one of them "
+                                  "(--model) or rename the output")
             for out in model.outputs:
-                if out.name in names:
-                    raise ConfigError(f"two models produce an output named {out.name!r} "
-                                      f"({path}); load only one of them")
                 self.catalog.declare_model_output(out.name, range=(out.min, out.max),
-                                             description=out.description,
-                                             model=os.path.basename(path))
+                                                  description=out.description,
+                                                  model=os.path.basename(path))
                 names.append(out.name)
+            for colour in model.colours:
+                self.catalog.declare_model_colour(colour.name, colour.channels,
+                                                  model=os.path.basename(path))
+                self.colours.append(colour.name)
+            owner.update(dict.fromkeys(mine, path))
             self.runners.append(runner)
             log.info("model %s", model.describe())
         self.names = tuple(names)
@@ -115,15 +125,13 @@ class ModelStage:
 
 
 def _signal_table(catalog) -> dict:
-    """The signals a mapping may route: ``catalog`` (classic + declared model outputs) plus the
-    shipped model outputs (motion, weight, r, g, b) even when no loaded model produces them: such a
-    route stays silent (MappingOutput warns once) instead of refusing to start the show."""
-    from bridge.mapping.validate import SHIPPED_MODEL_OUTPUTS, signal_kinds
+    """The signals a mapping may route: ``catalog`` (classic + declared model outputs and colours)
+    plus the shipped model outputs (motion, weight, r, g, b) and colour (``colour``) even when no
+    loaded model produces them: such a route stays silent (MappingOutput warns once) instead of
+    refusing to start the show."""
+    from bridge.mapping.validate import add_placeholders, signal_kinds
 
-    signals = signal_kinds(catalog)
-    for name in SHIPPED_MODEL_OUTPUTS:
-        signals.setdefault(name, "model")
-    return signals
+    return add_placeholders(signal_kinds(catalog))
 
 
 class MappingOutput:
@@ -347,8 +355,9 @@ def build(spec, *, mapping: str | None = "default", models: list | None = None,
                                   control=control, produced=in_row_order)], 60.0
     path = resolve_mapping(os.fspath(mapping))  # a shipped mapping's name, or a file
 
-    def produced() -> set[str]:
-        return {name for stage in stages for name in stage.names}
+    def produced() -> set[str]:  # outputs, and the colours models declare
+        return {name for stage in stages
+                for name in (*stage.names, *getattr(stage, "colours", ()))}
 
     output = MappingOutput(path, osc=osc, midi=midi, produced=produced, catalog=catalog,
                            control=control)

@@ -63,10 +63,10 @@ def _bound(x) -> float | None:
 
 
 def _entry(signal, *, address: str, target: str, osc_type: str, wire_range, unit: str,
-           live: bool, typical=None) -> dict:
+           live: bool, typical=None, n: int | None = None, kind: str | None = None) -> dict:
     entry = {"target": target, "address": address, "signal": signal.name, "type": osc_type,
-             "n": signal.size, "range": [_bound(wire_range[0]), _bound(wire_range[1])],
-             "kind": signal.kind, "unit": unit, "live": bool(live), "source": signal.source,
+             "n": signal.size if n is None else n, "range": [_bound(wire_range[0]), _bound(wire_range[1])],
+             "kind": kind or signal.kind, "unit": unit, "live": bool(live), "source": signal.source,
              "model": signal.model, "description": signal.description}
     if typical is not None:
         entry["typical"] = [_bound(typical[0]), _bound(typical[1])]
@@ -93,7 +93,16 @@ def describe(mapping, catalog, *, produced=None, mapping_name: str | None = None
         sig = _known(catalog, route["signal"])
         live = sig.name in produced
         osc = route["osc"]
-        if osc:
+        part = route.get("colour_part")
+        if osc and part not in (None, "channel"):  # a colour: its format's values (and kind)
+            from bridge.mapping.limits import wire_values
+
+            signals.append(_entry(sig, address=osc["address"], target=osc["target"],
+                                  osc_type="i" if part == "rgb8" else "f",
+                                  wire_range=(0.0, 255.0) if part == "rgb8" else route["out"],
+                                  unit=f"{part}, " + _wire_unit(sig, route), live=live,
+                                  n=wire_values(route), kind="colour"))
+        elif osc:
             is_int = osc["type"] == "int" and sig.size == 1
             signals.append(_entry(sig, address=osc["address"], target=osc["target"],
                                   osc_type="i" if is_int else "f",
@@ -144,6 +153,10 @@ def _known(catalog, name: str):
         return catalog[name]
     from bridge.signals.catalog import Signal
 
+    if name == "colour":  # the shipped light model's colour
+        return Signal(name=name, kind="colour", range=(0.0, 1.0), unit="linear RGB",
+                      source="model", size=3, channels=("r", "g", "b"),
+                      description="colour of a shipped model that is not loaded in this run")
     return Signal(name=name, kind="colour" if name in ("r", "g", "b") else "continuous",
                   range=(0.0, 1.0), unit="", source="model",
                   description="output of a shipped model that is not loaded in this run")

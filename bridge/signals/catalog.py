@@ -15,8 +15,9 @@ Two kinds of entries:
   mel bands as one vector, sent only when a mapping routes it).
 
 Kinds: ``continuous`` (a level), ``trigger`` (1.0 on the frame of an event), ``tempo`` (BPM),
-``colour`` (one channel of an RGB colour: ``r``, ``g``, ``b``, 0..1) and ``spectrum`` (a vector of
-``size`` values).
+``colour`` (one channel of an RGB colour: ``r``, ``g``, ``b``, 0..1; or, with ``size`` 3 and
+``channels``, a whole colour a model declared: routed as one value, see
+:mod:`bridge.mapping.colour`) and ``spectrum`` (a vector of ``size`` values).
 
 Standard library only (no numpy): the stream schema (``vjbridge schema``, the ``/vjbridge/_info``
 message) is built from this table, and the TouchDesigner component's tests load it where numpy is
@@ -68,6 +69,7 @@ class Signal:
     idle: float = 0.0
     model: str | None = None  # the model that declared it (model outputs only)
     size: int = 1
+    channels: tuple[str, ...] = ()  # a colour (size 3): the signals holding its r, g, b
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
@@ -79,10 +81,12 @@ class Signal:
         if self.source not in SOURCES:
             raise SignalError(f"Signal {self.name!r}: source must be one of {', '.join(SOURCES)}; "
                               f"got {self.source!r}.")
+        whole_colour = self.kind == "colour" and self.size == 3 and len(self.channels) == 3
         if type(self.size) is not int or not 1 <= self.size <= 1024 \
-                or (self.size > 1) != (self.kind == "spectrum"):
-            raise SignalError(f"Signal {self.name!r}: size must be 1, or 2..1024 for a spectrum; "
-                              f"got {self.size!r}.")
+                or ((self.size > 1) != (self.kind == "spectrum") and not whole_colour) \
+                or (self.channels and not whole_colour):
+            raise SignalError(f"Signal {self.name!r}: size must be 1, 2..1024 for a spectrum, or 3 "
+                              f"with three channels for a colour; got {self.size!r}.")
         try:
             lo, hi = (float(v) for v in self.range)
         except (TypeError, ValueError):
@@ -237,6 +241,29 @@ class Catalog:
         self.signals[name] = signal
         return signal
 
+    def declare_model_colour(self, name: str, channels, *, model: str | None = None,
+                             description: str = "") -> Signal:
+        """Add a colour a model declares (``vjbridge.colours``): one signal of kind ``colour``,
+        size 3, whose ``channels`` (already declared outputs) hold its linear r, g, b (0..1)."""
+        channels = tuple(channels)
+        signal = Signal(name=name, kind="colour", range=(0.0, 1.0), unit="linear RGB",
+                        description=description or f"colour of model {model or '?'} "
+                        f"({', '.join(channels)} as one value)", source="model", model=model,
+                        size=3, channels=channels)
+        old = self.signals.get(name)
+        if old is not None:
+            if old.source == "model" and old.channels == channels:
+                return old
+            raise SignalError(f"model {model!r} declares a colour named {name!r}, but "
+                              f"{old.model or old.source!r} already has a signal of that name; "
+                              "give one of them another name.")
+        self.signals[name] = signal
+        return signal
+
+    def colours(self) -> dict[str, tuple[str, ...]]:
+        """Declared colours: name -> its channel names."""
+        return {n: s.channels for n, s in self.signals.items() if s.channels}
+
     def remove_model_outputs(self, model: str | None = None) -> None:
         """Forget model outputs (of one model, or all), e.g. before reloading the models."""
         self.signals = {n: s for n, s in self.signals.items()
@@ -249,6 +276,10 @@ class Catalog:
         """A copy with ``outputs`` (an iterable of Signal) added, e.g. for validating a mapping."""
         out = self.copy()
         for s in outputs:
+            if s.channels:
+                out.declare_model_colour(s.name, s.channels, model=s.model,
+                                         description=s.description)
+                continue
             out.declare_model_output(s.name, range=s.range, description=s.description,
                                      unit=s.unit, model=s.model, kind=s.kind, idle=s.idle)
         return out

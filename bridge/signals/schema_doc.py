@@ -60,6 +60,10 @@ def render_markdown(catalog: Catalog | None = None, *,
         "Triggers are 1.0 on exactly one frame per event and 0.0 otherwise. Model outputs "
         "(`/vjbridge/<output>`, e.g. `motion`, `weight`, `r`, `g`, `b`) are declared by the ONNX "
         "models at start-up with their own ranges; `vjbridge check MAPPING` lists them. "
+        "A model's colour (`colour`, declared in the model as three of its outputs) is one "
+        "message of 3 floats on `/vjbridge/colour` with the default mapping (or HSV, 8-bit ints, "
+        "brightness or a palette: `colour.format`), processed as one colour so the hue holds; "
+        "`r`, `g`, `b` are its channels after the same processing. "
         "`/vjbridge/mel` is one message of 64 floats, sent only when the mapping routes `mel`.",
         "",
         "What a run really sends depends on its mapping and models: `vjbridge schema [--mapping M] "

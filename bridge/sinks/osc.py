@@ -93,10 +93,12 @@ class OscSink(Sink):
         elif t is int:
             if not -2**31 <= v < 2**31:
                 raise ValueError(f"{address}: {v} does not fit a 32-bit OSC int")
-        elif t is tuple:  # a vector signal: 1..1024 finite 32-bit floats
-            if not 1 <= len(v) <= 1024 or not all(
-                    type(x) is float and math.isfinite(x) and abs(x) <= _F32_MAX for x in v):
-                raise ValueError(f"{address}: a vector must hold 1..1024 finite 32-bit floats")
+        elif t is tuple:  # a vector signal: 1..1024 finite 32-bit floats, or 32-bit ints
+            if not 1 <= len(v) <= 1024 or not (all(
+                    type(x) is float and math.isfinite(x) and abs(x) <= _F32_MAX for x in v)
+                    or all(type(x) is int and -2**31 <= x < 2**31 for x in v)):
+                raise ValueError(f"{address}: a vector must hold 1..1024 finite 32-bit floats "
+                                 "or 1..1024 32-bit ints")
         else:
             raise TypeError(f"{address}: value must be a Python float or int, got {t.__name__} "
                             "(convert numpy scalars with float())")
@@ -121,7 +123,13 @@ class OscSink(Sink):
         if not items:
             return
         layout = self._layout
-        if layout is not None and len(items) == layout.size:
+        if layout is not None and layout.vectors and len(items) == layout.size:
+            packet = layout.fill(items)  # a bundle with vectors (a colour, the spectrum)
+            if packet is not None:
+                self.transport.send_packet(packet)
+                self.frames += 1
+                return
+        elif layout is not None and len(items) == layout.size:
             args, i = layout.args, 2  # [header, prefix, value, prefix, value, ...]
             for item, address, t in zip(items, layout.addresses, layout.types):
                 if type(item) is not OscValue:
@@ -161,7 +169,8 @@ class OscSink(Sink):
         if self.bundle:
             self.transport.send([b"".join(parts)])
             self._layout = _Layout.of(items, self._cache, self._layouts) if all(
-                type(v) is not tuple for _, v in items) else None  # vectors: the general path
+                type(v) is not tuple for _, v in items) else _VectorLayout.of(
+                items, self._enc, self._layouts)
         else:
             self.transport.send(parts)
         self.frames += 1
@@ -217,6 +226,8 @@ class _Layout:
     and address+type-tag prefix as ``Ns`` fields and its value as ``f`` or ``i``. ``args`` holds
     the fixed parts with a slot for each value (every other item from index 2)."""
 
+    vectors = False  # a _VectorLayout: items whose value is a tuple
+
     def __init__(self, addresses: tuple, types: tuple, prefixes: list[bytes]):
         self.size = len(addresses)
         self.addresses, self.types = addresses, types
@@ -239,3 +250,66 @@ class _Layout:
             layout = known[addresses, types] = cls(
                 addresses, types, [cache[a, t is int] for a, t in zip(addresses, types)])
         return layout
+
+
+class _VectorLayout:
+    """:class:`_Layout` for a bundle with vectors (a colour's 3 values, the 64 mel bands): each
+    item's prefix, then its ``n`` values as ``nf`` / ``ni`` (``n`` 0 for a scalar), one
+    ``struct.Struct`` for the bundle. :meth:`fill` checks every item as the scalar fast path does
+    (address, value type, length, 32-bit float range; ints range-checked by the pack) and returns
+    the packet, or None for the general path. Why: a colour routed as one value must not send every
+    frame of the mapping through the slow encoder (measured +9 µs per frame without this)."""
+
+    vectors = True
+
+    def __init__(self, items, enc):
+        self.size = len(items)
+        self.addresses = tuple(a for a, _ in items)
+        fmt, args, self.slots = ">%ds" % len(_HEADER), [_HEADER], []
+        for a, v in items:
+            vec = type(v) is tuple
+            n = len(v) if vec else 1
+            t = type(v[0]) if vec else type(v)
+            msg = enc.message(a, v)
+            prefix = _I(len(msg)) + msg[:-4 * n]
+            fmt += "%ds%d%s" % (len(prefix), n, "i" if t is int else "f")
+            args.append(prefix)
+            self.slots.append((len(args), n if vec else 0, t))
+            args += [None] * n
+        self.pack = struct.Struct(fmt).pack
+        self.args = args
+
+    @classmethod
+    def of(cls, items, enc, known: dict) -> "_VectorLayout":
+        key = tuple((a, type(v), len(v), type(v[0])) if type(v) is tuple else (a, type(v))
+                    for a, v in items)
+        layout = known.get(key)
+        if layout is None:
+            if len(known) >= 16:
+                known.clear()
+            layout = known[key] = cls(items, enc)
+        return layout
+
+    def fill(self, items) -> bytes | None:
+        args, top = self.args, _F32_MAX
+        for item, address, (j, n, t) in zip(items, self.addresses, self.slots):
+            if type(item) is not OscValue:
+                return None
+            a, v = item
+            if a != address:
+                return None
+            if n:
+                if type(v) is not tuple or len(v) != n:
+                    return None
+                for x in v:
+                    if type(x) is not t or not -top <= x <= top:
+                        return None
+                args[j:j + n] = v
+            else:
+                if type(v) is not t or not -top <= v <= top:
+                    return None
+                args[j] = v
+        try:
+            return self.pack(*args)
+        except (struct.error, OverflowError):  # an int outside 32 bits
+            return None

@@ -22,16 +22,22 @@ _I = struct.Struct(">i").pack
 
 
 class OscEncoder:
-    """Encode one-argument messages (float -> f, int -> i) and bundles of them."""
+    """Encode one-argument messages (float -> f, int -> i), vectors (a tuple of floats, or of
+    ints: a colour as rgb8) and bundles of them."""
 
     def __init__(self) -> None:
-        self._prefix: dict[tuple[str, bool], bytes] = {}
+        self._prefix: dict[tuple, object] = {}  # address prefixes (and a vector's packer)
 
     def message(self, address: str, value: float | int | tuple) -> bytes:
-        if type(value) is tuple:  # a vector (the mel spectrum): one float argument per value
-            n = len(value)
-            return (osc_types.write_string(address) + osc_types.write_string("," + "f" * n)
-                    + struct.pack(">%df" % n, *value))
+        if type(value) is tuple:  # a vector (the mel spectrum, a colour): one argument per value
+            n, t = len(value), "i" if type(value[0]) is int else "f"
+            key = (address, t, n)
+            prefix = self._prefix.get(key)
+            if prefix is None:
+                prefix = (osc_types.write_string(address) + osc_types.write_string("," + t * n),
+                          struct.Struct(">%d%s" % (n, t)).pack)
+                self._prefix[key] = prefix
+            return prefix[0] + prefix[1](*value)
         is_int = type(value) is int
         key = (address, is_int)
         prefix = self._prefix.get(key)

@@ -4,7 +4,10 @@ import textwrap
 
 import pytest
 
-SIGNALS = {"motion": "model", "weight": "model", "r": "model", "g": "model", "b": "model",
+from bridge.mapping.validate import ColourKind
+
+#: ``colour``: the light model's colour (``vjbridge.colours``), its channels r, g, b
+SIGNALS = {"colour": ColourKind(("r", "g", "b")), "motion": "model", "weight": "model", "r": "model", "g": "model", "b": "model",
            "low": "continuous", "mid": "continuous", "high": "continuous", "rms": "continuous",
            "onset": "continuous", "kick": "trigger", "snare": "trigger", "beat": "trigger",
            "bpm": "tempo", "spectralcentroid": "continuous"}

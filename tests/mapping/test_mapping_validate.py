@@ -87,10 +87,13 @@ def test_default_mapping_content():
     (target,) = m.osc.values()
     assert (target["host"], target["port"], target["protocol"]) == ("127.0.0.1", 7000, "udp")
     signals = {r["signal"] for r in m.routes}
-    assert signals == {"motion", "weight", "r", "g", "b", "low", "mid", "high", "rms", "onset",
+    assert signals == {"motion", "weight", "colour", "r", "g", "b", "low", "mid", "high", "rms", "onset",
                        "kick", "snare", "beat", "bpm", "spectralcentroid"}
     auto = {r["signal"] for r in m.routes if r["autorange"]}
-    assert auto == {"motion", "weight", "r", "g", "b"}  # on by default for model outputs only
+    # on by default for model outputs only
+    assert auto == {"motion", "weight", "colour", "r", "g", "b"}
+    parts = {r["signal"]: r["colour_part"] for r in m.routes if r["colour_part"]}
+    assert parts == {"colour": "rgb", "r": "channel", "g": "channel", "b": "channel"}
 
 
 def test_lighting_desk_mapping_uses_7bit_cc_and_notes():

@@ -21,20 +21,21 @@ def test_default_mapping_to_oscdump():
             assert out.rate == 60.0
             for _ in range(3):
                 out.tick(values)
-            lines = dump.wait_for(45)
+            lines = dump.wait_for(48)
             stats = out.stats()
-        lines = dump.wait_for(60)  # + the idle frame on close
-    addresses = [m.address for m in lines[:15]]
+        lines = dump.wait_for(64)  # + the idle frame on close
+    addresses = [m.address for m in lines[:16]]
     assert addresses == ["/vjbridge/" + s for s in (
-        "motion", "weight", "r", "g", "b", "low", "mid", "high", "rms", "onset", "kick", "snare",
-        "beat", "bpm", "spectralcentroid")]
-    assert all(m.types == "f" for m in lines)
-    got = {m.address: m.args[0] for m in lines[30:45]}
+        "motion", "weight", "colour", "r", "g", "b", "low", "mid", "high", "rms", "onset", "kick",
+        "snare", "beat", "bpm", "spectralcentroid")]
+    # the model's colour: one message of 3 floats, its channels r, g, b one float each
+    assert all(m.types == ("fff" if m.address == "/vjbridge/colour" else "f") for m in lines)
+    got = {m.address: m.args[0] for m in lines[32:48]}
     assert got["/vjbridge/bpm"] == 120.0 and got["/vjbridge/spectralcentroid"] == 2000.0
     assert got["/vjbridge/low"] == 0.5
     assert got["/vjbridge/motion"] == 0.0  # auto-ranged model output, flat so far: 0
     assert stats == {"osc:touchdesigner": {"frames": 3, "sent": 3, "drops": 0, "refused": 0}}
-    assert {m.args[0] for m in lines[45:60]} == {0.0}  # idle values on close
+    assert {v for m in lines[48:64] for v in m.args} == {0.0}  # idle values on close
 
 
 MIXED = """\

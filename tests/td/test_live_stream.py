@@ -72,7 +72,9 @@ def test_channel_names_at_every_rate(session_run):
         assert p.chop.rate == fps and p.chop.numSamples == 1
         # order is stable: the daemon's schema order (its _info), r g b included though the
         # default mapping's colour model is not loaded (live: false)
-        schema = [s["address"].rsplit("/", 1)[1] for s in json.loads(tee.infos[0][3])["signals"]]
+        # a message of n values (the colour: 3) is n channels, name0 .. name{n-1}
+        schema = [s["address"].rsplit("/", 1)[1] + (str(i) if s["n"] > 1 else "")
+                  for s in json.loads(tee.infos[0][3])["signals"] for i in range(s["n"])]
         shown = [n if n != "spectralcentroid" else "spectralcentroid_hz" for n in schema]
         assert [n for n in p.frames[-1] if n in shown] == shown
         assert {"r", "g", "b"} <= names
