@@ -194,7 +194,8 @@ class ChannelTable:
         names = set()
         for name in self.order:
             chan = self.channels[name]
-            if name in self.spectrum_names and not settings.spectrum:
+            # the Spectrum toggle hides the mel bands, not a colour's 3 values (kind "colour")
+            if name in self.spectrum_names and chan.kind == "spectrum" and not settings.spectrum:
                 continue
             if chan.is_trigger:
                 if chan.pending and not chan.last_out_one:

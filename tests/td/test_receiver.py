@@ -212,6 +212,15 @@ def test_spectrum_channels_and_toggle(rx):
     assert not any(n.startswith("mel") for n in frame(rx, settings(spectrum=False)))
 
 
+def test_colour_channels_stay_when_the_spectrum_is_off(rx):
+    rx.feed(info(signals=[sig("/vjbridge/colour", "colour", n=3), sig("/vjbridge/mel", "spectrum", n=4)]))
+    rx.feed(msg("/vjbridge/colour", 1.0, 0.5, 0.25))
+    rx.feed(msg("/vjbridge/mel", 0.1, 0.2, 0.3, 0.4))
+    f = frame(rx, settings(spectrum=False))
+    assert [f[f"colour{i}"] for i in range(3)] == [1.0, 0.5, 0.25]
+    assert not any(n.startswith("mel") for n in f)
+
+
 def test_version_mismatch_warns_once(rx):
     for _ in range(5):
         rx.feed(info(version="9.9.9"))
