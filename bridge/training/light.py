@@ -53,7 +53,7 @@ class LightOptions:
     chunk: int = 16
     batch: int = 64
     lr: float = 2e-3
-    smooth: float = 0.5
+    smooth: float = 1.0
     mse: float = 1.0
     ridge_alpha: float = 10.0
     mlp_hidden: tuple[int, ...] = (64, 32)
