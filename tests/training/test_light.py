@@ -115,3 +115,16 @@ def test_export_refuses_a_graph_that_differs_from_jax(exported, tiny_dataset, tm
         L.export_light(tiny_dataset, str(target), fps=FPS, opts=OPTS,
                        work=L.work_dir_for(str(out)), log=lambda *_: None)
     assert not target.exists()
+
+
+def test_evaluate_scores_the_colour_beside_its_constant(exported, tiny_dataset):
+    from bridge.training.evaluate import evaluate, markdown
+
+    out, info = exported
+    result = evaluate([str(out)], tiny_dataset, log=lambda *_: None)
+    entry = result["colours"][out.name]["colour"]
+    assert entry["label"] == "mean" and entry["channels"] == ["r", "g", "b"]
+    const = entry["constant (training mean)"]
+    assert const["r_brightness"] == 0.0 and const["jitter"] == 0.0
+    assert entry["model"]["jitter"] > 0 and 0 < entry["model"]["cosine"] <= 1
+    assert "## Colour `colour` of light-rgb.onnx" in markdown(result)
