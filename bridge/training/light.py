@@ -59,6 +59,7 @@ class LightOptions:
     mlp_hidden: tuple[int, ...] = (64, 32)
     mlp_max_rows: int = 40000
     mlp_max_iter: int = 60
+    frame_in_dense: bool = True  # the frame's 66 features also feed the dense layers
     seed: int = 0
     labels: tuple[str, ...] = ("mean", "implied")
 
@@ -167,7 +168,7 @@ def export_light(data: str, out: str, *, fps: float, opts: LightOptions = LightO
     table = load_table(data, hop)
     context = opts.context
     F = context_features(table, context).astype(np.float32)
-    layout = cnn.Layout.of(context, table.X.shape[1])
+    layout = cnn.Layout.of(context, table.X.shape[1], frame_in_dense=opts.frame_in_dense)
     seq, dense = cnn.split_inputs(F, layout)
     F64 = F.astype(np.float64)
     splits = folds(table)

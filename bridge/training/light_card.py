@@ -154,7 +154,8 @@ def write_card(info: dict, path: str, *, data: str, rebuild: str, strips: str | 
          f"frames t-{info['window'] - 1}..t-1 are the context's `lags` "
          f"1..{info['window'] - 1}, frame t is computed inside the graph from the frame's features "
          "exactly as the live `ContextBuilder` computes a channel.",
-         f"- the frame's 66 features and the running mean / z-score / activity at time constants "
+         f"- {'the frame' + chr(39) + 's 66 features and ' if o['frame_in_dense'] else ''}the running "
+         f"mean / z-score / activity at time constants "
          f"{', '.join(f'{t:g}' for t in o['taus'])} frames join at the dense layers: "
          f"{ctx_cols} input columns in all (context `{json.dumps(info['context'])}`).",
          "- why not a window of all 66 features: `ContextSpec` (what the live side serves) keeps "

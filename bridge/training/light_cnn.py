@@ -57,7 +57,10 @@ class Layout:
     rms_index: int  # feature column of rms (its channel is 20 log10 rms)
 
     @classmethod
-    def of(cls, context: ContextSpec, n_features: int = 66) -> "Layout":
+    def of(cls, context: ContextSpec, n_features: int = 66, *, frame_in_dense: bool = True
+           ) -> "Layout":
+        """``frame_in_dense=False`` leaves the frame's own 66 features out of the dense inputs (they
+        change every frame; the window and the running means change slowly)."""
         if context.channels != CHANNELS or context.lags != tuple(range(1, len(context.lags) + 1)) \
                 or context.delta or not context.include_frame or len(context.lags) < 3:
             raise ValueError("the light CNN needs context_for(window, taus): all channels, lags "
@@ -66,7 +69,7 @@ class Layout:
         lag = np.arange(W - 1, 0, -1)  # oldest first
         seq = (n_features + (lag[:, None] - 1) * C + np.arange(C)[None, :]).ravel()
         first_tau = n_features + (W - 1) * C
-        dense = np.concatenate([np.arange(n_features),
+        dense = np.concatenate([np.arange(n_features if frame_in_dense else 0),
                                 np.arange(first_tau, context.n_outputs(n_features))])
         return cls(W, n_features, seq, dense, _channel_matrix(n_features), n_features - 2)
 
