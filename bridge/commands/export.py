@@ -24,7 +24,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "60 Hz live hop 368, so the live runner can evaluate it every frame; "
                              "light: 14.9796 = hop 1472 = 4 x 368)")
     parser.add_argument("--epochs", type=int, default=None,
-                        help="light: CNN training epochs per fit (default 10)")
+                        help="light: CNN training epochs per fit (default 15)")
+    parser.add_argument("--labels", default=None,
+                        help="light: comma-separated labels to cross-validate, of mean, implied "
+                             "(default both; the shipped one is chosen among them)")
     parser.add_argument("--kind", default=None,
                         choices=["Ridge", "RandomForest", "HistGradientBoosting"],
                         help="override the recipe's model kind")
@@ -103,6 +106,13 @@ def _light(args) -> int:
         if args.epochs < 1:
             raise ConfigError(f"--epochs must be at least 1; got {args.epochs}")
         opts = dataclasses.replace(opts, epochs=args.epochs)
+    if args.labels is not None:
+        from bridge.training.light import LABELS
+
+        labels = tuple(x.strip() for x in args.labels.split(",") if x.strip())
+        if not labels or any(x not in LABELS for x in labels):
+            raise ConfigError(f"--labels must name some of {', '.join(LABELS)}; got {args.labels!r}")
+        opts = dataclasses.replace(opts, labels=labels)
     info = export_light(args.data, args.out, fps=args.fps or 22050 / 1472, opts=opts)
     base = os.path.splitext(args.out)[0]
     print(f"{args.out}: {info['bytes']} bytes, {info['n_inputs']} inputs, ONNX vs JAX max |diff| "

@@ -49,7 +49,7 @@ class LightOptions:
 
     window: int = 24  # frames of the six summary channels the CNN convolves (t-23 .. t)
     taus: tuple[float, ...] = (8.0, 32.0, 128.0)  # running means at ~0.5 s, 2 s, 8.5 s (15 fps)
-    epochs: int = 10
+    epochs: int = 15
     chunk: int = 16
     batch: int = 64
     lr: float = 2e-3
@@ -57,8 +57,8 @@ class LightOptions:
     mse: float = 1.0
     ridge_alpha: float = 10.0
     mlp_hidden: tuple[int, ...] = (64, 32)
-    mlp_max_rows: int = 40000
-    mlp_max_iter: int = 60
+    mlp_max_rows: int = 20000
+    mlp_max_iter: int = 30
     frame_in_dense: bool = True  # the frame's 66 features also feed the dense layers
     seed: int = 0
     labels: tuple[str, ...] = ("mean", "implied")
@@ -103,8 +103,9 @@ def fit_predict(model: str, *, F, seq, dense, Y, table, train, test, opts: Light
 
         rows = _subsample(train, opts.mlp_max_rows, opts.seed)
         mlp = Pipeline([("scale", StandardScaler()),
-                        ("mlp", MLPRegressor(hidden_layer_sizes=opts.mlp_hidden, max_iter=opts.mlp_max_iter,
-                                             early_stopping=True, random_state=opts.seed))])
+                        ("mlp", MLPRegressor(hidden_layer_sizes=opts.mlp_hidden,
+                                             max_iter=opts.mlp_max_iter, early_stopping=True,
+                                             random_state=opts.seed))])
         return np.clip(mlp.fit(F[rows], Y[rows]).predict(F[test]), 0.0, 1.0)
     if model == "CNN":
         params, norm = train_cnn(seq, dense, Y, train, table.video, opts, log)
@@ -172,8 +173,10 @@ def export_light(data: str, out: str, *, fps: float, opts: LightOptions = LightO
     seq, dense = cnn.split_inputs(F, layout)
     F64 = F.astype(np.float64)
     splits = folds(table)
+    options = json.loads(json.dumps(asdict(opts)))
+    # labels are cached apart (sections named by label): training fewer labels reuses the folds
     key = {"data_hash": table.data_hash, "hop": hop, "cache_version": CACHE_VERSION,
-           "options": json.loads(json.dumps(asdict(opts)))}
+           "options": {k: v for k, v in options.items() if k != "labels"}}
     work = work or work_dir_for(out)
     sections = Sections(work, key, log)
     fr = table.spec.frame_rate
@@ -191,7 +194,11 @@ def export_light(data: str, out: str, *, fps: float, opts: LightOptions = LightO
                     s = time.perf_counter()
                     p = fit_predict(model, F=F64, seq=seq, dense=dense, Y=Y, table=table,
                                     train=train, test=test, opts=opts, log=None)
-                    return {"seconds": time.perf_counter() - s}, {"pred": p}
+                    s = time.perf_counter() - s
+                    if s > 5:
+                        log(f"  [{time.perf_counter() - t0:5.0f} s] {label} {model} fold {i}: "
+                            f"{s:.0f} s")
+                    return {"seconds": s}, {"pred": p}
 
                 value, arrays = sections.get(f"{label}/{model}/fold{i}", compute)
                 pred[test] = arrays["pred"]
@@ -237,7 +244,7 @@ def export_light(data: str, out: str, *, fps: float, opts: LightOptions = LightO
                                 "std": chosen["CNN"][f"r2_{c}"]["std"]}} for c in "rgb"}}
     recipe_meta = {"name": "light", "kind": "CNN (JAX)", "label": label, "label_why": why,
                    "per_video_normalised": False, "window": opts.window, "fps": fr,
-                   "options": key["options"], "train_rows": int(len(train)),
+                   "options": options, "train_rows": int(len(train)),
                    "videos": len(table.videos), "groups": len(table.groups),
                    "final_fit_seconds": round(value["seconds"], 1)}
     description = (f"audio -> {label} RGB colour: causal 1-D CNN over {opts.window} frames "
@@ -258,7 +265,7 @@ def export_light(data: str, out: str, *, fps: float, opts: LightOptions = LightO
     return {"path": out, "bytes": len(blob), "max_abs_diff": diff, "held_back_rows": int(len(held)),
             "n_inputs": int(F.shape[1]), "label": label, "label_why": why, "results": results,
             "paper_cosine": lm.PAPER_COSINE, "fps": fr, "hop": hop, "window": opts.window,
-            "window_seconds": opts.window / fr, "options": key["options"],
+            "window_seconds": opts.window / fr, "options": options,
             "context": context.to_dict(), "outputs": outputs, "colours": COLOURS,
             "train_mean": [float(v) for v in train_mean], "data_hash": table.data_hash,
             "videos": len(table.videos), "groups": len(table.groups), "folds": len(splits),
