@@ -25,6 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "light: 14.9796 = hop 1472 = 4 x 368)")
     parser.add_argument("--epochs", type=int, default=None,
                         help="light: CNN training epochs per fit (default 15)")
+    parser.add_argument("--smooth", type=float, default=None,
+                        help="light: weight of the loss term penalising frame-to-frame change "
+                             "beyond the target's own (default 0.25)")
     parser.add_argument("--labels", default=None,
                         help="light: comma-separated labels to cross-validate, of mean, implied "
                              "(default both; the shipped one is chosen among them)")
@@ -106,6 +109,10 @@ def _light(args) -> int:
         if args.epochs < 1:
             raise ConfigError(f"--epochs must be at least 1; got {args.epochs}")
         opts = dataclasses.replace(opts, epochs=args.epochs)
+    if args.smooth is not None:
+        if args.smooth < 0:
+            raise ConfigError(f"--smooth must be >= 0; got {args.smooth}")
+        opts = dataclasses.replace(opts, smooth=args.smooth)
     if args.labels is not None:
         from bridge.training.light import LABELS
 

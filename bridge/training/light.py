@@ -33,7 +33,7 @@ from bridge.training import light_cnn as cnn
 from bridge.training import light_metrics as lm
 
 #: Bump when a change makes cached folds stale (model, loss, baselines, metrics).
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 MODELS = ("constant", "per-video mean", "Ridge", "MLP", "CNN")
 LABELS = {"mean": "the frame's mean colour (dataset r, g, b)",
           "implied": "the frame's implied colour: the largest k-means cluster's mean colour "
@@ -53,7 +53,7 @@ class LightOptions:
     chunk: int = 16
     batch: int = 64
     lr: float = 2e-3
-    smooth: float = 1.0
+    smooth: float = 0.25
     mse: float = 1.0
     ridge_alpha: float = 10.0
     mlp_hidden: tuple[int, ...] = (64, 32)

@@ -158,7 +158,7 @@ def train(seq: np.ndarray, dense: np.ndarray, y: np.ndarray, rows: np.ndarray, v
     mean_dy = float(d.mean()) + 1e-6
     steps = max(1, len(rows) // (chunk * batch))
     sched = optax.cosine_decay_schedule(lr, epochs * steps)
-    opt = optax.adamw(sched, weight_decay=1e-4)
+    opt = optax.chain(optax.clip_by_global_norm(1.0), optax.adamw(sched, weight_decay=1e-4))
     state = opt.init(params)
     S, D, Y = (jnp.asarray(a, dtype=jnp.float32) for a in (seq, dense, y))
     N = {k: jnp.asarray(v) for k, v in norm.items()}
@@ -166,7 +166,10 @@ def train(seq: np.ndarray, dense: np.ndarray, y: np.ndarray, rows: np.ndarray, v
     def loss_fn(p, idx):
         x = forward(p, N, S[idx.ravel()], D[idx.ravel()]).reshape(idx.shape + (3,))
         t = Y[idx]
-        cos = (x * t).sum(-1) / (jnp.linalg.norm(x, axis=-1) * jnp.linalg.norm(t, axis=-1) + 1e-8)
+        # sqrt(|a|² + eps): the gradient of a plain norm is NaN at 0 (a sigmoid output can round
+        # to 0 in float32); seen as a NaN loss in the first full-corpus fit
+        norm = lambda a: jnp.sqrt((a * a).sum(-1) + 1e-12)  # noqa: E731
+        cos = (x * t).sum(-1) / (norm(x) * norm(t) + 1e-8)
         dp = jnp.abs(jnp.diff(x, axis=1))
         dt = jnp.abs(jnp.diff(t, axis=1))
         return ((1.0 - cos.mean()) + mse * ((x - t) ** 2).mean() / var
@@ -187,6 +190,8 @@ def train(seq: np.ndarray, dense: np.ndarray, y: np.ndarray, rows: np.ndarray, v
             idx = jnp.asarray(rows[b[:, None] + offsets[None, :]], dtype=jnp.int32)
             params, state, value = step(params, state, idx)
             total += float(value)
+        if not np.isfinite(total):
+            raise FloatingPointError(f"the light CNN's loss became {total} in epoch {epoch + 1}")
         if log:
             log(f"    epoch {epoch + 1}/{epochs}: loss {total / len(order):.4f}")
     return {k: np.asarray(v) for k, v in params.items()}, norm
