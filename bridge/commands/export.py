@@ -28,6 +28,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--smooth", type=float, default=None,
                         help="light: weight of the loss term penalising frame-to-frame change "
                              "beyond the target's own (default 0.25)")
+    parser.add_argument("--within", type=float, default=None,
+                        help="light: weight of the chunk-centred MSE (movement inside a chunk of "
+                             "frames; default 0)")
+    parser.add_argument("--chunk", type=int, default=None,
+                        help="light: consecutive frames per training chunk (default 16)")
     parser.add_argument("--labels", default=None,
                         help="light: comma-separated labels to cross-validate, of mean, implied "
                              "(default both; the shipped one is chosen among them)")
@@ -113,6 +118,12 @@ def _light(args) -> int:
         if args.smooth < 0:
             raise ConfigError(f"--smooth must be >= 0; got {args.smooth}")
         opts = dataclasses.replace(opts, smooth=args.smooth)
+    if args.within is not None:
+        opts = dataclasses.replace(opts, within=args.within)
+    if args.chunk is not None:
+        if args.chunk < 4:
+            raise ConfigError(f"--chunk must be at least 4 frames; got {args.chunk}")
+        opts = dataclasses.replace(opts, chunk=args.chunk)
     if args.labels is not None:
         from bridge.training.light import LABELS
 

@@ -55,6 +55,7 @@ class LightOptions:
     lr: float = 2e-3
     smooth: float = 0.25
     mse: float = 1.0
+    within: float = 0.0  # weight of the chunk-centred MSE (movement inside ~1 s)
     ridge_alpha: float = 10.0
     mlp_hidden: tuple[int, ...] = (64, 32)
     mlp_max_rows: int = 20000
@@ -115,7 +116,8 @@ def fit_predict(model: str, *, F, seq, dense, Y, table, train, test, opts: Light
 
 def train_cnn(seq, dense, Y, rows, video, opts: LightOptions, log):
     return cnn.train(seq, dense, Y, rows, video, epochs=opts.epochs, seed=opts.seed, lr=opts.lr,
-                     chunk=opts.chunk, batch=opts.batch, smooth=opts.smooth, mse=opts.mse, log=log)
+                     chunk=opts.chunk, batch=opts.batch, smooth=opts.smooth, mse=opts.mse,
+                     within=opts.within, log=log)
 
 
 def summarise(per_fold: list[dict]) -> dict:

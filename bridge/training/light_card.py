@@ -81,7 +81,8 @@ def done_when(models: dict) -> list[str]:
     return [f"- cosine above the constant's: {yes(ok_cos)} ({_f(c['cosine']['mean'])} vs "
             f"{_f(k['cosine']['mean'])}; the paper reported {PAPER_COSINE})",
             f"- within-video brightness r above the constant's (0: a constant follows nothing): "
-            f"{yes(ok_r)} ({_f(c['r_brightness']['mean'])})",
+            f"{yes(ok_r)} ({_f(c['r_brightness']['mean'])} ± {_f(c['r_brightness']['std'])} over "
+            "folds)",
             f"- jitter within 1.5x the target's: {yes(ok_j)} (ratio {_f(ratio, 2)})"]
 
 
@@ -167,7 +168,11 @@ def write_card(info: dict, path: str, *, data: str, rebuild: str, strips: str | 
          f"x{len(cnn.CONV)}, then Dense {' -> '.join(str(h) for h in cnn.DENSE)} -> 3 -> sigmoid",
          f"- loss: (1 - cosine) + {o['mse']:g} x MSE / target variance (cosine alone leaves the "
          f"brightness free) + {o['smooth']:g} x smoothness: mean relu(|Δ prediction| - |Δ target|) "
-         "over consecutive frames, relative to the target's mean |Δ|",
+         "over consecutive frames, relative to the target's mean |Δ|"
+         + (f" + {o['within']:g} x chunk-centred MSE (prediction and target each minus its mean "
+            f"over the {o['chunk']}-frame chunk, over the target's within-chunk variance: the "
+            "movement, which the plain MSE drowns in between-video level differences)"
+            if o.get("within") else ""),
          f"- AdamW (lr {o['lr']:g}, cosine decay, weight decay 1e-4), {o['epochs']} epochs over "
          f"chunks of {o['chunk']} consecutive frames, {o['batch']} chunks a batch, seed {o['seed']}; "
          f"epochs chosen to keep the whole export (5 folds x 2 labels + baselines + the final fit) "

@@ -140,7 +140,8 @@ def chunk_starts(rows: np.ndarray, video: np.ndarray, length: int) -> np.ndarray
 
 def train(seq: np.ndarray, dense: np.ndarray, y: np.ndarray, rows: np.ndarray, video: np.ndarray,
           *, epochs: int, seed: int = 0, lr: float = 2e-3, chunk: int = 16, batch: int = 64,
-          smooth: float = 0.5, mse: float = 1.0, log=None) -> tuple[dict, dict]:
+          smooth: float = 0.5, mse: float = 1.0, within: float = 0.0,
+          log=None) -> tuple[dict, dict]:
     """Fit on ``rows`` (sorted indices into seq/dense/y); returns ``(params, norm)`` (numpy)."""
     import jax
     import jax.numpy as jnp
@@ -157,6 +158,9 @@ def train(seq: np.ndarray, dense: np.ndarray, y: np.ndarray, rows: np.ndarray, v
     d = np.abs(np.diff(y[rows], axis=0))[np.diff(rows) == 1]
     mean_dy = float(d.mean()) + 1e-6
     steps = max(1, len(rows) // (chunk * batch))
+    sample = rows[np.random.default_rng(seed).choice(starts, min(len(starts), 4000))[:, None]
+                  + np.arange(chunk)[None, :]]
+    var_within = float(((y[sample] - y[sample].mean(axis=1, keepdims=True)) ** 2).mean()) + 1e-8
     sched = optax.cosine_decay_schedule(lr, epochs * steps)
     opt = optax.chain(optax.clip_by_global_norm(1.0), optax.adamw(sched, weight_decay=1e-4))
     state = opt.init(params)
@@ -172,8 +176,12 @@ def train(seq: np.ndarray, dense: np.ndarray, y: np.ndarray, rows: np.ndarray, v
         cos = (x * t).sum(-1) / (norm(x) * norm(t) + 1e-8)
         dp = jnp.abs(jnp.diff(x, axis=1))
         dt = jnp.abs(jnp.diff(t, axis=1))
+        # within: the movement inside a chunk (both centred on their chunk mean), which the MSE
+        # alone drowns in the between-video level differences audio cannot know
+        xc, tc = x - x.mean(axis=1, keepdims=True), t - t.mean(axis=1, keepdims=True)
         return ((1.0 - cos.mean()) + mse * ((x - t) ** 2).mean() / var
-                + smooth * jax.nn.relu(dp - dt).mean() / mean_dy)
+                + smooth * jax.nn.relu(dp - dt).mean() / mean_dy
+                + within * ((xc - tc) ** 2).mean() / var_within)
 
     @jax.jit
     def step(p, s, idx):
