@@ -30,9 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "beyond the target's own (default 0.25)")
     parser.add_argument("--within", type=float, default=None,
                         help="light: weight of the chunk-centred MSE (movement inside a chunk of "
-                             "frames; default 0)")
+                             "frames; default 2)")
     parser.add_argument("--chunk", type=int, default=None,
-                        help="light: consecutive frames per training chunk (default 16)")
+                        help="light: consecutive frames per training chunk (default 32)")
     parser.add_argument("--labels", default=None,
                         help="light: comma-separated labels to cross-validate, of mean, implied "
                              "(default both; the shipped one is chosen among them)")

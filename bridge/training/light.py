@@ -50,12 +50,12 @@ class LightOptions:
     window: int = 24  # frames of the six summary channels the CNN convolves (t-23 .. t)
     taus: tuple[float, ...] = (8.0, 32.0, 128.0)  # running means at ~0.5 s, 2 s, 8.5 s (15 fps)
     epochs: int = 15
-    chunk: int = 16
+    chunk: int = 32
     batch: int = 64
     lr: float = 2e-3
     smooth: float = 0.25
     mse: float = 1.0
-    within: float = 0.0  # weight of the chunk-centred MSE (movement inside ~1 s)
+    within: float = 2.0  # weight of the chunk-centred MSE (movement inside ~2 s)
     ridge_alpha: float = 10.0
     mlp_hidden: tuple[int, ...] = (64, 32)
     mlp_max_rows: int = 20000
