@@ -29,7 +29,9 @@ case "$MODE" in
   *) echo "usage: $0 [full|pilot]" >&2; exit 2 ;;
 esac
 DATA="$WORK/$MODE-dataset"
-$VJB dataset "$CORPUS/manifest.json" --fps 1,2,4,8,16,7.4898 --out "$DATA" --jobs 2
+$VJB dataset "$CORPUS/manifest.json" --fps 1,2,4,8,16,7.4898,14.9796 --out "$DATA" --jobs 2
 $VJB study "$DATA" --fps 8 --out "$OUT/study" --jobs 2 --max-rows 20000
 $VJB export "$DATA" --recipe default --out "$OUT/motion-weight.onnx" --card --report "$OUT/study"
 $VJB export "$DATA" --recipe paper --out "$OUT/paper-ridge.onnx" --card --report "$OUT/study"
+# the light model (audio -> RGB; JAX CNN at 14.9796 fps, ~25 min; resumable from light-rgb.work/)
+nice -n 5 $VJB export "$DATA" --recipe light --out "$OUT/light-rgb.onnx" --card --report "$OUT/study"

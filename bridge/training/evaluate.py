@@ -19,6 +19,11 @@ are scored against the video's targets on its valid rows:
   whole video, which live cannot know. It is reported because R² is asked for, not as a new metric.
 
 Baselines are the dataset's own RMS and onset columns at the model's hop. No model is refitted.
+
+A model that declares a colour (metadata ``vjbridge.colours``, the light model) is also scored as a
+colour (:mod:`bridge.training.light_metrics`: cosine, R², within-video r of brightness and channels,
+chroma error, jitter) beside the constant colour it would have to beat: its own training mean
+(``vjbridge.train_mean``).
 """
 
 from __future__ import annotations
@@ -147,6 +152,9 @@ def evaluate(model_paths: list[str], data: str, log=print) -> dict:
         for vi, sl in slices:
             preds.append(run_model(model, table.X[sl]))
         name = os.path.basename(path)
+        colours = colour_scores(model, table, slices, keep, preds)
+        if colours:
+            result.setdefault("colours", {})[name] = colours
         log(f"{name}: {len(slices)} videos at {table.spec.frame_rate:.4g} fps ({space} targets)")
         result["models"].append({
             "name": name, "path": str(path), "sha256": sha256_file(path), "hop": hop,
@@ -178,6 +186,51 @@ def evaluate(model_paths: list[str], data: str, log=print) -> dict:
             s["beats"] = {other: _wins(s["r_per_video"], o["r_per_video"])
                           for other, o in entry["predictors"].items() if other != name}
     return result
+
+
+def colour_scores(model, table, slices, keep, preds) -> dict:
+    """Colour metrics of each colour ``model`` declares, and of its training-mean constant."""
+    from bridge.training.light import label_colours
+    from bridge.training.light_metrics import colour_metrics
+
+    declared = json.loads(model.metadata.get("colours", "[]") or "[]")
+    if not declared:
+        return {}
+    label = json.loads(model.metadata.get("recipe", "{}") or "{}").get("label", "mean")
+    Y = label_colours(table, label)
+    mean = json.loads(model.metadata.get("train_mean", "null") or "null")
+    video = np.concatenate([np.full(int(k.sum()), vi) for (vi, _), k in zip(slices, keep)])
+    true = np.concatenate([Y[sl][k] for (_, sl), k in zip(slices, keep)])
+    out = {}
+    for colour in declared:
+        idx = [list(model.names).index(c) for c in colour["channels"]]
+        pred = np.concatenate([p[k][:, idx] for p, k in zip(preds, keep)])
+        scores = {"model": colour_metrics(pred=pred, true=true, video=video,
+                                          fps=table.spec.frame_rate)}
+        if mean is not None:
+            const = np.tile(np.asarray(mean, dtype=np.float64)[idx], (len(true), 1))
+            scores["constant (training mean)"] = colour_metrics(pred=const, true=true, video=video,
+                                                                fps=table.spec.frame_rate)
+        out[colour["name"]] = {"label": label, "channels": colour["channels"], **scores}
+    return out
+
+
+def _colour_markdown(result: dict) -> list[str]:
+    from bridge.training.light_card import COLUMNS
+
+    L = []
+    for name, colours in result.get("colours", {}).items():
+        for cname, entry in colours.items():
+            L += [f"## Colour `{cname}` of {name} ({entry['label']} colour, "
+                  f"{'/'.join(entry['channels'])})", "",
+                  "| predictor | " + " | ".join(c for _, c in COLUMNS) + " |",
+                  "|---" * (len(COLUMNS) + 1) + "|"]
+            for who in ("model", "constant (training mean)"):
+                if who in entry:
+                    L.append(f"| {name if who == 'model' else who} | " + " | ".join(
+                        _f(entry[who][k]) for k, _ in COLUMNS) + " |")
+            L.append("")
+    return L
 
 
 def _wins(a: list, b: list) -> list[int]:
@@ -237,6 +290,7 @@ def markdown(result: dict, *, title: str | None = None, commands: str | None = N
                 L.append(f"- `{name}` has the higher r in " + ", ".join(
                     f"{k}/{n} videos vs {other}" for other, (k, n) in s["beats"].items()) + ".")
         L.append("")
+    L += _colour_markdown(result)
     first = next(iter(result["targets"]), None)
     if first:
         entry = result["targets"][first]

@@ -26,9 +26,13 @@ cp "$OUT/screen/presets.json" "$HERE/presets.json"
 $VJB corpus --out "$OUT/corpus" --music "$HERE/tracks.json" --presets "$HERE/presets.json" \
   --skip-tracks "$SCREEN_TRACKS" --presets-per-track 2 --seconds 75 --seed 1 --jobs 1
 cp "$OUT/corpus/manifest.json" "$HERE/corpus-manifest.json"
-# 4. features + targets at the shipped models' rate (22050 / 2944 = 7.4898 fps)
-$VJB dataset "$OUT/corpus/manifest.json" --fps 7.4898 --out "$OUT/data" --jobs 1 --no-progress
-# 5. both shipped models over every held-out video, through the live runner
-$VJB evaluate onnx_models/motion-weight.onnx onnx_models/paper-ridge.onnx "$OUT/data" \
+# 4. features + targets at the shipped models' rates (22050 / 2944 = 7.4898 fps; the light model
+#    22050 / 1472 = 14.9796 fps)
+$VJB dataset "$OUT/corpus/manifest.json" --fps 7.4898,14.9796 --out "$OUT/data" --jobs 1 \
+  --no-progress
+# 5. the shipped models over every held-out video, through the live runner (the light model also
+#    as a colour, beside the constant colour of its training mean)
+$VJB evaluate onnx_models/motion-weight.onnx onnx_models/paper-ridge.onnx \
+  onnx_models/light-rgb.onnx "$OUT/data" \
   --out "$HERE" --title "Shipped models on held-out music and presets" \
   --commands "$HERE/rebuild.sh"
