@@ -2,10 +2,12 @@
 
 Why this protocol: the paper's cosine similarity is fooled by grey (see
 :mod:`bridge.training.light_metrics`), so the CNN (:mod:`bridge.training.light_cnn`) is scored beside
-four baselines on the study's GroupKFold-by-track folds (:func:`bridge.training.study.folds`), with
+five baselines on the study's GroupKFold-by-track folds (:func:`bridge.training.study.folds`), with
 metrics a constant cannot win:
 
 - **constant**: the training rows' mean colour (what a near-grey cosine rewards),
+- **constant x level**: the same colour, its brightness following the frame's RMS (no learning:
+  the bar a learned brightness must clear),
 - **per-video mean**: each held-out video's own mean colour (an oracle: no live model knows it),
 - **Ridge** and an **MLP** (scikit-learn) on the same context row as the CNN.
 
@@ -34,7 +36,7 @@ from bridge.training import light_metrics as lm
 
 #: Bump when a change makes cached folds stale (model, loss, baselines, metrics).
 CACHE_VERSION = 2
-MODELS = ("constant", "per-video mean", "Ridge", "MLP", "CNN")
+MODELS = ("constant", "constant x level", "per-video mean", "Ridge", "MLP", "CNN")
 LABELS = {"mean": "the frame's mean colour (dataset r, g, b)",
           "implied": "the frame's implied colour: the largest k-means cluster's mean colour "
                      "(dataset hue, saturation, value converted to RGB)"}
@@ -84,6 +86,13 @@ def fit_predict(model: str, *, F, seq, dense, Y, table, train, test, opts: Light
     """Predictions ``(len(test), 3)`` of one model trained on ``train`` rows."""
     if model == "constant":
         return np.tile(Y[train].mean(axis=0), (len(test), 1))
+    if model == "constant x level":
+        # no learning at all: the training mean colour, its brightness following the frame's RMS
+        # relative to the training rows' mean RMS (what "a colour that pumps with the level"
+        # gives a lighting desk; cosine is the constant's, since cosine ignores brightness)
+        rms = table.X[:, list(table.spec.feature_names).index("rms")].astype(np.float64)
+        gain = rms[test] / max(float(rms[train].mean()), 1e-12)
+        return np.clip(Y[train].mean(axis=0)[None, :] * gain[:, None], 0.0, 1.0)
     if model == "per-video mean":
         out = np.empty((len(test), 3))
         for v in np.unique(table.video[test]):

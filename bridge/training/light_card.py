@@ -32,7 +32,7 @@ def _f(x, d=3) -> str:
 def metrics_table(models: dict) -> list[str]:
     L = ["| model | " + " | ".join(c for _, c in COLUMNS) + " |",
          "|---" * (len(COLUMNS) + 1) + "|"]
-    for name in ("CNN", "Ridge", "MLP", "constant", "per-video mean"):
+    for name in ("CNN", "Ridge", "MLP", "constant", "constant x level", "per-video mean"):
         if name not in models:
             continue
         m = models[name]
@@ -50,7 +50,9 @@ def losses(models: dict) -> list[str]:
     """Sentences naming every metric where the CNN does not beat a baseline."""
     out = []
     c = models["CNN"]
-    for base in ("constant", "per-video mean", "Ridge", "MLP"):
+    for base in ("constant", "constant x level", "per-video mean", "Ridge", "MLP"):
+        if base not in models:
+            continue
         b = models[base]
         worse = []
         for k, name in COLUMNS:
