@@ -132,14 +132,15 @@ def test_resampled_samples_equal_the_old_block_by_block_path():
 def test_the_whole_file_kernel_moves_features_and_shipped_models_by_rounding_only(fps):
     """No retrain needed: on real music (44.1 kHz Vorbis, 48 kHz Opus) the features of
     ``extract_file`` (whole-file kernel) equal those of the live path (the file at its own rate in
-    10 ms blocks through the live kernel and the extractor) to 1e-9, and both shipped models,
+    10 ms blocks through the live kernel and the extractor) to 1e-9, and every shipped model,
     fed each path's features (float32 inputs, as served), give outputs equal to 1e-6."""
     from bridge import StreamResampler, audio_info
     from bridge.models.onnx_model import OnnxModel
     from bridge.models.runner import ModelRunner
 
-    models = [OnnxModel.load(p) for p in sorted((REPO / "onnx_models").glob("*.onnx"))]
-    assert len(models) == 2
+    paths = sorted((REPO / "onnx_models").glob("*.onnx"))
+    assert [p.stem for p in paths] == ["light-rgb", "motion-weight", "paper-ridge"]
+    models = [OnnxModel.load(p) for p in paths]
     for path in MUSIC_FILES:
         rate = audio_info(path).sample_rate
         native = np.concatenate(list(iter_audio(path)))

@@ -109,8 +109,24 @@ def test_the_default_mapping_carries_the_model_colour_without_a_warning(tmp_path
         assert types == "fff" and all(0 <= v <= 1 for v in c)
         assert tuple(f[f"/vjbridge/{n}"][1][0] for n in "rgb") == pytest.approx(c, abs=2e-6)
         assert "/vjbridge/motion" in f
-    # without a light model the colour routes are silent, and the start-up line says so
-    _, messages, _, err = run([], seconds=1.5)
+    # without a light model (only motion-weight, not the shipped light-rgb) the colour routes are silent, and the start-up line says so
+    _, messages, _, err = run(["--model", str(ROOT / "onnx_models" / "motion-weight.onnx")],
+                              seconds=1.5)
     assert any("routes b, g, r, which no loaded model produces" in line for line in err), err
     sent = [m for m in messages if m.address == "/vjbridge/colour"]
     assert len(sent) == 1 and sent[0].args == (0.0, 0.0, 0.0)  # its idle value, once, at exit
+
+
+def test_the_shipped_light_model_moves_the_default_colour(tmp_path):
+    """`vjbridge run --demo` as a new user starts it: the shipped models (light-rgb among them) and
+    the default mapping send a colour that moves, and nobody is told a route has no model."""
+    _, messages, _, err = run([], seconds=4.0)
+    assert not any("no loaded model produces" in line for line in err), err
+    frames = [b for b in bundles(messages) if "/vjbridge/colour" in b]
+    assert len(frames) > 150
+    colours = np.array([f["/vjbridge/colour"][1] for f in frames[60:]])  # after the first second
+    brightness = colours.max(axis=1)
+    assert brightness.std() > 0.02, colours.std(axis=0)  # the colour moves with the groove
+    for f in frames:
+        assert tuple(f[f"/vjbridge/{n}"][1][0] for n in "rgb") == \
+            pytest.approx(f["/vjbridge/colour"][1], abs=2e-6)
