@@ -110,20 +110,14 @@ def _light(args) -> int:
     from bridge.training.light_card import public, write_card, write_strips
 
     opts = LightOptions()
-    if args.epochs is not None:
-        if args.epochs < 1:
-            raise ConfigError(f"--epochs must be at least 1; got {args.epochs}")
-        opts = dataclasses.replace(opts, epochs=args.epochs)
-    if args.smooth is not None:
-        if args.smooth < 0:
-            raise ConfigError(f"--smooth must be >= 0; got {args.smooth}")
-        opts = dataclasses.replace(opts, smooth=args.smooth)
-    if args.within is not None:
-        opts = dataclasses.replace(opts, within=args.within)
-    if args.chunk is not None:
-        if args.chunk < 4:
-            raise ConfigError(f"--chunk must be at least 4 frames; got {args.chunk}")
-        opts = dataclasses.replace(opts, chunk=args.chunk)
+    # option -> the smallest value that makes sense (None: any number)
+    for name, least in (("epochs", 1), ("smooth", 0), ("within", None), ("chunk", 4)):
+        value = getattr(args, name)
+        if value is None:
+            continue
+        if least is not None and value < least:
+            raise ConfigError(f"--{name} must be at least {least}; got {value}")
+        opts = dataclasses.replace(opts, **{name: value})
     if args.labels is not None:
         from bridge.training.light import LABELS
 

@@ -1,4 +1,5 @@
-"""Fixtures for the live-engine tests: real music as a 48 kHz WAV, the offline reference columns."""
+"""Fixtures for the live-engine tests: a private PulseAudio server, real music as a 48 kHz WAV, the
+offline reference columns."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from bridge import extract_file, load_audio
 from bridge.runtime.engine import LIVE_SPEC
 from bridge.runtime.stages import FeatureColumns
 from tests.conftest import MUSIC
+from tests.runtime.peers import PulseServer
 
 
 def write_wav(path, y: np.ndarray, rate: int) -> None:
@@ -21,6 +23,16 @@ def write_wav(path, y: np.ndarray, rate: int) -> None:
         w.setsampwidth(2)
         w.setframerate(rate)
         w.writeframes(np.repeat(pcm[:, None], 2, axis=1).tobytes())
+
+
+@pytest.fixture
+def pulse():
+    """A private PulseAudio server with a null sink (the daemon's audio device in these tests)."""
+    server = PulseServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -15,18 +15,9 @@ import pytest
 
 from tests.bench.latency import clicks
 from tests.runtime.control_peers import EVENT_NAMES, StreamReceiver
-from tests.runtime.peers import Bridge, PulseServer
+from tests.runtime.peers import Bridge
 
 CLICKS = 12
-
-
-@pytest.fixture
-def pulse():
-    server = PulseServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _is_event(packet) -> bool:

@@ -16,16 +16,7 @@ import pytest
 
 from bridge.runtime.engine import LIVE_SPEC
 from tests.runtime.conftest import mapping_for_test_model, offline_columns, offline_mapped
-from tests.runtime.peers import Bridge, OscDump, PulseServer, free_udp_port
-
-
-@pytest.fixture
-def pulse():
-    server = PulseServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
+from tests.runtime.peers import Bridge, OscDump, free_udp_port
 
 
 def best_lag(live: np.ndarray, ref: np.ndarray, *, min_overlap: float = 0.9) -> int:

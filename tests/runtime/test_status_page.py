@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from tests.runtime.peers import (VJBRIDGE, Bridge, OscDump, PulseServer, free_tcp_port,
+from tests.runtime.peers import (VJBRIDGE, Bridge, OscDump, free_tcp_port,
                                  free_udp_port, get_health, require, wait_health)
 
 pytestmark = [pytest.mark.peers, pytest.mark.slow]  # real daemons, a browser, PulseAudio
@@ -312,15 +312,6 @@ def test_health_reports_a_mapping_reload_and_a_refused_one(tmp_path):
     finally:
         assert bridge.stop() == 0, bridge.stderr
         dump.stop()
-
-
-@pytest.fixture
-def pulse():
-    server = PulseServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def test_health_reports_a_lost_device_within_a_second(pulse):
