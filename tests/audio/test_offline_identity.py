@@ -237,33 +237,3 @@ def test_a_stream_that_changes_channels_or_rate_is_one_clear_line():
     fifo.write(frame(2, 44100))
     assert fifo.samples == 1024
     assert np.array_equal(fifo.read(), np.full(1024, 0.25))
-
-
-def test_the_pipeline_threads_end_with_the_reader_and_pass_errors_on():
-    """Whole-file reading decodes and resamples on two helper threads: a reader that stops after one
-    block leaves neither behind, and a file that fails mid-way still gives its one clear line."""
-    import threading
-
-    def helpers():
-        return [t for t in threading.enumerate() if t.name.startswith("vjbridge-")]
-
-    assert not helpers()
-    blocks = iter_audio(MUSIC_FILES[0], sample_rate=22050, ahead=True)
-    first = next(blocks)
-    assert first.size > 10000 and {t.name for t in helpers()} == {"vjbridge-decode",
-                                                                  "vjbridge-resample"}
-    blocks.close()
-    assert not helpers()
-
-    from bridge import StreamResampler
-    from bridge.audio.decode import _ahead, _resampled
-
-    def failing():  # a decoder that fails after a second of audio (FFmpeg resyncs on real damage)
-        yield np.zeros(44100)
-        raise MediaError("x.ogg: decoding failed (Invalid data); the file is probably corrupt")
-
-    chain = _ahead(_resampled(StreamResampler(44100, 22050), _ahead(failing(), "decode")),
-                   "resample")
-    with pytest.raises(MediaError, match=r"^x.ogg: decoding failed"):
-        list(chain)
-    assert not helpers()

@@ -6,11 +6,11 @@ Why: ``vjbridge bench --file`` gives the whole against librosa; this splits it. 
 its own, one after the other, timed by the CPU time of the thread running it (the box is shared):
 
 * **decode**: PyAV through FFmpeg's sample FIFO to mono float64 at the file's rate (what
-  ``iter_audio`` runs on its decoding thread), beside FFmpeg's decoder alone (the codec frames,
+  ``iter_audio`` runs first), beside FFmpeg's decoder alone (the codec frames,
   nothing done with them) and libsndfile alone (``soundfile.read``), with libsndfile's length
   and largest difference (after the same mean) against PyAV's samples;
 * **resample**: :class:`StreamResampler` over the decoded 1 s blocks, with the live kernel and
-  with the whole-file kernel that the resampling thread runs (``whole_file=True``, FFT overlap-save
+  with the whole-file kernel that whole-file readers run (``whole_file=True``, FFT overlap-save
   or block matrix products: the same filter, other rounding; its largest difference is printed);
 * **features**: :class:`FeatureExtractor` over 30 s blocks, as ``extract_file`` feeds it.
 

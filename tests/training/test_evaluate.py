@@ -96,14 +96,14 @@ def test_predictions_are_the_live_predict_path(tiny_dataset, models):
     _, live, _ = predict_file(models[0], table.videos[vi]["path"])
     assert live.shape == ours.shape
     # the extractor's own frames of the video's audio read as the dataset reads it (the
-    # whole-file resampling kernel: ahead=True), rounded as the dataset stores them (float32),
+    # whole-file resampling kernel: whole_file=True), rounded as the dataset stores them (float32),
     # give exactly our predictions: the same runner, spec and context
     from bridge.audio.decode import iter_audio
     from bridge.audio.features import FeatureExtractor
 
     extractor = FeatureExtractor(model.spec)
     frames = np.concatenate([extractor.process(b) for b in iter_audio(
-        table.videos[vi]["path"], sample_rate=22050, ahead=True)])
+        table.videos[vi]["path"], sample_rate=22050, whole_file=True)])
     assert np.array_equal(run_model(model, frames.astype(np.float32)), ours)
     # unrounded (float64, as live) the features move by < 1e-5, which flips a boosted tree's
     # branch on a few rows; the curves stay the same curve
