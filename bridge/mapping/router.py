@@ -85,12 +85,15 @@ class _Route:
             return MidiNote(self.channel, self.note, 0, False)
         return None
 
+    def idle_value(self):
+        """What the route's OSC address carries when idle."""
+        if self.size > 1:
+            return (float(self.idle),) * self.size
+        return int(round(self.idle)) if self.osc_int else float(self.idle)
+
     def idle_outputs(self, frame: Frame) -> None:
         if self.osc_key is not None:
-            v = int(round(self.idle)) if self.osc_int else float(self.idle)
-            if self.size > 1:
-                v = (float(self.idle),) * self.size
-            frame.setdefault(self.osc_key, []).append(OscValue(self.osc_address, v))
+            frame.setdefault(self.osc_key, []).append(OscValue(self.osc_address, self.idle_value()))
         if self.midi_key is not None and self.trigger is None:
             frac = (self.idle - self.out_lo) / (self.out_hi - self.out_lo)
             frame.setdefault(self.midi_key, []).append(
@@ -140,19 +143,8 @@ class _ColourRoute(_Route):
                                    palette=self.palette, index=self.index)
         return self.last
 
-    def idle_outputs(self, frame: Frame) -> None:
-        if self.osc_key is not None:
-            if self.is_int:
-                v = (0, 0, 0)
-            elif self.size > 1:
-                v = (float(self.idle),) * self.size
-            else:
-                v = int(round(self.idle)) if self.osc_int else float(self.idle)
-            frame.setdefault(self.osc_key, []).append(OscValue(self.osc_address, v))
-        if self.midi_key is not None and self.trigger is None:
-            frac = (self.idle - self.out_lo) / (self.out_hi - self.out_lo)
-            frame.setdefault(self.midi_key, []).append(
-                MidiCC(self.channel, self.cc, int(round(clamp01(frac) * self.cc_max)), self.bits))
+    def idle_value(self):
+        return (0, 0, 0) if self.is_int else super().idle_value()
 
     def reset_colour(self) -> None:
         self.last = self._seen = None
@@ -223,18 +215,16 @@ class Router:
         # Colour routes are in the plan too, in their mapping order (a receiver sees the
         # addresses in route order): tick() sets their value first (`_colour_plan`), and their
         # key is never a signal, so the plan's loop only sends what they hold.
-        self._plan = [(r.signal, r, r.chain.fn, slot.get(r.osc_key, -1), r.osc_address,
-                       r.osc_int, r.midi_key is not None) if type(r) is _Route else
-                      (_COLOUR_KEY, r, None, slot.get(r.osc_key, -1), r.osc_address, r.osc_int,
-                       r.midi_key is not None)
-                      for r in self.routes_ if (r.size == 1 and type(r) is _Route)
-                      or (type(r) is _ColourRoute and r.cchain is not _SILENT)]
+        colours = [r for r in self.routes_ if type(r) is _ColourRoute and r.cchain is not _SILENT]
+        planned = [r for r in self.routes_ if (type(r) is _Route and r.size == 1) or r in colours]
+        self._plan = [(r.signal if type(r) is _Route else _COLOUR_KEY, r,
+                       r.chain.fn if type(r) is _Route else None, slot.get(r.osc_key, -1),
+                       r.osc_address, r.osc_int, r.midi_key is not None) for r in planned]
         # vector routes (the mel spectrum: OSC only, no transforms), after the scalar ones
         self._vectors = [(r.signal, r, slot[r.osc_key], r.osc_address)
                          for r in self.routes_ if r.size > 1 and type(r) is _Route]
         # (colour route, its chain, or None for a level through a palette)
-        self._colour_plan = [(r, r.cchain) for r in self.routes_
-                             if type(r) is _ColourRoute and r.cchain is not _SILENT]
+        self._colour_plan = [(r, r.cchain) for r in colours]
         self._delayed = self.delay_.ticks > 0
         self._early_done: set = set()  # routes early() sent for the frame the next tick carries
 
