@@ -403,7 +403,7 @@ def _check_colour(r: dict, p: str, problems: list[str], signals) -> None:
     if parent is not None:
         r["colour_channels"], r["colour_part"], r["colour_index"] = (
             kinds[parent[0]].channels, "channel", parent[1])
-        if sub.get("format") != "rgb" or sub.get("palette") is not None:
+        if fmt != "rgb" or sub.get("palette") is not None:
             problems.append(f"{p}.colour: {signal!r} is one channel of colour {parent[0]!r}; "
                             f"route `signal: {parent[0]}` to send the colour in another format")
         return
@@ -414,7 +414,7 @@ def _check_colour(r: dict, p: str, problems: list[str], signals) -> None:
         problems.append(f"{p}.colour.format: {signal!r} is not a colour{hint}; only format "
                         "palette turns a level into a colour")
         return
-    if kinds.get(signal) == "spectrum":
+    if kind == "spectrum":
         problems.append(f"{p}.colour: {signal!r} is a spectrum; a palette needs one value")
         return
     palette = sub.get("palette")
