@@ -9,48 +9,7 @@ stopping at the first, in the manner of Mopidy's config schemas.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
-
-@dataclass(frozen=True)
-class Option:
-    """One key: its kind, default, accepted range or choices, and what it does.
-
-    ``kind`` is one of ``number``, ``int``, ``bool``, ``str``, ``choice``, ``range`` (two numbers),
-    ``address`` (an OSC address), ``signal`` (a signal name from the catalog), ``palette`` (a list
-    of colours), ``section`` (one nested table), ``named`` (a table of named sub-tables) or
-    ``list`` (a list of sub-tables).
-    """
-
-    name: str
-    kind: str
-    default: Any
-    description: str
-    lo: float | None = None
-    hi: float | None = None
-    choices: tuple = ()
-    required: bool = False
-    nullable: bool = False
-    section: "Section | None" = None
-
-
-@dataclass(frozen=True)
-class Section:
-    name: str
-    description: str
-    options: tuple[Option, ...] = field(default_factory=tuple)
-
-    def option(self, name: str) -> Option:
-        for opt in self.options:
-            if opt.name == name:
-                return opt
-        raise KeyError(name)
-
-    @property
-    def names(self) -> list[str]:
-        return [o.name for o in self.options]
-
+from bridge.options import Option, Section
 
 OSC_TARGET = Section("osc target", "Where OSC goes: one receiver (TouchDesigner, Resolume, Eos, ...).", (
     Option("host", "str", "127.0.0.1", "receiver host name or IP address"),
