@@ -12,24 +12,15 @@ who hits one knows which it was and what to do:
   hundred bytes stands for billions of nodes; it is refused before anything is constructed.
 - nesting depth (:data:`MAX_YAML_DEPTH`): deeper documents are no mapping and would recurse.
 - routes (:data:`MAX_ROUTES`).
-- the encoded bundle size per UDP OSC target (:func:`bundle_problems`): a frame's bundle that does
-  not fit one datagram is dropped by the kernel every tick, which is a dead show that looks live.
-  We REFUSE such a mapping rather than split the bundle: one bundle per frame is the promise that
-  a frame's values arrive together (one timetag; TouchDesigner's OSC In CHOP and desks rely on
-  it), a split bundle would arrive as several partial frames, and a mapping that big is a mistake
-  the VJ should hear about before the show, with the fix in the message (fewer routes per target,
-  a second target, ``bundle: false`` or ``protocol: tcp``). The limit is 1,472 bytes for a
-  non-loopback host (one 1,500-byte Ethernet frame minus the IP and UDP headers: a fragmented
-  datagram is lost whole when one fragment is, and Wi-Fi/VPN links often drop fragments) and
-  9,216 bytes for loopback (macOS's default ``net.inet.udp.maxdgram``, the smallest loopback
-  datagram limit of the systems vjbridge runs on; Linux takes 65,507).
+- what each output kind limits for the mapping as a whole (``OutputKind.check_mapping``, run by
+  :func:`bridge.mapping.validate.load_mapping`), e.g. the bundle size per UDP OSC target in
+  :mod:`bridge.sinks.osc_kind`.
 
 Everything here runs off the engine thread (the reload watcher, the control thread, start-up).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import stat
 
@@ -40,10 +31,6 @@ MAX_MAPPING_BYTES = 256 * 1024  # the shipped mappings are 2-4 KB
 MAX_YAML_NODES = 100_000  # after alias expansion; a mapping with 200 routes has ~3,000
 MAX_YAML_DEPTH = 64  # a mapping nests 4 levels deep
 MAX_ROUTES = 2_000
-#: Largest UDP datagram sent to a non-loopback host: 1500 (Ethernet MTU) - 20 (IPv4) - 8 (UDP).
-MAX_DATAGRAM_NETWORK = 1472
-#: Largest UDP datagram sent on loopback (macOS's default net.inet.udp.maxdgram).
-MAX_DATAGRAM_LOOPBACK = 9216
 
 
 
@@ -168,71 +155,3 @@ def route_count_problem(raw) -> str | None:
         return (f"routes: {len(routes):,} routes; a mapping has at most {MAX_ROUTES:,} "
                 "(limit: routes)")
     return None
-
-
-def is_loopback(host: str) -> bool:
-    """``localhost`` or a loopback address literal (no name lookup: this runs before any)."""
-    if host.lower() in ("localhost", "localhost.localdomain", "ip6-localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.split("%")[0]).is_loopback
-    except ValueError:
-        return False
-
-
-def datagram_limit(host: str) -> int:
-    return MAX_DATAGRAM_LOOPBACK if is_loopback(host) else MAX_DATAGRAM_NETWORK
-
-
-def _pad4(n: int) -> int:
-    return (n + 3) & ~3
-
-
-def message_size(address: str, values: int) -> int:
-    """Bytes of one OSC message with ``values`` 32-bit arguments."""
-    return _pad4(len(address.encode("utf-8")) + 1) + _pad4(1 + values + 1) + 4 * values
-
-
-def wire_values(route) -> int:
-    """How many values a (validated, non-spectrum) route sends per message: 3 for a colour as
-    rgb, hsv, rgb8 or palette, else 1."""
-    from bridge.mapping.colour import FORMATS
-
-    part = route.get("colour_part")
-    return 1 if part in (None, "channel") else FORMATS[part]
-
-
-def bundle_problems(mapping, osc_override: tuple[str, int] | None = None) -> list[str]:
-    """Per UDP OSC target: the bytes one tick sends (a bundle of every route's message, or each
-    plain message) against the datagram limit for its host; one problem per target over it.
-    ``osc_override``: the ``--osc`` host and port every target goes to instead."""
-    from bridge.signals.catalog import SPECTRUM
-
-    messages: dict[str, list[int]] = {}
-    for route in mapping.routes:
-        osc = route.get("osc")
-        if not osc:
-            continue
-        signal = SPECTRUM.get(route["signal"])
-        values = signal.size if signal is not None else wire_values(route)
-        messages.setdefault(osc["target"], []).append(message_size(osc["address"], values))
-    problems = []
-    for name, sizes in messages.items():
-        target = mapping.osc.get(name)
-        if not target or target["protocol"] != "udp":
-            continue  # TCP is a stream: no datagram to fit
-        host = osc_override[0] if osc_override else target["host"]
-        limit = datagram_limit(host)
-        where = "loopback" if limit == MAX_DATAGRAM_LOOPBACK else f"a network host ({host})"
-        if target["bundle"]:
-            size = 16 + sum(4 + s for s in sizes)  # "#bundle\0" + timetag, size-prefixed elements
-            what = f"one tick's bundle of {len(sizes)} messages is {size:,} bytes"
-        else:
-            size = max(sizes)
-            what = f"its largest message is {size:,} bytes"
-        if size > limit:
-            problems.append(
-                f"osc.{name}: {what}; a UDP datagram to {where} carries at most {limit:,} "
-                "(limit: bundle size); send fewer routes to this target, split them over two "
-                "targets, or use protocol: tcp")
-    return problems

@@ -13,42 +13,32 @@ import logging
 import os
 from collections.abc import Mapping as AbcMapping
 
-from bridge.errors import ConfigError, MappingError, SinkError
+from bridge.errors import MappingError, SinkError
 from bridge.mapping.router import Router
 from bridge.mapping.validate import Mapping, load_mapping
-from bridge.sinks.osc import parse_osc_target
 
 log = logging.getLogger(__name__)
-
-
-def parse_hostport(text: str) -> tuple[str, int]:
-    """``HOST:PORT`` or ``:PORT`` / ``PORT`` (host 127.0.0.1) -> (host, port), as a mapping
-    override: a bad target raises :class:`MappingError` naming the option."""
-    try:
-        return parse_osc_target(text)
-    except ConfigError as exc:
-        raise MappingError([str(exc)], "--osc") from None
 
 
 class Outputs:
     """``Outputs(path)`` validates the mapping and opens its sinks; ``tick(values)`` once per output
     tick; ``reload()`` hot-swaps; ``close()`` blacks out and closes (also as a context manager).
 
-    ``osc="HOST:PORT"`` redirects every OSC target, ``midi="NAME"`` opens that MIDI port for every
-    MIDI output (the CLI's ``--osc``/``--midi``). ``signals``: known signal names (name -> kind);
-    None = the signal catalog.
+    ``overrides``: output kind -> a command-line override every target of that kind takes
+    (the kind's :attr:`~bridge.sinks.kind.OutputKind.override`; the CLI's ``--osc HOST:PORT`` is
+    ``{"osc": (host, port)}``). ``signals``: known signal names (name -> kind); None = the signal
+    catalog. ``kinds``: the output-kind registry (default :data:`bridge.sinks.KINDS`).
     """
 
     def __init__(self, path: str | os.PathLike, *, signals: AbcMapping[str, str] | None = None,
-                 osc: str | None = None, midi: str | None = None, sinks: dict | None = None) -> None:
-        from bridge.sinks import SINKS
+                 overrides: AbcMapping | None = None, kinds: AbcMapping | None = None) -> None:
+        from bridge.sinks import KINDS
 
         self.path = os.fspath(path)
         self.signals = signals
-        self._osc_override = parse_hostport(osc) if osc else None
-        self._midi_override = midi
-        self._registry = SINKS if sinks is None else sinks
-        mapping = load_mapping(self.path, signals=signals, osc_override=self._osc_override)
+        self.overrides = dict(overrides or {})
+        self._kinds = KINDS if kinds is None else kinds
+        mapping = load_mapping(self.path, signals=signals, overrides=self.overrides)
         self.router = Router(mapping, signals=signals)
         self.sinks: dict = {}
         self._configs: dict = {}
@@ -71,20 +61,20 @@ class Outputs:
 
     def _config(self, mapping: Mapping, key: tuple[str, str]) -> dict:
         kind, name = key
-        cfg = dict(getattr(mapping, kind)[name])
-        if kind == "osc" and self._osc_override:
-            cfg["host"], cfg["port"] = self._osc_override
-        if kind == "midi" and self._midi_override:
-            cfg["port"] = self._midi_override
+        cfg = dict(mapping.targets[kind][name])
+        value = self.overrides.get(kind)
+        override = self._kinds[kind].override
+        if value is not None and override is not None:
+            cfg = dict(override(cfg, value))
         return cfg
 
     def _open_missing(self, mapping: Mapping, sinks: dict, configs: dict) -> list:
         opened = []
-        for key in [("osc", n) for n in mapping.osc] + [("midi", n) for n in mapping.midi]:
+        for key in mapping.sink_keys():
             cfg = self._config(mapping, key)
             if key in sinks and configs.get(key) == cfg:
                 continue
-            sink = self._registry[key[0]].from_config(key[1], cfg)
+            sink = self._kinds[key[0]].open(key[1], cfg)
             opened.append(key)
             sinks[key], configs[key] = sink, cfg
             log.info("opened %r", sink)
@@ -116,7 +106,7 @@ class Outputs:
         """
         path = os.fspath(path) if path is not None else self.path
         try:
-            mapping = load_mapping(path, signals=self.signals, osc_override=self._osc_override)
+            mapping = load_mapping(path, signals=self.signals, overrides=self.overrides)
         except MappingError as exc:
             log.error("mapping %s not reloaded, keeping the last good one: %s", path, exc)
             return list(exc.problems)
@@ -174,7 +164,7 @@ class Outputs:
         elif self.rate_override is not None:
             mapping = dataclasses.replace(mapping, rate=self.rate_override)
         old, opened = prepared.base, prepared.opened
-        keep = set(mapping_keys(mapping))
+        keep = set(mapping.sink_keys())
         retired = {k: s for k, s in old.items() if k not in keep or k in opened}
         self.router.swap(mapping, built)
         if path != self.path:
@@ -211,7 +201,7 @@ class Outputs:
         return self.reload()
 
     def stats(self) -> dict:
-        """Per sink ("osc:NAME"/"midi:NAME"): frames, sent (packets/messages) and drops."""
+        """Per sink ("KIND:NAME", e.g. "osc:default"): frames, sent (packets/messages) and drops."""
         return {f"{k}:{n}": s.stats() for (k, n), s in self.sinks.items()}
 
     def blackout(self) -> None:
@@ -268,7 +258,3 @@ def file_stamp(path: str) -> tuple | None:
 
 
 _file_stamp = file_stamp
-
-
-def mapping_keys(mapping: Mapping) -> list[tuple[str, str]]:
-    return [("osc", n) for n in mapping.osc] + [("midi", n) for n in mapping.midi]

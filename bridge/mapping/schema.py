@@ -10,54 +10,7 @@ stopping at the first, in the manner of Mopidy's config schemas.
 from __future__ import annotations
 
 from bridge.options import Option, Section
-
-OSC_TARGET = Section("osc target", "Where OSC goes: one receiver (TouchDesigner, Resolume, Eos, ...).", (
-    Option("host", "str", "127.0.0.1", "receiver host name or IP address"),
-    Option("port", "int", 7000, "receiver port (in TouchDesigner: the OSC In CHOP's Network Port)",
-           lo=1, hi=65535),
-    Option("protocol", "choice", "udp", "udp, or tcp (ETC Eos prefers tcp, port 3032)",
-           choices=("udp", "tcp")),
-    Option("framing", "choice", "slip", "TCP framing: slip = OSC 1.1 (SLIP), length = OSC 1.0 "
-           "(int32 size prefix); ignored for udp", choices=("slip", "length")),
-    Option("bundle", "bool", True, "true: one bundle per output frame, one timetag (immediate) "
-           "shared by all its messages; false: plain messages"),
-))
-
-MIDI_PORT = Section("midi port", "Where MIDI goes: a virtual port others connect to, or a named port.", (
-    Option("port", "str", None, "name (or case-insensitive part of the name) of an existing MIDI "
-           "output; null = create a virtual output port named `virtual_name`", nullable=True),
-    Option("virtual_name", "str", "vjbridge", "name of the virtual output port created when `port` "
-           "is null"),
-))
-
-OSC_ROUTE = Section("route.osc", "Send the route's value as one OSC message argument.", (
-    Option("address", "address", None, "OSC address, e.g. /vjbridge/motion", required=True),
-    Option("type", "choice", "float", "argument type: float (f) or int (i, rounded)",
-           choices=("float", "int")),
-    Option("target", "str", None, "name of an `osc` target; may be left out when there is one",
-           nullable=True),
-))
-
-MIDI_ROUTE = Section("route.midi", "Send the route's value as a MIDI control change or a note "
-                     "trigger (give exactly one of `cc` and `note`).", (
-    Option("target", "str", None, "name of a `midi` port; may be left out when there is one",
-           nullable=True),
-    Option("channel", "int", 1, "MIDI channel, 1..16 as desks and TouchDesigner number them",
-           lo=1, hi=16),
-    Option("cc", "int", None, "controller number: the value 0..1 becomes 0..127 (7-bit) or 0..16383 "
-           "(14-bit: MSB on cc, LSB on cc+32)", lo=0, hi=127, nullable=True),
-    Option("bits", "choice", 7, "CC resolution: 7, or 14 (cc must then be 0..31)", choices=(7, 14)),
-    Option("note", "int", None, "note number for a trigger: note on when the value rises to "
-           "`threshold`", lo=0, hi=127, nullable=True),
-    Option("threshold", "number", 0.5, "note trigger level, in the route's output units",
-           lo=-1e9, hi=1e9),
-    Option("hysteresis", "number", 0.1, "the value must fall below threshold - hysteresis before "
-           "the next trigger", lo=0, hi=1e9),
-    Option("length_ms", "number", 100.0, "note length; 0 = hold until the value falls below "
-           "threshold - hysteresis", lo=0, hi=60000),
-    Option("velocity", "int", None, "fixed note velocity 1..127; null = from the value "
-           "(out range low..high -> 1..127)", lo=1, hi=127, nullable=True),
-))
+from bridge.sinks import KINDS
 
 COLOUR_ROUTE = Section("route.colour", "How a colour goes on the wire. A model's colour (e.g. "
                        "`signal: colour`) is one value: auto-range, `in`, clamp, invert, gamma, "
@@ -83,8 +36,8 @@ ROUTE = Section("route", "One signal to one or more outputs, through the transfo
                 "`out` range.", (
     Option("signal", "signal", None, "signal name (see the signal catalog), e.g. motion, rms, kick",
            required=True),
-    Option("osc", "section", None, "send as OSC", nullable=True, section=OSC_ROUTE),
-    Option("midi", "section", None, "send as MIDI", nullable=True, section=MIDI_ROUTE),
+    *(Option(k.name, "section", None, k.description, nullable=True, section=k.route)
+      for k in KINDS.values()),
     Option("colour", "section", None, "a colour route's wire format and palette (a model's colour "
            "defaults to format rgb)", nullable=True, section=COLOUR_ROUTE),
     Option("in", "range", (0.0, 1.0), "input range [low, high] mapped to 0..1 (ignored when "
@@ -114,10 +67,10 @@ MAPPING = Section("mapping", "A mapping file (mappings/*.yaml): global timing, t
            lo=1, hi=1000),
     Option("delay_ms", "number", 0.0, "delay every output by this much, to line up with a PA or a "
            "projector", lo=0, hi=5000),
-    Option("osc", "named", None, "OSC targets by name (default: one target `default`, "
-           "127.0.0.1:7000 udp, when a route sends OSC)", nullable=True, section=OSC_TARGET),
-    Option("midi", "named", None, "MIDI ports by name (default: one virtual port `default` named "
-           "vjbridge, when a route sends MIDI)", nullable=True, section=MIDI_PORT),
+    *(Option(k.name, "named", None, f"{k.target.name}s by name"
+             + (f" (default: one named `default` with the defaults below, when a route uses "
+                f"`{k.name}:`)" if k.default_target else ""), nullable=True, section=k.target)
+      for k in KINDS.values()),
     Option("routes", "list", None, "the routes", required=True, section=ROUTE),
 ))
 
@@ -150,16 +103,18 @@ def _fmt_accepts(opt: Option) -> str:
 
 
 def schema_markdown() -> str:
-    """The mapping reference as Markdown tables, generated from the declarations above."""
-    lines = ["# Mapping reference (generated from bridge/mapping/schema.py)", ""]
-    prefixes = {"mapping": "", "osc target": "osc.NAME.", "midi port": "midi.NAME.",
-                "route": "routes[i].", "route.osc": "routes[i].osc.", "route.midi": "routes[i].midi.",
-                "route.colour": "routes[i].colour."}
-    for sec in (MAPPING, OSC_TARGET, MIDI_PORT, ROUTE, OSC_ROUTE, MIDI_ROUTE, COLOUR_ROUTE):
+    """The mapping reference as Markdown tables, generated from the declarations above and each
+    output kind's own (:data:`bridge.sinks.KINDS`)."""
+    lines = ["# Mapping reference (generated from bridge/mapping/schema.py and the output kinds "
+             "in bridge/sinks/)", ""]
+    sections = [(MAPPING, ""), *((k.target, f"{k.name}.NAME.") for k in KINDS.values()),
+                (ROUTE, "routes[i]."), *((k.route, f"routes[i].{k.name}.") for k in KINDS.values()),
+                (COLOUR_ROUTE, "routes[i].colour.")]
+    for sec, prefix in sections:
         lines += [f"## {sec.name}", "", sec.description, "",
                   "| key | accepts | default | description |", "|---|---|---|---|"]
         for opt in sec.options:
-            lines.append(f"| `{prefixes[sec.name]}{opt.name}` | {_fmt_accepts(opt)} | "
+            lines.append(f"| `{prefix}{opt.name}` | {_fmt_accepts(opt)} | "
                          f"{_fmt_default(opt)} | {opt.description} |")
         lines.append("")
     return "\n".join(lines)

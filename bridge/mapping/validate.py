@@ -18,6 +18,7 @@ from typing import Any
 
 from bridge.errors import MappingError
 from bridge.mapping.schema import COLOUR_ROUTE, MAPPING, Option, Section
+from bridge.sinks import KINDS, RouteInfo
 
 #: Signal kinds; model outputs auto-range by default.
 MODEL = "model"
@@ -30,12 +31,15 @@ _ORDER = re.compile(r"^([^.\[:]*)(?:\[(\d+)\])?")
 
 @dataclass(frozen=True)
 class Mapping:
-    """A validated mapping: every default filled in, every reference resolved."""
+    """A validated mapping: every default filled in, every reference resolved.
+
+    ``targets``: output kind -> target name -> its table (kinds in :data:`bridge.sinks.KINDS`
+    order, each present, maybe empty); each route holds one table per kind it sends to, under the
+    kind's name."""
 
     rate: float
     delay_ms: float
-    osc: AbcMapping[str, AbcMapping]  # read-only views (validate() freezes what it returns)
-    midi: AbcMapping[str, AbcMapping]
+    targets: AbcMapping[str, AbcMapping[str, AbcMapping]]  # read-only views (validate() freezes)
     routes: tuple[AbcMapping, ...]
     source: str = "mapping"
     signals_checked: bool = True
@@ -44,27 +48,12 @@ class Mapping:
         """Human summary: targets, then one line per route, as `vjbridge check` prints it."""
         lines = [f"{self.source}: {len(self.routes)} routes at {self.rate:g} Hz, "
                  f"delay {self.delay_ms:g} ms"]
-        for name, t in self.osc.items():
-            extra = f" framing={t['framing']}" if t["protocol"] == "tcp" else ""
-            lines.append(f"  osc {name}: {t['protocol']}://{t['host']}:{t['port']} "
-                         f"{'bundles' if t['bundle'] else 'plain messages'}{extra}")
-        for name, p in self.midi.items():
-            where = f"port matching {p['port']!r}" if p["port"] else f"virtual port {p['virtual_name']!r}"
-            lines.append(f"  midi {name}: {where}")
+        for kind, targets in self.targets.items():
+            for name, t in targets.items():
+                lines.append("  " + KINDS[kind].describe_target(name, t))
         for i, r in enumerate(self.routes):
-            outs = []
-            if r["osc"]:
-                o = r["osc"]
-                outs.append(f"osc {o['target']} {o['address']} {o['type'][0]} "
-                            f"{r['out'][0]:g}..{r['out'][1]:g}")
-            if r["midi"]:
-                m = r["midi"]
-                if m["cc"] is not None:
-                    outs.append(f"midi {m['target']} ch{m['channel']}c{m['cc']}"
-                                + (f"+c{m['cc'] + 32} (14-bit)" if m["bits"] == 14 else ""))
-                else:
-                    outs.append(f"midi {m['target']} ch{m['channel']}n{m['note']} trigger "
-                                f">= {m['threshold']:g}")
+            info = route_info(r, self.rate, f"routes[{i}]")
+            outs = [k.describe_route(r[k.name], info) for k in KINDS.values() if r.get(k.name)]
             tags = ["autorange"] if r["autorange"] else []
             part = r.get("colour_part")
             if part == "channel":
@@ -77,6 +66,40 @@ class Mapping:
         if not self.signals_checked:
             lines.append("  (signal names not checked: no signal catalog available)")
         return "\n".join(lines)
+
+    def sink_keys(self) -> list[tuple[str, str]]:
+        """Every sink this mapping sends to: (kind, target name), in kind order."""
+        return [(kind, name) for kind, targets in self.targets.items() for name in targets]
+
+
+def route_info(route: AbcMapping, rate: float, path: str) -> RouteInfo:
+    """What an output kind is told about a (validated) route: values per tick, colour format,
+    output range and idle value."""
+    from bridge.mapping.colour import FORMATS
+
+    signal = route.get("signal")
+    signal = signal if isinstance(signal, str) else "?"
+    part = route.get("colour_part")
+    spectrum = route.get("spectrum", False)
+    if spectrum:
+        size = _spectrum_size(signal)
+    else:
+        size = 1 if part in (None, "channel") else FORMATS[part]
+    out = route.get("out")
+    out = out if isinstance(out, tuple) else (0.0, 1.0)
+    idle = route.get("idle")
+    idle = idle if isinstance(idle, float) else out[0]
+    return RouteInfo(signal=signal, path=path, size=size, out=out, idle=idle, rate=rate,
+                     colour=part, spectrum=spectrum)
+
+
+def _spectrum_size(signal: str) -> int:
+    try:
+        from bridge.signals.catalog import SPECTRUM
+    except ImportError:
+        return 1
+    sig = SPECTRUM.get(signal)
+    return sig.size if sig is not None else 1
 
 
 #: Outputs of the shipped models, assumed when the catalog has none declared yet (models declare their
@@ -324,48 +347,44 @@ def _resolve_target(sub: dict, table: dict, path: str, kind: str, problems: list
                         + ("" if table else f"; declare it under `{kind}:`"))
 
 
+def _no_output(p: str) -> str:
+    names = [f"`{k}:`" for k in KINDS]
+    which = " and/or ".join(names) if len(names) <= 2 else ", ".join(names[:-1]) + f" or {names[-1]}"
+    return f"{p}: no output; add {which}"
+
+
 def _cross_check(m: dict, problems: list[str], signals: dict | None) -> None:
     if not isinstance(m.get("routes"), list):
         m["routes"] = []  # missing or not a list: already reported
     elif not m["routes"]:
         problems.append("routes: the list is empty; add at least one route")
     routes = [r for r in m["routes"] if r]
-    for kind in ("osc", "midi"):
-        if not isinstance(m.get(kind), dict):
-            m[kind] = {}
-    if any(r.get("osc") for r in routes) and not m["osc"]:
-        m["osc"]["default"] = {o.name: o.default for o in MAPPING.option("osc").section.options}
-    if any(r.get("midi") for r in routes) and not m["midi"]:
-        m["midi"]["default"] = {o.name: o.default for o in MAPPING.option("midi").section.options}
+    for kind in KINDS.values():
+        name = kind.name
+        if not isinstance(m.get(name), dict):
+            m[name] = {}
+        if kind.default_target and any(r.get(name) for r in routes) and not m[name]:
+            m[name]["default"] = {o.name: o.default for o in kind.target.options}
+        for target, cfg in m[name].items():
+            if cfg:
+                kind.check_target(target, cfg, _key(name, target), problems)
     for i, r in enumerate(m["routes"]):
         if not r:
             continue
         p = f"routes[{i}]"
-        if r.get("osc") is None and r.get("midi") is None:
-            problems.append(f"{p}: no output; add `osc:` and/or `midi:`")
-        if r.get("osc"):
-            _resolve_target(r["osc"], {k: v for k, v in m["osc"].items() if v is not None},
-                            f"{p}.osc", "osc", problems)
-        mid = r.get("midi")
-        if mid:
-            _resolve_target(mid, {k: v for k, v in m["midi"].items() if v is not None},
-                            f"{p}.midi", "midi", problems)
-            has_cc, has_note = mid.get("cc") is not None, mid.get("note") is not None
-            if has_cc == has_note:
-                problems.append(f"{p}.midi: give exactly one of `cc` (control change) and `note` "
-                                "(trigger)")
-            if has_cc and mid.get("bits") == 14 and type(mid["cc"]) is int and mid["cc"] > 31:
-                problems.append(f"{p}.midi.cc: {mid['cc']} is out of range 0..31 for 14-bit "
-                                "(its LSB goes on cc+32)")
-        if (signals or {}).get(r.get("signal")) == "spectrum":
-            if r.get("midi"):
-                problems.append(f"{p}.midi: {r['signal']!r} is a spectrum (a vector of values); "
-                                "it can only go to OSC (one message with a value per band)")
-            if r.get("osc") and r["osc"].get("type") == "int":
-                problems.append(f"{p}.osc.type: {r['signal']!r} is a spectrum of floats; remove "
-                                "`type: int`")
+        used = [k for k in KINDS.values() if r.get(k.name)]
+        if not any(r.get(k) is not None for k in KINDS):
+            problems.append(_no_output(p))
+        for kind in used:
+            _resolve_target(r[kind.name], {k: v for k, v in m[kind.name].items() if v is not None},
+                            f"{p}.{kind.name}", kind.name, problems)
+        r["spectrum"] = (signals or {}).get(r.get("signal")) == "spectrum"
+        if r["spectrum"]:
             r["autorange"] = False
         _check_colour(r, p, problems, signals)
+        info = route_info(r, m["rate"] if isinstance(m.get("rate"), float) else 60.0, p)
+        for kind in used:
+            kind.check_route(r[kind.name], info, problems)
         if r.get("autorange") == "auto":
             kind = (signals or {}).get(r.get("signal"), "")
             r["autorange"] = kind == MODEL
@@ -384,8 +403,6 @@ def _check_colour(r: dict, p: str, problems: list[str], signals) -> None:
     """A route's colour: its channels and wire part (``colour_channels``, ``colour_part``,
     ``colour_index``, derived here for the router and the schema) and the problems of its
     ``colour:`` table against its signal."""
-    from bridge.mapping.colour import FORMATS
-
     r["colour_channels"], r["colour_part"], r["colour_index"] = None, None, 0
     signal, sub = r.get("signal"), r.get("colour")
     if sub is _BAD or signal is _BAD or not isinstance(signal, str):
@@ -424,15 +441,6 @@ def _check_colour(r: dict, p: str, problems: list[str], signals) -> None:
     elif palette is not None and palette is not _BAD and fmt != "palette":
         problems.append(f"{p}.colour.palette: used only with format palette (format is "
                         f"{fmt!r}); did you mean `format: palette`?")
-    n = FORMATS.get(fmt, 1)
-    if n > 1 and r.get("midi"):
-        problems.append(f"{p}.midi: a colour sent as {fmt} is 3 values and a MIDI CC one; use "
-                        "`colour: {format: brightness}`, or route its channels (r, g, b) to "
-                        "three CCs")
-    osc = r.get("osc")
-    if n > 1 and osc and osc.get("type") == "int":
-        problems.append(f"{p}.osc.type: int is not used for a colour of 3 values; did you mean "
-                        "`colour: {format: rgb8}` (3 ints 0..255)?")
     r["colour_part"] = fmt
     r["colour_channels"] = kind.channels if whole else None
 
@@ -463,9 +471,10 @@ def validate(raw: Any, signals: AbcMapping[str, str] | Iterable[str] | None = No
     if problems:
         problems.sort(key=_problem_order)  # stable: schema order within a route
         raise MappingError(problems, source)
-    return Mapping(rate=m["rate"], delay_ms=m["delay_ms"], osc=_freeze(m["osc"]),
-                   midi=_freeze(m["midi"]), routes=tuple(_freeze(r) for r in m["routes"]),
-                   source=source, signals_checked=checked)
+    return Mapping(rate=m["rate"], delay_ms=m["delay_ms"],
+                   targets=_freeze({k: m[k] for k in KINDS}),
+                   routes=tuple(_freeze(r) for r in m["routes"]), source=source,
+                   signals_checked=checked)
 
 
 def _freeze(value: Any) -> Any:
@@ -479,12 +488,13 @@ def _freeze(value: Any) -> Any:
 
 
 def load_mapping(path: str | os.PathLike, signals=None,
-                 osc_override: tuple[str, int] | None = None) -> Mapping:
+                 overrides: AbcMapping[str, Any] | None = None) -> Mapping:
     """Read and validate a mapping YAML file under the limits of :mod:`bridge.mapping.limits`
-    (file size, YAML nodes and depth, routes, bundle size per UDP target; errors:
-    :class:`MappingError`, never a traceback). ``osc_override``: the ``--osc`` (host, port) every
-    OSC target goes to instead (its datagram limit applies)."""
-    from bridge.mapping.limits import bundle_problems, read_yaml, route_count_problem
+    (file size, YAML nodes and depth, routes) and each output kind's checks of the whole mapping
+    (e.g. the bundle size per UDP OSC target); errors: :class:`MappingError`, never a traceback.
+    ``overrides``: kind -> its command-line override (``{"osc": (host, port)}`` for ``--osc``),
+    which those checks take into account."""
+    from bridge.mapping.limits import read_yaml, route_count_problem
 
     source = os.fspath(path)
     raw = read_yaml(source)
@@ -492,10 +502,24 @@ def load_mapping(path: str | os.PathLike, signals=None,
     if too_many:
         raise MappingError([too_many], source)
     mapping = validate(raw, signals=signals, source=source)
-    problems = bundle_problems(mapping, osc_override)
+    problems = kind_problems(mapping, overrides)
     if problems:
         raise MappingError(problems, source)
     return mapping
+
+
+def kind_problems(mapping: Mapping, overrides: AbcMapping[str, Any] | None = None) -> list[str]:
+    """What each output kind finds wrong with the mapping as a whole (:attr:`OutputKind.
+    check_mapping`), given the command-line ``overrides`` (kind -> value)."""
+    problems: list[str] = []
+    overrides = overrides or {}
+    for kind in KINDS.values():
+        routes = [(r, r[kind.name], route_info(r, mapping.rate, f"routes[{i}]"))
+                  for i, r in enumerate(mapping.routes) if r.get(kind.name)]
+        if routes or mapping.targets[kind.name]:
+            problems += kind.check_mapping(mapping.targets[kind.name], routes,
+                                           overrides.get(kind.name))
+    return problems
 
 
 #: The problem reported for a file that is not UTF-8 text.

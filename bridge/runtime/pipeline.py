@@ -27,6 +27,29 @@ from bridge.runtime.stages import Columns
 log = logging.getLogger(__name__)
 
 
+
+def parse_hostport(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` or ``:PORT`` / ``PORT`` (host 127.0.0.1) -> (host, port), as the ``--osc``
+    override: a bad target raises :class:`MappingError` naming the option."""
+    from bridge.errors import ConfigError, MappingError
+    from bridge.sinks.osc import parse_osc_target
+
+    try:
+        return parse_osc_target(text)
+    except ConfigError as exc:
+        raise MappingError([str(exc)], "--osc") from None
+
+
+def cli_overrides(*, osc: str | None = None, midi: str | None = None) -> dict:
+    """The command line's output overrides as :class:`~bridge.mapping.Outputs` takes them
+    (output kind -> value): ``--osc HOST:PORT`` and ``--midi NAME``."""
+    overrides: dict = {}
+    if osc:
+        overrides["osc"] = parse_hostport(osc)
+    if midi:
+        overrides["midi"] = midi
+    return overrides
+
 class SignalsStage:
     """:class:`bridge.signals.ClassicSignals`: low/mid/high, rms, onset, kick, snare, bpm, ..."""
 
@@ -154,11 +177,10 @@ class MappingOutput:
         self.midi = midi
         self.control = control  # the control port, announced in /vjbridge/_info
         self.produced = produced  # () -> names the stages produce (known once they started)
-        from bridge.mapping.outputs import parse_hostport
-
+        self.overrides = cli_overrides(osc=osc, midi=midi)
         # MappingError naming every bad key or the limit it is over (bridge.mapping.limits)
         mapping = load_mapping(self.path, signals=_signal_table(self.catalog),
-                               osc_override=parse_hostport(osc) if osc else None)
+                               overrides=self.overrides)
         self.rate = float(mapping.rate)
         self.signals_used = {r["signal"] for r in mapping.routes}
         self.outputs = None
@@ -170,7 +192,7 @@ class MappingOutput:
     def start(self) -> None:
         from bridge.mapping import Outputs
 
-        self.outputs = Outputs(self.path, osc=self.osc, midi=self.midi,
+        self.outputs = Outputs(self.path, overrides=self.overrides,
                                signals=_signal_table(self.catalog))
         if self.produced is not None:
             silent = sorted(self.outputs.router.signals_used - set(self.produced()))
@@ -212,11 +234,7 @@ class MappingOutput:
 
         mapping = self.outputs.mapping if self.outputs is not None else load_mapping(
             self.path, signals=_signal_table(self.catalog))
-        osc_override = None
-        if self.osc:
-            from bridge.sinks.osc import parse_osc_target
-
-            osc_override = parse_osc_target(self.osc)
+        osc_override = self.overrides.get("osc")
         produced = self.produced() if self.produced is not None else None
         return describe(mapping, self.catalog, produced=produced, mapping_name=self.path,
                         control=self.control, osc_override=osc_override)

@@ -75,8 +75,9 @@ class MappingWatcher:
             m = prepared.mapping
             n = len(m.routes)
             self.report(logging.INFO, f"mapping {prepared.path} reloaded: {n} route"
-                                      f"{'s' if n != 1 else ''}, {len(m.osc)} osc / "
-                                      f"{len(m.midi)} midi outputs")
+                                      f"{'s' if n != 1 else ''}, " + " / ".join(
+                                          f"{len(t)} {kind}" for kind, t in m.targets.items())
+                                      + " outputs")
 
     # ---- the watcher thread -------------------------------------------------------------------
     def _run(self) -> None:
@@ -105,7 +106,7 @@ class MappingWatcher:
 
         try:
             mapping = load_mapping(path, signals=outputs.signals,
-                                   osc_override=getattr(outputs, "_osc_override", None))
+                                   overrides=getattr(outputs, "overrides", None))
             prepared = outputs.prepare(mapping, path)
         except (MappingError, SinkError) as exc:
             self.refused += 1

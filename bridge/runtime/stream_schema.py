@@ -84,7 +84,7 @@ def describe(mapping, catalog, *, produced=None, mapping_name: str | None = None
     """
     produced = set(catalog.names()) if produced is None else set(produced)
     targets = {}
-    for name, t in mapping.osc.items():
+    for name, t in mapping.targets["osc"].items():
         host, port = osc_override if osc_override else (t["host"], t["port"])
         targets[name] = {"host": host, "port": int(port), "protocol": t["protocol"],
                          "bundle": bool(t["bundle"])}
@@ -92,16 +92,16 @@ def describe(mapping, catalog, *, produced=None, mapping_name: str | None = None
     for route in mapping.routes:
         sig = _known(catalog, route["signal"])
         live = sig.name in produced
-        osc = route["osc"]
+        osc = route.get("osc")
         part = route.get("colour_part")
         if osc and part not in (None, "channel"):  # a colour: its format's values (and kind)
-            from bridge.mapping.limits import wire_values
+            from bridge.mapping.validate import route_info
 
             signals.append(_entry(sig, address=osc["address"], target=osc["target"],
                                   osc_type="i" if part == "rgb8" else "f",
                                   wire_range=(0.0, 255.0) if part == "rgb8" else route["out"],
                                   unit=f"{part}, " + _wire_unit(sig, route), live=live,
-                                  n=wire_values(route), kind="colour"))
+                                  n=route_info(route, mapping.rate, "").size, kind="colour"))
         elif osc:
             is_int = osc["type"] == "int" and sig.size == 1
             signals.append(_entry(sig, address=osc["address"], target=osc["target"],
@@ -109,7 +109,7 @@ def describe(mapping, catalog, *, produced=None, mapping_name: str | None = None
                                   wire_range=sig.range if sig.size > 1 else route["out"],
                                   unit=sig.unit if sig.size > 1 else _wire_unit(sig, route),
                                   live=live))
-        m = route["midi"]
+        m = route.get("midi")
         if m:
             entry = {"target": m["target"], "signal": sig.name, "channel": m["channel"],
                      "kind": sig.kind, "live": live}

@@ -1,14 +1,20 @@
 """Sinks: the wire side. Each takes :mod:`.messages` values; see :class:`.base.Sink` for the contract.
 
-``SINKS`` maps a mapping's output kind to its sink class (a plain dict: a kind without a sink fails
-loudly with KeyError). Nothing here imports mido or opens a socket until a sink is constructed.
+``KINDS`` is the registry of output kinds (:class:`.kind.OutputKind`): a mapping's top-level
+sections and each route's outputs are whatever kinds it holds, in this order (a plain dict: a kind
+that is not here does not exist, and the mapping layer names none). Nothing here imports mido or
+opens a socket until a sink is opened.
 """
 
 from bridge.sinks.base import Sink
+from bridge.sinks.kind import OutputKind, RouteInfo, RouteOutput
 from bridge.sinks.messages import MidiCC, MidiNote, OscValue
 from bridge.sinks.midi import MidiSink
+from bridge.sinks.midi_kind import MIDI_KIND
 from bridge.sinks.osc import OscSink
+from bridge.sinks.osc_kind import OSC_KIND
 
-SINKS: dict[str, type[Sink]] = {"osc": OscSink, "midi": MidiSink}
+KINDS: dict[str, OutputKind] = {"osc": OSC_KIND, "midi": MIDI_KIND}
 
-__all__ = ["SINKS", "MidiCC", "MidiNote", "MidiSink", "OscSink", "OscValue", "Sink"]
+__all__ = ["KINDS", "MidiCC", "MidiNote", "MidiSink", "OscSink", "OscValue", "OutputKind",
+           "RouteInfo", "RouteOutput", "Sink"]

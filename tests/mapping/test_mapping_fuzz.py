@@ -227,7 +227,8 @@ def test_a_fifo_is_refused_without_opening_it(tmp_path):
 
 def test_the_bundle_size_estimate_is_what_the_sink_sends():
     """bundle_problems() computes the bytes per tick without encoding; the encoder agrees."""
-    from bridge.mapping.limits import message_size, wire_values
+    from bridge.mapping.validate import route_info
+    from bridge.sinks.osc_kind import message_size
     from bridge.mapping.router import Router
     from bridge.sinks.osc import OscSink
 
@@ -246,7 +247,7 @@ def test_the_bundle_size_estimate_is_what_the_sink_sends():
             sink.send(items)
             sink.close()
             sizes = [message_size(r["osc"]["address"], SPECTRUM[r["signal"]].size
-                                  if r["signal"] in SPECTRUM else wire_values(r))
+                                  if r["signal"] in SPECTRUM else route_info(r, 60.0, "").size)
                      for r in mapping.routes if r["osc"] and r["osc"]["target"] == target]
             assert len(sent[0]) == 16 + sum(4 + s for s in sizes), name
 

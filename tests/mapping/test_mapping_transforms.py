@@ -5,10 +5,11 @@ import math
 import numpy as np
 import pytest
 
-from bridge.mapping.transforms import (AutoRange, DelayLine, Deadband, NoteTrigger, RouteChain,
+from bridge.mapping.transforms import (AutoRange, DelayLine, Deadband, RouteChain,
                                        Smoother, clamp01, curve, normalise, one_pole_coefficient,
                                        scale)
 from bridge.mapping.validate import validate
+from bridge.sinks.midi_kind import NoteTrigger
 from tests.mapping.conftest import SIGNALS
 
 

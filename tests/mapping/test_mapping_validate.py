@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bridge.errors import MappingError
-from bridge.mapping.schema import MAPPING, MIDI_PORT, MIDI_ROUTE, OSC_ROUTE, OSC_TARGET, ROUTE, \
-    schema_markdown
+from bridge.mapping.schema import COLOUR_ROUTE, MAPPING, ROUTE, schema_markdown
+from bridge.sinks import KINDS
 from bridge.mapping.validate import load_mapping, validate
 from tests.mapping.conftest import SIGNALS
 
@@ -84,7 +84,7 @@ def test_shipped_mappings_pass_check(path):
 def test_default_mapping_content():
     m = load_mapping(ROOT / "mappings" / "default.yaml", signals=SIGNALS)
     assert m.rate == 60.0
-    (target,) = m.osc.values()
+    (target,) = m.targets["osc"].values()
     assert (target["host"], target["port"], target["protocol"]) == ("127.0.0.1", 7000, "udp")
     signals = {r["signal"] for r in m.routes}
     assert signals == {"motion", "weight", "colour", "r", "g", "b", "low", "mid", "high", "rms", "onset",
@@ -107,9 +107,9 @@ def test_lighting_desk_mapping_uses_7bit_cc_and_notes():
 def test_defaults_and_target_resolution():
     m = validate({"routes": [{"signal": "low", "osc": {"address": "/low"}},
                              {"signal": "kick", "midi": {"note": 36}}]}, signals=SIGNALS)
-    assert m.osc == {"default": {"host": "127.0.0.1", "port": 7000, "protocol": "udp",
+    assert m.targets["osc"] == {"default": {"host": "127.0.0.1", "port": 7000, "protocol": "udp",
                                  "framing": "slip", "bundle": True}}
-    assert m.midi == {"default": {"port": None, "virtual_name": "vjbridge"}}
+    assert m.targets["midi"] == {"default": {"port": None, "virtual_name": "vjbridge"}}
     assert m.routes[0]["osc"]["target"] == "default" and m.routes[1]["midi"]["target"] == "default"
     assert m.routes[1]["midi"]["channel"] == 1 and m.routes[1]["midi"]["length_ms"] == 100.0
 
@@ -166,8 +166,11 @@ def test_catalog_is_used_by_default():
 
 def test_reference_documents_every_option():
     doc = schema_markdown()
-    prefixes = {MAPPING: "", OSC_TARGET: "osc.NAME.", MIDI_PORT: "midi.NAME.", ROUTE: "routes[i].",
-                OSC_ROUTE: "routes[i].osc.", MIDI_ROUTE: "routes[i].midi."}
+    prefixes = {MAPPING: "", ROUTE: "routes[i].", COLOUR_ROUTE: "routes[i].colour."}
+    for kind in KINDS.values():  # each output kind's own sections
+        prefixes[kind.target] = f"{kind.name}.NAME."
+        prefixes[kind.route] = f"routes[i].{kind.name}."
+    assert {"osc", "midi"} <= set(KINDS)
     for section, prefix in prefixes.items():
         for opt in section.options:
             assert f"| `{prefix}{opt.name}` |" in doc
@@ -175,3 +178,80 @@ def test_reference_documents_every_option():
     done = subprocess.run([sys.executable, "-m", "bridge.cli", "check", "--schema"],
                           capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert done.returncode == 0 and done.stdout.strip() == doc.strip()
+
+
+def test_validate_returns_frozen_tables_and_leaves_its_input_alone():
+    import copy
+
+    raw = {"osc": {"td": {"port": 7001}}, "routes": [
+        {"signal": "low", "osc": {"address": "/low"}, "midi": {"cc": 3}},
+        {"signal": "colour", "osc": {"address": "/c"}}]}
+    before = copy.deepcopy(raw)
+    m = validate(raw, signals=SIGNALS)
+    assert raw == before  # defaults, targets and derived keys went into new tables only
+    with pytest.raises(TypeError):
+        m.routes[0]["osc"]["address"] = "/x"
+    with pytest.raises(TypeError):
+        m.targets["osc"]["td"]["port"] = 1
+    with pytest.raises(TypeError):
+        m.targets["midi"]["other"] = {}
+    assert m.routes[0]["osc"]["target"] == "td" and m.routes[0]["midi"]["target"] == "default"
+
+
+PROBE_KIND = """
+import json
+from bridge.errors import MappingError
+from bridge.options import Option, Section
+from bridge.sinks import KINDS, kind as k
+
+class Out(k.RouteOutput):
+    def emit(self, y):
+        return ("probe", y)
+
+KINDS["probe"] = k.OutputKind(
+    name="probe", description="send to a probe",
+    target=Section("probe target", "A probe.", (Option("gain", "number", 1.0, "gain", lo=0, hi=10),)),
+    route=Section("route.probe", "Probe route.", (
+        Option("target", "str", None, "target", nullable=True),
+        Option("slot", "int", 0, "slot", lo=0, hi=7))),
+    open=lambda name, cfg: None, output=lambda sub, info, t: Out(("probe", sub["target"])),
+    describe_target=lambda n, c: f"probe {n}: gain {c['gain']:g}",
+    describe_route=lambda sub, info: f"probe slot {sub['slot']}")
+
+from bridge.mapping.router import Router
+from bridge.mapping.schema import schema_markdown
+from bridge.mapping.validate import validate
+
+out = {}
+m = validate({"routes": [{"signal": "low", "probe": {"slot": 3}}]}, signals=["low"])
+out["default"] = dict(m.targets["probe"]["default"])
+out["summary"] = m.summary()
+out["frame"] = [list(map(list, Router(m).tick({"low": 0.25})[("probe", "default")]))]
+try:
+    validate({"probe": {"p": {"gian": 2}}, "routes": [
+        {"signal": "low", "probe": {"slot": 9, "target": "q"}}]}, signals=["low"])
+except MappingError as exc:
+    out["problems"] = exc.problems
+out["doc"] = "`routes[i].probe.slot`" in schema_markdown()
+print(json.dumps(out))
+"""
+
+
+def test_a_kind_declares_its_sections_and_the_mapping_layer_follows():
+    """A kind added to the registry (before the mapping layer is imported, as a plug-in
+    registers) gets its top-level and route sections, a default target, validation with key
+    paths and did-you-mean, routing and its summary lines, with nothing in bridge/mapping
+    changed: the registry is the only list of kinds."""
+    import json
+
+    done = subprocess.run([sys.executable, "-c", PROBE_KIND], capture_output=True, text=True,
+                          timeout=60, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["default"] == {"gain": 1.0}
+    assert "probe default: gain 1" in out["summary"] and "low -> probe slot 3" in out["summary"]
+    assert out["frame"] == [[["probe", 0.25]]]
+    assert out["problems"] == ["probe.p.gian: unknown key; did you mean 'gain'?",
+                               "routes[0].probe.slot: 9 is out of range 0..7",
+                               "routes[0].probe.target: unknown probe target 'q'"]
+    assert out["doc"]

@@ -48,7 +48,8 @@ MAPPING = {
 
 def _reference(mapping):
     """Route by route, step by step: what Router.tick is documented to do."""
-    routes = [_Route(r, mapping.rate) for r in mapping.routes]
+    routes = [_Route(r, mapping.rate, mapping.targets) for r in mapping.routes]
+    oscs = [r["osc"] for r in mapping.routes]
     last = [None] * len(routes)
 
     def tick(values):
@@ -60,10 +61,15 @@ def _reference(mapping):
             y = last[i]
             if y is None:
                 continue
-            if r.osc_key is not None:
-                v = int(round(y)) if r.osc_int else float(y)
-                frame.setdefault(r.osc_key, []).append(OscValue(r.osc_address, v))
-            r.midi_outputs(y, frame)
+            osc = oscs[i]
+            if osc is not None:
+                v = int(round(y)) if osc["type"] == "int" else float(y)
+                frame.setdefault(("osc", osc["target"]), []).append(OscValue(osc["address"], v))
+            for out in r.outs:
+                if out.key[0] != "osc":
+                    item = out.emit(y)
+                    if item is not None:
+                        frame.setdefault(out.key, []).append(item)
         return frame
     return tick
 

@@ -3,6 +3,7 @@ validated and its new outputs opened on the watcher's thread; the engine side on
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
@@ -10,7 +11,7 @@ import time
 
 from bridge.mapping.outputs import Outputs
 from bridge.runtime.reload import MappingWatcher
-from bridge.sinks import SINKS
+from bridge.sinks import KINDS
 
 ONE = """\
 osc:
@@ -32,17 +33,15 @@ class Recording(dict):
     """The sink registry, noting the thread each sink is opened on."""
 
     def __init__(self):
-        super().__init__(SINKS)
+        super().__init__(KINDS)
         self.opened_on: list[str] = []
-        outer = self
+        osc = KINDS["osc"]
 
-        class Osc(SINKS["osc"]):
-            @classmethod
-            def from_config(cls, name, cfg):
-                outer.opened_on.append(threading.current_thread().name)
-                return super().from_config(name, cfg)
+        def open_(name, cfg):
+            self.opened_on.append(threading.current_thread().name)
+            return osc.open(name, cfg)
 
-        self["osc"] = Osc
+        self["osc"] = dataclasses.replace(osc, open=open_)
 
 
 def wait(predicate, timeout=10.0):
@@ -60,7 +59,7 @@ def test_an_edit_is_prepared_off_the_engine_thread_and_switched_by_assignment(tm
     path.write_text(ONE.format(port=9))
     registry = Recording()
     reports = []
-    outputs = Outputs(path, sinks=registry)
+    outputs = Outputs(path, kinds=registry)
     watcher = MappingWatcher(outputs, report=lambda level, msg: reports.append((level, msg)),
                              interval=0.05).start()
     try:

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from bridge.errors import MappingError, SinkError
-from bridge.mapping.outputs import Outputs, parse_hostport
+from bridge.mapping.outputs import Outputs
+from bridge.runtime.pipeline import parse_hostport
 from tests.mapping.conftest import SIGNALS
 from tests.peers import JackServer, MidiDump, OscDump, jack_mido_backend
 
@@ -17,7 +18,7 @@ def test_default_mapping_to_oscdump():
     values = {name: 0.5 for name in SIGNALS} | {"bpm": 120.0, "spectralcentroid": 2000.0}
     with OscDump("udp") as dump:
         with Outputs(ROOT / "mappings" / "default.yaml", signals=SIGNALS,
-                     osc=f"127.0.0.1:{dump.port}") as out:
+                     overrides={"osc": ("127.0.0.1", dump.port)}) as out:
             assert out.rate == 60.0
             for _ in range(3):
                 out.tick(values)
