@@ -327,11 +327,11 @@ def describe_target(name: str, cfg: Mapping) -> str:
 
 
 def describe_route(sub: Mapping, info: RouteInfo) -> str:
-    target = sub.get("target") or "default"
+    head = f"dmx {sub['target']}" if sub.get("target") else "dmx"
     if sub.get("fixture"):
-        return f"dmx {target} {sub['fixture']} {_attribute(sub, info)}"
+        return f"{head} {sub['fixture']} {_attribute(sub, info)}"
     u = sub.get("universe") if sub.get("universe") is not None else 1
-    return f"dmx {target} universe {u} address {sub.get('address')} " \
+    return f"{head} universe {u} address {sub.get('address')} " \
         f"({info.size} x {sub.get('bits') or 8}-bit)"
 
 
