@@ -251,7 +251,7 @@ class DmxRouteOutput(RouteOutput):
     """One route's levels on its channels. Contiguous channels of a fixture go as one run; the
     encoding of each (value, bits) is computed once per tick, shared by every fixture."""
 
-    __slots__ = ("size", "lo", "scale", "plans", "idle_value", "_last_y", "_last")
+    __slots__ = ("size", "lo", "scale", "plans", "keys", "idle_value", "_last_y", "_last")
 
     def __init__(self, key, dests: list[tuple[int, int, int]], size: int,
                  out: tuple[float, float], idle: float, byte_values: bool = False):
@@ -270,18 +270,17 @@ class DmxRouteOutput(RouteOutput):
             else:
                 plans.append([u, s, [(j, bits)]])
         self.plans = tuple((u, s, tuple(parts)) for u, s, parts in plans)
+        # the distinct (value index, bits): each is encoded once per tick, whatever the fixtures
+        self.keys = tuple(sorted({p for _, _, parts in self.plans for p in parts}))
         self._last_y = self._last = None
 
     def _item(self, y) -> DmxLevels:
         vals = y if type(y) is tuple else (y,)
         lo, k = self.lo, self.scale
-        codes: dict = {}
+        code = {key: encode((vals[key[0]] - lo) * k, key[1]) for key in self.keys}
         runs = []
         for u, s, parts in self.plans:
-            data = codes.get(parts)
-            if data is None:
-                data = codes[parts] = b"".join(encode((vals[j] - lo) * k, bits)
-                                               for j, bits in parts)
+            data = code[parts[0]] if len(parts) == 1 else b"".join([code[p] for p in parts])
             runs.append((u, s, data))
         return DmxLevels(tuple(runs))
 
