@@ -55,6 +55,31 @@ def run(seconds: float, changing: bool, rate: float) -> dict:
             "packets_per_s": packets / elapsed, "ticks": n}
 
 
+def warm(n: int = 20000) -> dict:
+    """The same tick in a tight loop (caches warm, as inside a busy engine tick): emit + send
+    with a new colour every tick, and the cost of one packet out (``_transmit``) on its own."""
+    cfg = {o.name: o.default for o in dmx_kind.DMX_TARGET.options}
+    cfg.update(port=9, fixtures={
+        f"par{i + 1}": {"profile": "rgb", "universe": 1, "address": 1 + 3 * i} for i in range(4)})
+    sub = {o.name: o.default for o in dmx_kind.DMX_ROUTE.options}
+    sub.update(target="bench", fixture="par*")
+    out = dmx_kind.output(sub, RouteInfo("colour", "routes[0]", 3, (0.0, 1.0), 0.0, 60.0,
+                                         colour="rgb"), cfg)
+    sink = DmxSink.from_config("bench", cfg)
+    sink._due = float("inf")  # never due: the tick's own work
+    t0 = time.perf_counter()
+    for i in range(n):
+        sink.send([out.emit((i / n, 0.3, 0.5))])
+    tick = (time.perf_counter() - t0) / n * 1e6
+    uni = sink._unis[1]
+    t0 = time.perf_counter()
+    for _ in range(n):
+        sink._transmit(uni, 0.0)
+    packet = (time.perf_counter() - t0) / n * 1e6
+    sink.close()
+    return {"tick_us": tick, "packet_us": packet}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=8.0)
@@ -65,6 +90,9 @@ def main() -> None:
         print(f"{'changing' if changing else 'unchanged'} values, rate {args.rate:g}: "
               f"send() per tick median {r['median_us']:.1f} µs, p95 {r['p95_us']:.1f} µs; "
               f"{r['packets_per_s']:.1f} packets/s ({r['ticks']} ticks at 60 Hz)")
+    w = warm()
+    print(f"warm: emit + send {w['tick_us']:.2f} µs per tick (no packet due), one packet out "
+          f"{w['packet_us']:.2f} µs")
 
 
 if __name__ == "__main__":
