@@ -8,7 +8,8 @@ dependency out there, and that an extra still lets a user with a compiler (or a 
 for it. Everything else had a wheel everywhere (sounddevice's Windows/macOS wheels include
 PortAudio). Re-check the table when a dependency is added or its pin raised: threadpoolctl (added
 2026-12-02, the same command for win_amd64 and macosx_11_0_arm64, Python 3.13) is one pure-Python
-wheel (py3-none-any).
+wheel (py3-none-any); so is sacn 1.11.0 (added 2026-12-02 for the DMX output, no dependencies of
+its own).
 """
 
 from __future__ import annotations
