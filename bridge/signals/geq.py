@@ -19,17 +19,20 @@ Hz; the three above 9259 Hz) is left out as WLED leaves those bins out.
 Each channel's power is the sum of its mel bands' power, divided by what the channel reads for a
 full-scale sine in its middle (measured through the same filterbank), so ``a = sqrt(...)`` is an
 amplitude relative to full scale whatever the channel's width. The level sent is
-``min(1, sqrt(a / ref))``: the square root is WLED's own default GEQ scaling (its "square root"
-FFT scaling mode), and ``ref`` is one auto-gain reference shared by all channels (the spectrum's
-shape is kept): it jumps to the loudest channel's amplitude and decays with time constant
-``release_s`` (4 s), and never drops below ``floor_dbfs`` (-60 dBFS), so hiss stays near 0.
+``min(1, sqrt(max(a - floor, 0) / ref))``: the square root is WLED's own default GEQ scaling (its
+"square root" FFT scaling mode); ``floor`` (``floor_dbfs``, -60 dBFS) is a gate, so digital
+silence and hiss read 0; ``ref`` is one auto-gain reference shared by all channels (the
+spectrum's shape is kept): it jumps to the loudest channel's amplitude, decays with time constant
+``release_s`` (4 s) and never drops below ``min_ref_dbfs`` (-40 dBFS), so a quiet room is not
+amplified to full scale.
 
 **Major peak.** The strongest mel band after dividing each band's power by what a full-scale sine
 at its centre reads there (``r_k``, a squared amplitude: a tone-equivalent level, so narrow low
 bands and wide high bands compare as a peak in an FFT does), and its stronger neighbour ``j``. A
 tone between the two centres puts ``r_k + r_j = A^2`` into them, split linearly by where it lies
 (the triangles are linear between centres), so ``majorpeak = c_k + (c_j - c_k) * r_j / (r_k +
-r_j)`` and ``magnitude = min(1, sqrt(A / ref))`` (the GEQ's scale and reference). For a pure tone
+r_j)`` and ``magnitude = min(1, sqrt(max(A - floor, 0) / ref))`` (the GEQ's scale, gate and
+reference). For a pure tone
 this reads the frequency within a few Hz (tests); for music it is the loudest narrow-band peak,
 like WLED's strongest FFT bin but with the mel bands' resolution (51 Hz below 1 kHz, ~6 % above).
 Below ``floor_dbfs`` (silence) ``majorpeak`` holds its last value (0 before any sound) and
@@ -98,10 +101,11 @@ class GeqAnalysis:
     auto-gain state. Frame by frame (the live engine feeds one)."""
 
     def __init__(self, spec: FeatureSpec | None = None, *, release_s: float = 4.0,
-                 floor_dbfs: float = -60.0, layout: GeqLayout | None = None):
+                 floor_dbfs: float = -60.0, min_ref_dbfs: float = -40.0,
+                 layout: GeqLayout | None = None):
         self.spec = spec if spec is not None else FeatureSpec()
         self.layout = layout if layout is not None else GeqLayout(self.spec)
-        self.release_s, self.floor_dbfs = release_s, floor_dbfs
+        self.release_s, self.floor_dbfs, self.min_ref_dbfs = release_s, floor_dbfs, min_ref_dbfs
         self._n = self.spec.n_mels
         # channel powers relative to full scale in one product: matrix / channel_fs
         self._w = self.layout.matrix / self.layout.channel_fs[None, :]
@@ -109,6 +113,7 @@ class GeqAnalysis:
         self._centres = self.layout.centres_hz.tolist()
         self._decay = math.exp(-1.0 / (release_s * self.spec.frame_rate)) if release_s > 0 else 0.0
         self._floor = 10.0 ** (floor_dbfs / 20.0)  # an amplitude re full scale
+        self._min_ref = max(10.0 ** (min_ref_dbfs / 20.0), 2.0 * self._floor)
         self._floor_sq = self._floor ** 2
         self._last = self._n - 1
         self._power = np.empty(self._n)  # work buffers of one frame
@@ -117,7 +122,7 @@ class GeqAnalysis:
         self.reset()
 
     def reset(self) -> None:
-        self._ref = self._floor
+        self._ref = self._min_ref
         self._peak_hz = 0.0
 
     def process(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -141,10 +146,12 @@ class GeqAnalysis:
         loudest = float(energy.max())
         if loudest > ref:
             ref = loudest
-        if ref < self._floor:
-            ref = self._floor
+        if ref < self._min_ref:
+            ref = self._min_ref
         self._ref = ref
-        np.multiply(energy, 1.0 / ref, geq)
+        np.subtract(energy, self._floor, geq)  # the gate: at or below the floor reads 0
+        np.maximum(geq, 0.0, geq)
+        np.multiply(geq, 1.0 / ref, geq)
         np.sqrt(geq, geq)
         np.minimum(geq, 1.0, geq)
         np.multiply(power, self._inv_tone, tone)
@@ -157,7 +164,7 @@ class GeqAnalysis:
             total = rk + rj
             c = self._centres
             self._peak_hz = c[k] + (c[j] - c[k]) * rj / total
-            mag = math.sqrt(math.sqrt(total) / ref)
+            mag = math.sqrt(max(math.sqrt(total) - self._floor, 0.0) / ref)
             peak[0] = self._peak_hz
             peak[1] = 1.0 if mag > 1.0 else mag
         else:
