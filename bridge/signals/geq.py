@@ -150,10 +150,10 @@ class GeqAnalysis:
             ref = self._min_ref
         self._ref = ref
         np.subtract(energy, self._floor, geq)  # the gate: at or below the floor reads 0
-        np.maximum(geq, 0.0, geq)
+        np.maximum(geq, 0.0, out=geq)
         np.multiply(geq, 1.0 / ref, geq)
         np.sqrt(geq, geq)
-        np.minimum(geq, 1.0, geq)
+        np.minimum(geq, 1.0, out=geq)
         np.multiply(power, self._inv_tone, tone)
         k = int(tone.argmax())
         rk = float(tone[k])
