@@ -119,6 +119,10 @@ class GeqAnalysis:
         self._power = np.empty(self._n)  # work buffers of one frame
         self._tone = np.empty(self._n)
         self._energy = np.empty(N_GEQ)
+        self._ln10_tenth = np.full(self._n, math.log(10.0) / 10.0)  # array operands: a Python
+        self._floors = np.full(N_GEQ, self._floor)  # scalar costs ~0.15 µs more per call
+        self._zeros = np.zeros(N_GEQ)
+        self._ones = np.ones(N_GEQ)
         self.reset()
 
     def reset(self) -> None:
@@ -138,22 +142,22 @@ class GeqAnalysis:
 
     def _step(self, db: np.ndarray, geq: np.ndarray, peak: np.ndarray) -> None:
         power, tone, energy = self._power, self._tone, self._energy
-        np.multiply(db, 0.1, power)
-        np.power(10.0, power, power)
+        np.multiply(db, self._ln10_tenth, power)  # 10 ** (dB / 10) as exp(): ~0.6 µs cheaper
+        np.exp(power, power)
         np.dot(power, self._w, energy)  # channel powers re full scale
         np.sqrt(energy, energy)  # amplitudes
         ref = self._ref * self._decay
-        loudest = float(energy.max())
+        loudest = max(energy.tolist())  # cheaper than ndarray.max() on 16 values
         if loudest > ref:
             ref = loudest
         if ref < self._min_ref:
             ref = self._min_ref
         self._ref = ref
-        np.subtract(energy, self._floor, geq)  # the gate: at or below the floor reads 0
-        np.maximum(geq, 0.0, out=geq)
+        np.subtract(energy, self._floors, geq)  # the gate: at or below the floor reads 0
+        np.maximum(geq, self._zeros, out=geq)
         np.multiply(geq, 1.0 / ref, geq)
         np.sqrt(geq, geq)
-        np.minimum(geq, 1.0, out=geq)
+        np.minimum(geq, self._ones, out=geq)
         np.multiply(power, self._inv_tone, tone)
         k = int(tone.argmax())
         rk = float(tone[k])
