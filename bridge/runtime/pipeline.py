@@ -383,4 +383,10 @@ def build(spec, *, mapping: str | None = "default", models: list | None = None,
         from bridge.runtime.stages import SpectrumStage
 
         stages.append(SpectrumStage(spec))
+    from bridge.runtime.geq_stage import SIGNALS as GEQ_SIGNALS
+
+    if set(GEQ_SIGNALS) & set(output.signals_used):  # WLED's geq, majorpeak, magnitude
+        from bridge.runtime.geq_stage import geq_stages
+
+        stages += geq_stages(spec)
     return stages, [output], output.rate

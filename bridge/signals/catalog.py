@@ -12,7 +12,8 @@ Two kinds of entries:
 * **model** outputs (``motion``, ``weight``, ``r``, ``g``, ``b``, ...), which the ONNX models declare
   themselves when they are loaded, through :meth:`Catalog.declare_model_output`;
 * **feature** signals taken straight from the extractor's frame: :data:`SPECTRUM` (``mel``, the 64
-  mel bands as one vector, sent only when a mapping routes it).
+  mel bands as one vector; ``geq``, WLED's 16 GEQ channels) and :data:`PEAKS` (``majorpeak``,
+  ``magnitude``), each computed only when a mapping routes it.
 
 Kinds: ``continuous`` (a level), ``trigger`` (1.0 on the frame of an event), ``tempo`` (BPM),
 ``colour`` (one channel of an RGB colour: ``r``, ``g``, ``b``, 0..1; or, with ``size`` 3 and
@@ -161,6 +162,23 @@ SPECTRUM: dict[str, Signal] = {s.name: s for s in (
            description="the 64 mel bands of the frame, each (dB + 80) / 80 clipped to 0..1 "
                        "(0 = -80 dB or below, 1 = full scale): one message of 64 floats, sent "
                        "only when the mapping routes it (what an Audio Spectrum CHOP gives)"),
+    Signal(name="geq", kind="spectrum", range=(0, 1), unit="level", source="features", size=16,
+           description="WLED's 16 GEQ channels (43-86 Hz ... 7106-9259 Hz) from the mel bands, "
+                       "sqrt of the amplitude over a shared auto-gain reference (the loudest "
+                       "channel's decaying peak), 0..1; computed only when a mapping routes it "
+                       "(bridge/signals/geq.py)"),
+)}
+
+#: Scalars from the same analysis as ``geq`` (:mod:`bridge.signals.geq`), computed only when a
+#: mapping routes one of them.
+PEAKS: dict[str, Signal] = {s.name: s for s in (
+    Signal(name="majorpeak", kind="continuous", range=(0, 11025), unit="Hz", source="features",
+           description="frequency of the strongest spectral peak (mel bands, interpolated between "
+                       "the two strongest neighbours: a pure tone within a few Hz); holds its last "
+                       "value in silence"),
+    Signal(name="magnitude", kind="continuous", range=(0, 1), unit="level", source="features",
+           description="level of the strongest spectral peak on geq's scale and auto-gain "
+                       "reference (0 in silence)"),
 )}
 
 #: The level range :data:`SPECTRUM` maps to 0..1, in dB.
@@ -172,7 +190,8 @@ class Catalog:
     declared at run time."""
 
     def __init__(self, signals: dict[str, Signal] | None = None):
-        self.signals: dict[str, Signal] = dict(CLASSIC | SPECTRUM if signals is None else signals)
+        self.signals: dict[str, Signal] = dict(CLASSIC | SPECTRUM | PEAKS if signals is None
+                                                else signals)
 
     # ---- lookup ----------------------------------------------------------------------------------
     def __getitem__(self, name: str) -> Signal:
@@ -299,6 +318,6 @@ def declare_model_output(name: str, **kwargs) -> Signal:
     return CATALOG.declare_model_output(name, **kwargs)
 
 
-__all__ = ["ADDRESS_PREFIX", "CATALOG", "CLASSIC", "COLOUR_NAMES", "Catalog", "KINDS",
+__all__ = ["ADDRESS_PREFIX", "CATALOG", "CLASSIC", "COLOUR_NAMES", "Catalog", "KINDS", "PEAKS",
            "SPECTRUM", "SPECTRUM_FLOOR_DB", "Signal",
            "declare_model_output", "lookup"]

@@ -64,7 +64,9 @@ def render_markdown(catalog: Catalog | None = None, *,
         "message of 3 floats on `/vjbridge/colour` with the default mapping (or HSV, 8-bit ints, "
         "brightness or a palette: `colour.format`), processed as one colour so the hue holds; "
         "`r`, `g`, `b` are its channels after the same processing. "
-        "`/vjbridge/mel` is one message of 64 floats, sent only when the mapping routes `mel`.",
+        "`/vjbridge/mel` is one message of 64 floats, sent only when the mapping routes `mel`; "
+        "`/vjbridge/geq` one of 16 (WLED's GEQ channels), and it, `majorpeak` and `magnitude` "
+        "are computed only when the mapping routes one of them.",
         "",
         "What a run really sends depends on its mapping and models: `vjbridge schema [--mapping M] "
         "[--json]` prints that list (address, type, range on the wire, unit, kind, whether anything "
