@@ -44,7 +44,7 @@ EXPECTED = [
     "routes[3].in: low and high are both 1; they must differ",
     "routes[3].autorange: 'maybe' is not one of 'auto', true, false",
     "routes[3].midi.cc: 40 is out of range 0..31 for 14-bit",
-    "routes[4]: no output; add `osc:` and/or `midi:`",
+    "routes[4]: no output; add `osc:`, `midi:`",
     "routes[5].osc.target: unknown osc target 'tdd'; did you mean 'td'?",
 ]
 
