@@ -76,8 +76,8 @@ class MappingWatcher:
             n = len(m.routes)
             self.report(logging.INFO, f"mapping {prepared.path} reloaded: {n} route"
                                       f"{'s' if n != 1 else ''}, " + " / ".join(
-                                          f"{len(t)} {kind}" for kind, t in m.targets.items())
-                                      + " outputs")
+                                          f"{len(t)} {kind}" for kind, t in m.targets.items()
+                                          if t) + " outputs")
 
     # ---- the watcher thread -------------------------------------------------------------------
     def _run(self) -> None:

@@ -49,8 +49,8 @@ def test_a_mapping_value_is_a_shipped_name_or_a_path_by_a_fixed_rule(text, shipp
 def test_an_unknown_mapping_name_lists_the_shipped_ones():
     with pytest.raises(ConfigError) as info:
         resources.resolve_mapping("defualt")
-    assert str(info.value) == ("no shipped mapping named 'defualt'; did you mean 'default'? (shipped: default, "
-                               "lighting-desk-midi, touchdesigner-audioanalysis); for a file, "
+    assert str(info.value) == ("no shipped mapping named 'defualt'; did you mean 'default'? (shipped: default, dmx-rgb-pars, "
+                               "lighting-desk-midi, touchdesigner-audioanalysis, wled); for a file, "
                                "give its path: ./defualt")
 
 
@@ -83,6 +83,6 @@ def test_a_package_without_its_models_says_reinstall(monkeypatch, tmp_path):
 def test_run_with_an_unknown_mapping_name_fails_in_one_line(capsys):
     assert main(["run", "--demo", "--no-models", "--mapping", "defualt", "--duration", "0.1"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["vjbridge run: error: no shipped mapping named 'defualt'; did you mean 'default'? (shipped: default, "
-                   "lighting-desk-midi, touchdesigner-audioanalysis); for a file, give its "
+    assert err == ["vjbridge run: error: no shipped mapping named 'defualt'; did you mean 'default'? (shipped: default, dmx-rgb-pars, "
+                   "lighting-desk-midi, touchdesigner-audioanalysis, wled); for a file, give its "
                    "path: ./defualt"]

@@ -122,8 +122,8 @@ def test_installed_vjbridge_checks_the_default_mapping_by_name(installed):
     bad = installed.run(str(installed.vjbridge), "check", "defualt", check=False)
     assert bad.returncode == 1
     assert bad.stderr.strip().splitlines() == [
-        "vjbridge check: error: no shipped mapping named 'defualt'; did you mean 'default'? (shipped: default, "
-        "lighting-desk-midi, touchdesigner-audioanalysis); for a file, give its path: "
+        "vjbridge check: error: no shipped mapping named 'defualt'; did you mean 'default'? (shipped: default, dmx-rgb-pars, "
+        "lighting-desk-midi, touchdesigner-audioanalysis, wled); for a file, give its path: "
         "./defualt"]
 
 

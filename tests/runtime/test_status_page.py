@@ -295,7 +295,7 @@ def test_health_reports_a_mapping_reload_and_a_refused_one(tmp_path):
                           timeout=15, what="the reload")
         reload = doc["mapping"]["reload"]
         assert reload["time"] >= edited - 1
-        assert reload["message"] == f"mapping {mapping} reloaded: 1 route, 1 osc / 0 midi outputs"
+        assert reload["message"] == f"mapping {mapping} reloaded: 1 route, 1 osc outputs"
         assert any(e["kind"] == "mapping" and e["message"] == reload["message"]
                    for e in doc["events"])
         mapping.write_text(text.replace("signal: rms", "signal: rmss"))  # unknown signal
