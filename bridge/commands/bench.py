@@ -35,6 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--passes", type=int, default=3,
                         help="hot live-pipeline passes per clock (wall, CPU); the median over "
                              "passes is reported (default 3)")
+    parser.add_argument("--mapping", default="default", metavar="NAME|PATH",
+                        help="the mapping the live-pipeline benchmark routes through (a shipped "
+                             "mapping's name or a file; its OSC targets go to a local socket, "
+                             "other kinds where the file says: keep them on loopback); default "
+                             "'default'")
     parser.add_argument("--extractor-only", action="store_true",
                         help="skip the live-pipeline benchmark (about 30 s)")
     e2e = parser.add_argument_group("end to end (--e2e)")
@@ -243,7 +248,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.extractor_only:
         from bridge.runtime.bench_pipeline import bench_pipeline
 
-        report["pipeline"] = bench_pipeline(frames=args.frames, passes=args.passes)
+        report["pipeline"] = bench_pipeline(frames=args.frames, passes=args.passes,
+                                            mapping=args.mapping)
     if args.json:
         text = json.dumps(report, indent=2)
         if args.json == "-":

@@ -102,14 +102,32 @@ def _fmt_accepts(opt: Option) -> str:
     return opt.kind
 
 
+#: how a nested section's key path continues after its option's name
+_NESTED = {"section": ".", "named": ".NAME.", "list": "[i]."}
+
+
 def schema_markdown() -> str:
     """The mapping reference as Markdown tables, generated from the declarations above and each
     output kind's own (:data:`bridge.sinks.KINDS`)."""
     lines = ["# Mapping reference (generated from bridge/mapping/schema.py and the output kinds "
              "in bridge/sinks/)", ""]
-    sections = [(MAPPING, ""), *((k.target, f"{k.name}.NAME.") for k in KINDS.values()),
-                (ROUTE, "routes[i]."), *((k.route, f"routes[i].{k.name}.") for k in KINDS.values()),
-                (COLOUR_ROUTE, "routes[i].colour.")]
+    top = [(MAPPING, ""), *((k.target, f"{k.name}.NAME.") for k in KINDS.values()),
+           (ROUTE, "routes[i]."), *((k.route, f"routes[i].{k.name}.") for k in KINDS.values()),
+           (COLOUR_ROUTE, "routes[i].colour.")]
+    listed = {id(sec) for sec, _ in top}
+    sections: list = []
+
+    def add(sec: Section, prefix: str) -> None:
+        # a section, then the nested ones only it declares (a DMX target's fixtures and
+        # profiles, a profile's channels), each under its full key path
+        sections.append((sec, prefix))
+        for opt in sec.options:
+            if opt.section is not None and id(opt.section) not in listed:
+                listed.add(id(opt.section))
+                add(opt.section, prefix + opt.name + _NESTED[opt.kind])
+
+    for sec, prefix in top:
+        add(sec, prefix)
     for sec, prefix in sections:
         lines += [f"## {sec.name}", "", sec.description, "",
                   "| key | accepts | default | description |", "|---|---|---|---|"]

@@ -171,6 +171,12 @@ def test_reference_documents_every_option():
         prefixes[kind.target] = f"{kind.name}.NAME."
         prefixes[kind.route] = f"routes[i].{kind.name}."
     assert {"osc", "midi"} <= set(KINDS)
+    # nested sections under their full key path (a DMX target's patch and profiles)
+    from bridge.sinks.dmx_kind import DMX_CHANNEL, DMX_FIXTURE, DMX_PROFILE
+
+    prefixes[DMX_FIXTURE] = "dmx.NAME.fixtures.NAME."
+    prefixes[DMX_PROFILE] = "dmx.NAME.profiles.NAME."
+    prefixes[DMX_CHANNEL] = "dmx.NAME.profiles.NAME.channels[i]."
     for section, prefix in prefixes.items():
         for opt in section.options:
             assert f"| `{prefix}{opt.name}` |" in doc

@@ -1,8 +1,11 @@
 """The wled kind's declaration: its sections validate with key paths and did-you-mean (through
-the mapping layer's generic section check, which the kind registry will drive), its cross-checks
+the mapping layer's public validator, which walks the kind registry), its cross-checks
 catch a field fed the wrong shape or units, and its descriptions say what `vjbridge check` shows."""
 
 import pytest
+
+from bridge.errors import MappingError
+from bridge.mapping.validate import validate
 
 from bridge.sinks.kind import OutputKind, RouteInfo
 from bridge.sinks.wled import FIELDS
@@ -29,23 +32,23 @@ def test_declaration_is_an_output_kind_with_both_sections():
     assert WLED_KIND.target.option("port").default == 11988
 
 
+def _problems(doc) -> list[str]:
+    with pytest.raises(MappingError) as err:
+        validate(doc, signals=["rms", "geq"])
+    return err.value.problems
+
+
 def test_sections_validate_with_paths_and_did_you_mean():
-    validate = pytest.importorskip("bridge.mapping.validate")
-    check = getattr(validate, "_check_section", None)
-    if check is None:  # the plug-in refactor renamed it: the kind's own registry test covers it
-        pytest.skip("bridge.mapping.validate._check_section is gone (plug-in refactor)")
-    problems = []
-    out = check(WLED_KIND.route, {"field": "bnds", "treshold": 1}, "routes[3].wled", problems,
-                None)
-    said = "\n".join(problems)
+    """Through the mapping layer's public validator, from the kind's own declaration."""
+    said = "\n".join(_problems({"routes": [{"signal": "rms"}] * 3 + [
+        {"signal": "rms", "wled": {"field": "bnds", "treshold": 1}}]}))
     assert "routes[3].wled.field: 'bnds' is not one of" in said and "did you mean 'bands'" in said
     assert "routes[3].wled.treshold: unknown key; did you mean 'threshold'" in said
-    problems = []
-    cfg = check(WLED_KIND.target, {"host": "239.0.0.1", "ttl": 300}, "wled.room", problems, None)
-    assert problems == ["wled.room.ttl: 300 is out of range 0..255"]
-    problems = []
-    cfg = check(WLED_KIND.target, {}, "wled.room", problems, None)
-    assert problems == [] and cfg["port"] == 11988 and cfg["interface"] is None and out
+    routes = [{"signal": "rms", "wled": {"field": "volume", "target": "room"}}]
+    assert _problems({"wled": {"room": {"host": "239.0.0.1", "ttl": 300}}, "routes": routes}) \
+        == ["wled.room.ttl: 300 is out of range 0..255"]
+    cfg = validate({"wled": {"room": {}}, "routes": routes}, signals=["rms"]).targets["wled"]["room"]
+    assert cfg["port"] == 11988 and cfg["interface"] is None and cfg["host"] == "239.0.0.1"
 
 
 def test_bands_needs_a_16_value_signal():
