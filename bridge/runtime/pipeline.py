@@ -245,6 +245,15 @@ class MappingOutput:
             return {}
         return {name: sink for (kind, name), sink in self.outputs.sinks.items() if kind == "osc"}
 
+    def info_sinks(self) -> dict:
+        """The OSC sinks ``/vjbridge/_info`` goes to: those whose target does not say
+        ``announce: false``."""
+        if self.outputs is None:
+            return {}
+        targets = self.outputs.mapping.targets.get("osc", {})
+        return {name: sink for name, sink in self.osc_sinks().items()
+                if targets.get(name, {}).get("announce", True)}
+
     def send(self, values: dict[str, float]) -> None:
         self.outputs.tick(values)
 
@@ -329,7 +338,8 @@ class InfoAnnouncer:
         from bridge.runtime.stream_schema import INFO_ADDRESS
 
         schema = self.schema()
-        for name, sink in self.output.osc_sinks().items():
+        sinks = getattr(self.output, "info_sinks", self.output.osc_sinks)
+        for name, sink in sinks().items():
             args = self._args.get(name)
             if args is None:
                 continue

@@ -37,6 +37,9 @@ OSC_TARGET = Section("osc target", "Where OSC goes: one receiver (TouchDesigner,
            "(int32 size prefix); ignored for udp", choices=("slip", "length")),
     Option("bundle", "bool", True, "true: one bundle per output frame, one timetag (immediate) "
            "shared by all its messages; false: plain messages"),
+    Option("announce", "bool", True, "send /vjbridge/_info (what this stream carries: version, "
+           "addresses, ranges) on start and once a second; false for a receiver that takes only "
+           "its own addresses, such as a lighting console"),
 ))
 
 OSC_ROUTE = Section("route.osc", "Send the route's value as one OSC message argument.", (
