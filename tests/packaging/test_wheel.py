@@ -96,7 +96,11 @@ def test_the_wheel_carries_the_mappings_and_models_but_not_the_study(installed):
     assert mappings and models and mappings | models <= names
     assert "bridge/shipped/models/motion-weight.md" in names  # the model card
     shipped = {n for n in names if n.startswith("bridge/shipped/")}
-    assert not {n for n in shipped if n.count("/") > 3}, "a study/holdout folder is in the wheel"
+    guides = {f"bridge/shipped/mappings/guides/{p.name}"
+              for p in (REPO / "mappings" / "guides").glob("*.md")}
+    assert guides and guides <= names  # the desk guides beside their presets
+    assert not {n for n in shipped - guides if n.count("/") > 3}, \
+        "a study/holdout folder is in the wheel"
     assert not {n for n in names if n.startswith(("tests/", "mappings/", "onnx_models/"))}
 
 

@@ -30,7 +30,7 @@ def preset(name: str):
 
 
 def test_each_desk_preset_has_a_guide_naming_its_file_and_every_address():
-    for name in ("eos", "grandma3"):
+    for name in ("eos", "grandma3", "magicq"):
         guide = (GUIDES / f"{name}.md").read_text()
         assert f"mappings/{name}.yaml" in guide
         header = (ROOT / "mappings" / f"{name}.yaml").read_text()
@@ -117,3 +117,20 @@ def test_grandma3_gets_plain_int_fader_messages_and_beat_notes():
     assert max(faders["/Page1/Fader205"]) > 50  # kick flashes
     notes_on = {(e[0], e[1]) for e in events if len(e) == 3 and e[0] == 0x90 and e[2] > 0}
     assert (0x90, 60) in notes_on and (0x90, 36) in notes_on, events[:20]
+
+
+def test_magicq_gets_channel_1_ccs_and_notes_at_a_real_midi_input():
+    with JackServer() as jack, MidiDump(jack, client="magicq") as midi:
+        env = dict(os.environ, JACK_DEFAULT_SERVER=jack.name, MIDO_BACKEND=JACK_BACKEND)
+        bridge = Bridge("run", "--demo", "--mapping", "magicq", "--midi", midi.port, env=env)
+        try:
+            poll(lambda: [0x90, 60, 127] in midi.events(), 40, what="a beat note at the console")
+        finally:
+            rc = bridge.stop()
+        events = midi.events()
+    assert rc == 0, bridge.stderr
+    ccs = {e[1] for e in events if len(e) == 3 and e[0] == 0xB0}
+    assert ccs == {1, 2, 3, 4, 5, 6, 123}, sorted(ccs)  # 123: All Notes Off on exit
+    notes = {e[1] for e in events if len(e) == 3 and e[0] == 0x90 and e[2] == 127}
+    assert {36, 60} <= notes <= {36, 38, 60}, sorted(notes)
+    assert all(e[0] in (0x80, 0x90, 0xB0) for e in events if len(e) == 3)  # channel 1 only
