@@ -73,7 +73,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> tuple[int, str]:
     """The exit status and the sub-command it ran."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    for token in sys.argv[1:] if argv is None else argv:
+        if token == "--":  # what follows is positional
+            break
+        option, eq, value = token.partition("=")
+        if token.startswith("--") and eq and value == "--":
+            # argparse drops a "--" value and hands the option an empty list
+            parser.error(f"argument {option}: expected one argument")
+    args = parser.parse_args(argv)
     return _dispatch(args, argv), args.command
 
 
@@ -96,6 +104,15 @@ def _dispatch(args, argv) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except Exception as exc:  # noqa: BLE001 - a bug: one line for the user, the trace for a report
+        import logging
+        import traceback
+
+        logging.getLogger("bridge").debug("%s", "".join(traceback.format_exception(exc)))
+        print(f"vjbridge {args.command}: internal error: {type(exc).__name__}: {exc} (a bug in "
+              f"vjbridge: please report it with what `vjbridge --log-level debug "
+              f"{args.command} ...` prints)", file=sys.stderr)
+        return 70  # EX_SOFTWARE
 
 
 #: Commands that end by leaving the process at once, without the interpreter's teardown.

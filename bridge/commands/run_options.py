@@ -33,6 +33,9 @@ def check_run_options(args) -> None:
         value = getattr(args, attr, None)
         if value is None:
             continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            # argparse turns `--block-ms=--` into [] instead of refusing it
+            raise ConfigError(f"{option} needs one number ({meaning}); got {value!r}")
         ok = math.isfinite(value) and (lo <= value if lo_in else lo < value) and value <= hi
         if not ok:
             bracket = "[" if lo_in else "("
