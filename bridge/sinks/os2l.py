@@ -11,8 +11,8 @@ function and a command into a fader level. vjbridge is the client: it connects t
 
 ``pos`` counts the beats sent (the first is 1); ``bpm`` is the tempo the last ``tempo`` item
 set (a ``{signal: bpm, os2l: {event: tempo}}`` route), or, without one, 60 over the time since
-the previous beat; ``change`` is true on the first beat and whenever ``bpm`` moved by
-:data:`CHANGE_BPM` or more since the previous beat; ``strength`` the last ``strength`` item, else
+the previous beat; ``change`` is true on the first beat of each connection and whenever ``bpm``
+moved by :data:`CHANGE_BPM` or more since the previous beat; ``strength`` the last ``strength`` item, else
 the beat route's own value, 0..1. Items of one tick are applied in two passes: tempo and
 strength first, so a beat always carries the tempo of its own tick.
 
@@ -51,6 +51,8 @@ CHANGE_BPM = 0.5
 #: The events a route can produce: ``beat``/``btn``/``cmd`` send a message; ``tempo`` and
 #: ``strength`` only set what the next beat carries.
 EVENTS = ("beat", "tempo", "strength", "btn", "cmd")
+#: Messages queued for the writer thread at most (the oldest is dropped and counted beyond).
+QUEUE_MESSAGES = 64
 
 
 class Os2lItem(NamedTuple):
@@ -76,6 +78,8 @@ class Os2lSink(Sink):
         super().__init__(name)
         self.host, self.port, self.service = host, port, service
         what = f"os2l target {name!r}"
+        # one queue entry per message (each its own write): room for a burst of a few ticks
+        transport.setdefault("queue_frames", QUEUE_MESSAGES)
         self.discovery = None
         if host is None:
             self.discovery = Discovery(service, what)
@@ -89,6 +93,7 @@ class Os2lSink(Sink):
         self.strength: float | None = None  # the strength route's value, once one came
         self._last_bpm: float | None = None  # bpm of the previous beat
         self._last_beat_at: float | None = None
+        self._connects = 0  # transport.connects at the last beat that set change
 
     @classmethod
     def from_config(cls, name: str, cfg) -> "Os2lSink":
@@ -151,7 +156,7 @@ class Os2lSink(Sink):
                 msg["state"] = "on" if item.value >= 0.5 else "off"
                 send([_json(msg)])
             else:
-                send([_json({"evt": "cmd", "id": item.id, "param": round(item.value, 1)})])
+                send([_json({"evt": "cmd", "id": item.id, "param": item.value})])
 
     def _beat(self, value: float) -> bytes:
         now = time.monotonic()
@@ -161,9 +166,11 @@ class Os2lSink(Sink):
                 self.bpm = 60.0 / dt
         self._last_beat_at = now
         bpm = max(0.0, self.bpm)
-        change = self._last_bpm is None or abs(bpm - self._last_bpm) >= CHANGE_BPM
+        connects = self.transport.connects  # a new connection: the host starts afresh
+        change = (self._last_bpm is None or abs(bpm - self._last_bpm) >= CHANGE_BPM
+                  or connects != self._connects)
         if change:
-            self._last_bpm = bpm
+            self._last_bpm, self._connects = bpm, connects
         strength = self.strength if self.strength is not None else value
         self.pos += 1
         return _json({"evt": "beat", "change": change, "pos": self.pos, "bpm": round(bpm, 2),

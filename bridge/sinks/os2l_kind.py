@@ -18,8 +18,8 @@ strength across routes and puts them in each beat message::
 ``tempo``: BPM in output units (pass bpm through: ``in``/``out`` ``[0, 200]``); without a tempo
 route a beat carries 60 / the time since the previous beat. ``strength``: 0..1; without one, a
 beat's strength is the beat route's value. ``button``: ``on`` while the value is at or above
-``threshold``, ``off`` below (sent when it changes). ``command``: the value (0..100, ``out``) when
-it changes by 0.1 or more.
+``threshold``, ``off`` below (sent when it changes). ``command``: the value (0..100, ``out``) in
+whole steps, when that changes (QLC+ reads the param as an input level 0..100 of 255).
 """
 
 from __future__ import annotations
@@ -127,8 +127,8 @@ class ButtonOutput(RouteOutput):
         return Os2lItem("btn", 1.0 if on else 0.0, self.name, self.page)
 
     def emit(self, y):
-        on = y >= self.threshold
-        if on is not self._on:
+        on = bool(y >= self.threshold)
+        if on != self._on:
             self._on = on
             return self._item(on)
         return None
@@ -144,7 +144,7 @@ class ButtonOutput(RouteOutput):
 
 
 class CommandOutput(RouteOutput):
-    """cmd with the value (0..100) as param, when it moved by 0.1 or more."""
+    """cmd with the value (0..100, whole steps) as param, when that changes."""
 
     __slots__ = ("id", "idle_value", "_last")
 
@@ -168,7 +168,7 @@ class CommandOutput(RouteOutput):
 
 def _param(y) -> float:
     y = float(y)
-    return 0.0 if not y > 0.0 else 100.0 if y >= 100.0 else round(y, 1)
+    return 0.0 if not y > 0.0 else 100.0 if y >= 100.0 else float(round(y))
 
 
 def output(sub: Mapping, info: RouteInfo, target_cfg: Mapping) -> RouteOutput:
