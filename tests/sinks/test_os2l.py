@@ -7,12 +7,15 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
+import struct
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bridge.errors import MappingError, SinkError
 from bridge.mapping.outputs import Outputs
@@ -278,3 +281,73 @@ def test_mapping_wide_problems(tmp_path):
         "routes[1]; route one signal to it",
         "routes[0].os2l.event: tempo only rides on beat messages, and os2l target 'default' has "
         "no beat route; add {signal: beat, os2l: {event: beat}}"]
+
+
+@pytest.fixture(scope="module")
+def jack():
+    from tests.peers import JackServer, jack_mido_backend
+
+    with JackServer() as server, jack_mido_backend(server):
+        yield server
+
+
+def _qlc_osc_read(datagram: bytes) -> tuple[str, int]:
+    """What QLC+'s OSC input makes of one datagram (plugins/osc: the path is everything before
+    the first comma, a float f becomes the value 255 * f): its path and 0..255 value."""
+    comma = datagram.index(b",")
+    path = datagram[:comma].rstrip(b"\0").decode()
+    assert datagram[comma:comma + 4] == b",f\0\0", datagram
+    (f,) = struct.unpack(">f", datagram[comma + 4:comma + 8])
+    return path, int(255.0 * f)
+
+
+def test_the_qlcplus_preset_reaches_osc_midi_and_os2l_inputs(tmp_path, jack):
+    """mappings/qlcplus.yaml with its ports pointed at stand-ins of QLC+'s three inputs: a UDP
+    socket read the way QLC+'s OSC plugin reads it (one message per datagram: no bundles),
+    jack_midi_dump for the MIDI input, the OS2L host for its OS2L input."""
+    from tests.peers import MidiDump
+
+    raw = yaml.safe_load((ROOT / "mappings" / "qlcplus.yaml").read_text())
+    assert raw["osc"]["qlc"]["port"] == 7700 and raw["os2l"]["qlc"]["port"] == 9996
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    rx.settimeout(2.0)
+    host = Os2lHost()
+    with MidiDump(jack) as midi:
+        raw["osc"]["qlc"]["port"] = rx.getsockname()[1]
+        raw["os2l"]["qlc"]["port"] = host.port
+        raw["midi"]["qlc"]["port"] = midi.port
+        path = tmp_path / "qlcplus.yaml"
+        path.write_text(yaml.safe_dump(raw))
+        out = Outputs(path, signals=SIGNALS)
+        try:
+            assert out.sinks[("os2l", "qlc")].wait_connected(5)
+            for tick in range(30):
+                hit = 1.0 if tick in (0, 15) else 0.0
+                out.tick({"low": 0.6, "mid": 0.5, "high": 0.4, "rms": 0.15, "motion": 0.5,
+                          "r": 0.2, "g": 0.4, "b": 0.8, "kick": hit, "snare": 0.0,
+                          "onset": 0.1, "beat": hit, "bpm": 124.0})
+                time.sleep(1 / 60)
+            beats = host.wait_for("beat", 2)
+            events = midi.wait_for(3)
+        finally:
+            out.close()
+            time.sleep(0.2)
+            host.close()
+    datagrams = []
+    rx.settimeout(0.5)
+    try:
+        while True:
+            datagrams.append(rx.recv(1500))
+    except socket.timeout:
+        pass
+    rx.close()
+    assert not any(d.startswith(b"#bundle") for d in datagrams)
+    seen = dict(_qlc_osc_read(d) for d in datagrams[:8])  # the first tick's values
+    assert set(seen) == {f"/vjbridge/{n}" for n in ("low", "mid", "high", "rms", "motion", "r",
+                                                      "g", "b")}
+    assert seen["/vjbridge/low"] == int(255 * 0.6) and seen["/vjbridge/rms"] == 127
+    # kick as note 36 velocity 127 (QLC+: 254), the tempo as CC 20: 124 BPM of 200 -> 79
+    assert [0x90, 36, 127] in events and [0xB0, 20, 79] in events
+    assert beats[0] == {"evt": "beat", "change": True, "pos": 1, "bpm": 124.0,
+                        "strength": 0.6} and host.problems == []
