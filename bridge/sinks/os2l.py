@@ -16,8 +16,9 @@ moved by :data:`CHANGE_BPM` or more since the previous beat; ``strength`` the la
 the beat route's own value, 0..1. Items of one tick are applied in two passes: tempo and
 strength first, so a beat always carries the tempo of its own tick.
 
-Each message is its own write (no separator: OS2L hosts split consecutive objects; QLC+ parses
-what one read returns as one object, so messages are never joined into one write). The stream
+Each message is its own write, and the writer pauses :data:`WRITE_GAP_S` after each (no separator:
+OS2L hosts split consecutive objects, but QLC+ parses what one read returns as one object, so two
+messages in one read would both be lost there). The stream
 is :class:`~bridge.sinks.transport.TcpTransport`: a background thread connects, reconnects with
 backoff and writes; the engine only queues. While the host is away events are dropped and
 counted (a late beat is a wrong beat).
@@ -53,6 +54,9 @@ CHANGE_BPM = 0.5
 EVENTS = ("beat", "tempo", "strength", "btn", "cmd")
 #: Messages queued for the writer thread at most (the oldest is dropped and counted beyond).
 QUEUE_MESSAGES = 64
+#: The writer's pause after each message (at most 250 a second), so two messages of one tick
+#: reach a host that parses one read as one object (QLC+) in separate reads.
+WRITE_GAP_S = 0.004
 
 
 class Os2lItem(NamedTuple):
@@ -80,6 +84,7 @@ class Os2lSink(Sink):
         what = f"os2l target {name!r}"
         # one queue entry per message (each its own write): room for a burst of a few ticks
         transport.setdefault("queue_frames", QUEUE_MESSAGES)
+        transport.setdefault("write_gap", WRITE_GAP_S)
         self.discovery = None
         if host is None:
             self.discovery = Discovery(service, what)
@@ -207,8 +212,9 @@ class Discovery:
                             "which needs python-zeroconf (`pip install zeroconf`); or set host "
                             "(and port) to the OS2L host's address") from None
         self.service, self.what = service, what
-        self.looking_for = (f"an OS2L host named like {service!r} (DNS-SD {SERVICE_TYPE})"
-                            if service else f"an OS2L host (DNS-SD {SERVICE_TYPE})")
+        self.looking_for = (f"OS2L host named like {service!r} advertising {SERVICE_TYPE[:-1]}"
+                            if service else f"OS2L host advertising {SERVICE_TYPE[:-1]}") + \
+            " (DNS-SD; or set the target's host)"
         self._lock = threading.Lock()
         self._names: dict[str, None] = {}  # service names seen, in the order found
         self._zc = None

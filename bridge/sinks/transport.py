@@ -92,7 +92,8 @@ class TcpTransport:
     ``locate()``, called on the background thread before each connect: ``(host, port)`` of a peer
     found so far (DNS-SD discovery), or None while there is none (that counts as a failed
     connect: backoff, one warning per outage). ``locate_what`` names what it looks for in those
-    lines.
+    lines. ``write_gap``: the writer waits this long after each write, so a peer that parses
+    what one read returns as one message (QLC+'s OS2L input) gets each in its own read.
 
     ``send()`` never blocks: it frames the packets and queues them (at most ``queue_frames`` sends;
     the oldest is dropped when full). A lost connection is retried with exponential backoff from
@@ -107,7 +108,7 @@ class TcpTransport:
                  connect_timeout: float = 1.0, write_timeout: float = 1.0,
                  max_backoff: float = 2.0, min_backoff: float = 0.05, stable_s: float = 5.0,
                  report_every_s: float = 60.0, what: str = "osc", locate=None,
-                 locate_what: str = "a host") -> None:
+                 locate_what: str = "a host", write_gap: float = 0.0) -> None:
         if host is None:
             if locate is None:
                 raise ValueError("TcpTransport: give a host, or locate() to find one")
@@ -116,6 +117,7 @@ class TcpTransport:
             self.family, self.addr = resolve(host, port, socket.SOCK_STREAM, what)
         self._locate = locate
         self.locate_what = locate_what
+        self.write_gap = write_gap  # s between two writes (a peer that parses one read at a time)
         self.what = what
         self._frame = framing if callable(framing) else FRAMINGS[framing]
         self.queue_frames = queue_frames
@@ -137,7 +139,8 @@ class TcpTransport:
         self._q: deque = deque()
         self._cv = threading.Condition()
         self._stop = False
-        self._thread = threading.Thread(target=self._run, name=f"osc-tcp-{port}", daemon=True)
+        self._thread = threading.Thread(target=self._run, daemon=True, name=f"osc-tcp-{port}"
+                                        if isinstance(framing, str) else f"tcp {what}")
         self._thread.start()
 
     def wait_connected(self, timeout: float) -> bool:
@@ -207,6 +210,8 @@ class TcpTransport:
                     sock.sendall(item[0])
                     self.sent += item[1]
                     item = None
+                    if self.write_gap:  # this thread's pause only: the engine keeps queueing
+                        time.sleep(self.write_gap)
             except OSError as exc:
                 self._outage(f"connection lost ({exc.strerror or exc})")
             finally:

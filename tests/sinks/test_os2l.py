@@ -162,7 +162,7 @@ def test_without_zeroconf_discovery_says_how_to_fix_it(monkeypatch):
 
 
 _DISCOVERY_PROBE = r"""
-import json, socket, time
+import json, logging, socket, time
 from zeroconf import ServiceInfo, Zeroconf
 from bridge.mapping.outputs import Outputs
 from tests.mapping.conftest import SIGNALS
@@ -180,17 +180,24 @@ open(path, "w").write(
     "  - {signal: beat, os2l: {event: beat}}\n"
     "  - {signal: bpm, os2l: {event: tempo}, in: [0, 200], out: [0, 200]}\n")
 values = lambda t: {"beat": 1.0 if t % 10 == 0 else 0.0, "bpm": 126.0}
+open(path, "a").write("os2l:\n  default: {service: qlc}\n")
+lines = []
+handler = logging.Handler()
+handler.emit = lambda record: lines.append(record.getMessage())
+logging.getLogger("bridge").addHandler(handler)
+out = Outputs(path, signals=SIGNALS)  # nothing advertised yet: one line, the ticks go on
+sink = out.sinks[("os2l", "default")]
+nobody = drive(out, values, lambda: False, timeout=1.5)
+waiting = list(lines)
 other_host = Os2lHost("127.0.0.1")  # another OS2L host: `service` picks ours
 host = Os2lHost("127.0.0.1")
 zc = Zeroconf(interfaces=["127.0.0.1"])
 other = advertise(zc, "SoundSwitch on booth", other_host.port)
 ours = advertise(zc, "QLC+ on desk", host.port)
-open(path, "a").write("os2l:\n  default: {service: qlc}\n")
-out = Outputs(path, signals=SIGNALS)
-sink = out.sinks[("os2l", "default")]
 t0 = time.monotonic()
 drive(out, values, lambda: len(host.of("beat")) >= 3, timeout=20)
-first = {"beats": host.of("beat"), "found_s": time.monotonic() - t0,
+first = {"beats": host.of("beat"), "found_s": time.monotonic() - t0, "waiting": waiting,
+         "nobody_ticks": nobody,
          "describe": sink.describe(), "other": len(other_host.messages)}
 # the host goes away (goodbye) and comes back on another port
 zc.unregister_service(ours)
@@ -224,6 +231,11 @@ def test_dns_sd_discovery_finds_the_host_and_finds_it_again_when_it_moves():
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout.strip().splitlines()[-1])
     first, second = doc["first"], doc["second"]
+    assert first["nobody_ticks"] > 45  # 1.5 s of 60 Hz ticks while nothing is advertised
+    assert first["waiting"] == [
+        "os2l target 'default': no OS2L host named like 'qlc' advertising _os2l._tcp.local (DNS-SD; "
+        "or set the target's host) found yet; retrying with backoff up to 2 s (one line per "
+        "outage)"], first["waiting"]
     assert len(first["beats"]) >= 3 and first["other"] == 0, doc
     assert first["beats"][0]["bpm"] == 126.0 and first["beats"][0]["change"] is True
     assert "DNS-SD" in first["describe"] and "127.0.0.1" in first["describe"]
