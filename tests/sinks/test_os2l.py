@@ -354,7 +354,9 @@ def test_the_qlcplus_preset_reaches_osc_midi_and_os2l_inputs(tmp_path, jack):
     except socket.timeout:
         pass
     rx.close()
+    assert raw["osc"]["qlc"]["announce"] is False  # no /vjbridge/_info among QLC+'s channels
     assert not any(d.startswith(b"#bundle") for d in datagrams)
+    assert len(datagrams) == 8 * 30 + 8  # every address every tick, then the idle values
     seen = dict(_qlc_osc_read(d) for d in datagrams[:8])  # the first tick's values
     assert set(seen) == {f"/vjbridge/{n}" for n in ("low", "mid", "high", "rms", "motion", "r",
                                                       "g", "b")}
