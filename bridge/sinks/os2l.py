@@ -108,7 +108,11 @@ class Os2lSink(Sink):
     def describe(self) -> str:
         if self.discovery is None:
             return f"tcp://{self.host}:{self.port} (OS2L)"
-        return f"OS2L host found by DNS-SD ({self.discovery.looking_for}), now {self.transport.where}"
+        found = self.discovery.found
+        pick = f" named like {self.service!r}" if self.service else ""
+        if found is None:
+            return f"the OS2L host{pick} advertising {SERVICE_TYPE[:-1]} (DNS-SD; none found yet)"
+        return f"tcp://{found[1]}:{found[2]} ({found[0]!r}, found by DNS-SD; OS2L)"
 
     def wait_connected(self, timeout: float) -> bool:
         """For tests and tools (never the engine): block until the host is connected."""

@@ -365,3 +365,24 @@ def test_the_qlcplus_preset_reaches_osc_midi_and_os2l_inputs(tmp_path, jack):
     assert [0x90, 36, 127] in events and [0xB0, 20, 79] in events
     assert beats[0] == {"evt": "beat", "change": True, "pos": 1, "bpm": 124.0,
                         "strength": 0.6} and host.problems == []
+
+
+def test_without_a_tempo_route_a_beat_carries_the_tempo_of_its_spacing(tmp_path):
+    host = Os2lHost()
+    path = tmp_path / "beats.yaml"
+    path.write_text(f"os2l: {{desk: {{host: 127.0.0.1, port: {host.port}}}}}\n"
+                    "routes: [{signal: beat, os2l: {event: beat}}]\n")
+    out = Outputs(path, signals=SIGNALS)
+    try:
+        assert out.sinks[("os2l", "desk")].wait_connected(5)
+        for _ in range(4):  # a beat every 0.5 s: 120 BPM
+            out.tick({"beat": 1.0})
+            out.tick({"beat": 0.0})
+            time.sleep(0.5)
+        beats = host.wait_for("beat", 4)
+    finally:
+        out.close()
+        host.close()
+    assert beats[0]["bpm"] == 0.0 and beats[0]["change"] is True  # no spacing yet
+    assert all(100.0 < b["bpm"] < 125.0 for b in beats[1:]), beats  # generous: sleep jitter
+    assert [b["strength"] for b in beats] == [1.0] * 4 and host.problems == []
