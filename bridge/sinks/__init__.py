@@ -13,11 +13,12 @@ from bridge.sinks.messages import MidiCC, MidiNote, OscValue
 from bridge.sinks.midi import MidiSink
 from bridge.sinks.midi_kind import MIDI_KIND
 from bridge.sinks.osc import OscSink
+from bridge.sinks.os2l_kind import OS2L_KIND
 from bridge.sinks.osc_kind import OSC_KIND
 from bridge.sinks.wled_kind import WLED_KIND
 
 KINDS: dict[str, OutputKind] = {"osc": OSC_KIND, "midi": MIDI_KIND, "dmx": DMX_KIND,
-                                "wled": WLED_KIND}
+                                "wled": WLED_KIND, "os2l": OS2L_KIND}
 
 __all__ = ["KINDS", "MidiCC", "MidiNote", "MidiSink", "OscSink", "OscValue", "OutputKind",
            "RouteInfo", "RouteOutput", "Sink"]

@@ -87,6 +87,14 @@ class UdpTransport:
 class TcpTransport:
     """OSC over TCP (``framing`` "slip" = OSC 1.1, "length" = OSC 1.0) written by a background thread.
 
+    Also the stream under other TCP outputs: ``framing`` may be a function (bytes -> bytes; OS2L
+    sends its JSON objects as they are), and with ``host=None`` the address comes from
+    ``locate()``, called on the background thread before each connect: ``(host, port)`` of a peer
+    found so far (DNS-SD discovery), or None while there is none (that counts as a failed
+    connect: backoff, one warning per outage). ``locate_what`` names what it looks for in those
+    lines. ``write_gap``: the writer waits this long after each write, so a peer that parses
+    what one read returns as one message (QLC+'s OS2L input) gets each in its own read.
+
     ``send()`` never blocks: it frames the packets and queues them (at most ``queue_frames`` sends;
     the oldest is dropped when full). A lost connection is retried with exponential backoff from
     ``min_backoff`` up to ``max_backoff`` s. An outage (failed connects, or connections that do not
@@ -96,13 +104,22 @@ class TcpTransport:
     and a count, not sixty lines a second.
     """
 
-    def __init__(self, host: str, port: int, framing: str = "slip", *, queue_frames: int = 4,
+    def __init__(self, host: str | None, port: int, framing="slip", *, queue_frames: int = 4,
                  connect_timeout: float = 1.0, write_timeout: float = 1.0,
                  max_backoff: float = 2.0, min_backoff: float = 0.05, stable_s: float = 5.0,
-                 report_every_s: float = 60.0, what: str = "osc") -> None:
-        self.family, self.addr = resolve(host, port, socket.SOCK_STREAM, what)
+                 report_every_s: float = 60.0, what: str = "osc", locate=None,
+                 locate_what: str = "a host", write_gap: float = 0.0) -> None:
+        if host is None:
+            if locate is None:
+                raise ValueError("TcpTransport: give a host, or locate() to find one")
+            self.family, self.addr = None, None
+        else:
+            self.family, self.addr = resolve(host, port, socket.SOCK_STREAM, what)
+        self._locate = locate
+        self.locate_what = locate_what
+        self.write_gap = write_gap  # s between two writes (a peer that parses one read at a time)
         self.what = what
-        self._frame = FRAMINGS[framing]
+        self._frame = framing if callable(framing) else FRAMINGS[framing]
         self.queue_frames = queue_frames
         self.connect_timeout = connect_timeout
         self.write_timeout = write_timeout
@@ -122,7 +139,8 @@ class TcpTransport:
         self._q: deque = deque()
         self._cv = threading.Condition()
         self._stop = False
-        self._thread = threading.Thread(target=self._run, name=f"osc-tcp-{port}", daemon=True)
+        self._thread = threading.Thread(target=self._run, daemon=True, name=f"osc-tcp-{port}"
+                                        if isinstance(framing, str) else f"tcp {what}")
         self._thread.start()
 
     def wait_connected(self, timeout: float) -> bool:
@@ -148,6 +166,18 @@ class TcpTransport:
     def _run(self) -> None:
         backoff = self.min_backoff
         while not self._stop:
+            if self._locate is not None:
+                try:
+                    found = self._locate()
+                except Exception as exc:  # a discovery fault must not end the writer thread
+                    log.debug("%s: locate failed: %r", self.what, exc)
+                    found = None
+                if found is None:
+                    self._outage(f"no {self.locate_what} found yet")
+                    backoff = self._back_off(backoff)
+                    continue
+                if self.addr is None or tuple(self.addr[:2]) != tuple(found[:2]):
+                    self.addr = tuple(found[:2])
             try:
                 sock = socket.create_connection(self.addr[:2], timeout=self.connect_timeout)
             except OSError as exc:
@@ -180,6 +210,8 @@ class TcpTransport:
                     sock.sendall(item[0])
                     self.sent += item[1]
                     item = None
+                    if self.write_gap:  # this thread's pause only: the engine keeps queueing
+                        time.sleep(self.write_gap)
             except OSError as exc:
                 self._outage(f"connection lost ({exc.strerror or exc})")
             finally:
@@ -207,11 +239,12 @@ class TcpTransport:
         """One warning when an outage starts, then at most one summary per ``report_every_s``."""
         now = time.monotonic()
         self.failures += 1
-        where = f"{self.addr[0]}:{self.addr[1]}"
+        where = self.where
         if self._outage_at is None:
             self._outage_at, self._outage_failures, self._reported = now, 1, now
-            log.warning("%s: %s to %s; retrying with backoff up to %g s (one line per outage)",
-                        self.what, reason, where, self.max_backoff)
+            log.warning("%s: %s%s; retrying with backoff up to %g s (one line per outage)",
+                        self.what, reason, "" if self.addr is None else f" to {where}",
+                        self.max_backoff)
             return
         self._outage_failures += 1
         if now - self._reported >= self.report_every_s:
@@ -221,10 +254,16 @@ class TcpTransport:
                         now - self._outage_at, reason)
 
     def _recovered(self) -> None:
-        log.warning("%s: connected to %s:%s again after %d failures in %.1f s", self.what,
-                    self.addr[0], self.addr[1], self._outage_failures,
-                    time.monotonic() - self._outage_at)
+        log.warning("%s: connected to %s again after %d failures in %.1f s", self.what,
+                    self.where, self._outage_failures, time.monotonic() - self._outage_at)
         self._outage_at = None
+
+    @property
+    def where(self) -> str:
+        """``host:port`` of the peer (the one last found, with ``locate``), or what is looked for."""
+        if self.addr is None:
+            return self.locate_what
+        return f"{self.addr[0]}:{self.addr[1]}"
 
     def close(self, flush_timeout: float = 0.5) -> None:
         """Give queued frames up to ``flush_timeout`` s to go out (the blackout), then stop."""

@@ -9,7 +9,11 @@ for it. Everything else had a wheel everywhere (sounddevice's Windows/macOS whee
 PortAudio). Re-check the table when a dependency is added or its pin raised: threadpoolctl (added
 2026-12-02, the same command for win_amd64 and macosx_11_0_arm64, Python 3.13) is one pure-Python
 wheel (py3-none-any); so is sacn 1.11.0 (added 2026-12-02 for the DMX output, no dependencies of
-its own).
+its own). zeroconf (added 2026-12-03 for the OS2L output's discovery; checked with the same command
+for win_amd64, macosx_11_0_arm64, macosx_10_9_x86_64, macosx_14_0_x86_64 and
+manylinux_2_28_x86_64, Python 3.10, 3.11 and 3.13) has compiled wheels for each (0.152.1 the last
+for 3.10, 0.148.0 the last for Intel macOS; on Python 3.13 that one needs macOS 10.13); its one
+dependency, ifaddr, is pure Python.
 """
 
 from __future__ import annotations
@@ -57,7 +61,7 @@ def test_no_dependency_without_a_wheel_is_required_where_it_has_none():
 
 def test_the_daemon_core_is_required_everywhere():
     core = {"numpy", "av", "sounddevice", "onnxruntime", "python-osc", "mido", "pyyaml",
-            "threadpoolctl"}
+            "threadpoolctl", "zeroconf"}
     for env in ENVIRONMENTS:
         assert core <= _required(env), env
         assert "soxr" not in _required(env)  # the resampler is bridge's own (numpy)

@@ -30,7 +30,7 @@ def preset(name: str):
 
 
 def test_each_desk_preset_has_a_guide_naming_its_file_and_every_address():
-    for name in ("eos", "grandma3", "magicq"):
+    for name in ("eos", "grandma3", "magicq", "qlcplus"):
         guide = (GUIDES / f"{name}.md").read_text()
         assert f"mappings/{name}.yaml" in guide
         header = (ROOT / "mappings" / f"{name}.yaml").read_text()
@@ -39,6 +39,14 @@ def test_each_desk_preset_has_a_guide_naming_its_file_and_every_address():
     for route in preset("eos").routes:
         address = route["osc"]["address"]
         assert address.rsplit("/", 1)[0] in eos, address
+    qlcplus = (GUIDES / "qlcplus.md").read_text()
+    for route in preset("qlcplus").routes:
+        if route.get("osc"):
+            assert route["osc"]["address"].rsplit("/", 1)[1] in qlcplus, route["osc"]["address"]
+        elif route.get("midi"):
+            number = route["midi"]["note"] if route["midi"]["note"] is not None \
+                else route["midi"]["cc"]
+            assert str(number) in qlcplus, route["midi"]
 
 
 def test_eos_preset_is_osc_1_0_over_tcp_3032_without_bundles():
