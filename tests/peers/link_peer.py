@@ -4,7 +4,8 @@ Run as ``python tests/peers/link_peer.py BPM [QUANTUM]``: joins the Link session
 namespace at BPM (its tempo while alone, and what it proposes when it joins), then prints one JSON
 line every 20 ms: ``{"t": time.monotonic(), "beat", "phase", "tempo", "peers"}`` (``t`` is read
 around the beat, on the clock the test and vjbridge's ``perf_counter`` share on Linux). Commands
-on stdin, one a line: ``tempo X`` (set the session tempo, as a user turning Live's tempo would);
+on stdin, one a line: ``tempo X`` (set the session tempo, as a user turning Live's tempo would),
+``shift X`` (move the session's beat grid by X beats, ``force_beat``: a peer out of phase);
 end of input or ``quit`` leaves the session (Link says goodbye to the other peers).
 
 :class:`LinkPeer` starts it from a test and keeps its newest lines.
@@ -48,6 +49,8 @@ def main(argv: list[str]) -> None:
                 cmd = commands.pop(0).split()
                 if cmd and cmd[0] == "tempo":
                     link.tempo = float(cmd[1])
+                elif cmd and cmd[0] == "shift":  # move the session's beat grid by X beats
+                    link.force_beat(link.beat + float(cmd[1]))
             t0 = time.monotonic()
             beat, phase = link.beat, link.phase
             t1 = time.monotonic()
@@ -99,6 +102,10 @@ class LinkPeer:
 
     def tempo(self, bpm: float) -> None:
         self.proc.stdin.write(f"tempo {bpm}\n")
+        self.proc.stdin.flush()
+
+    def shift(self, beats: float) -> None:
+        self.proc.stdin.write(f"shift {beats}\n")
         self.proc.stdin.flush()
 
     def beat_at(self, t: float) -> float:
