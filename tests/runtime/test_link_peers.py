@@ -94,7 +94,7 @@ def test_input_follows_a_130_bpm_peer_and_falls_back_when_it_leaves(link_net, tm
     try:
         with LinkPeer(130.0) as peer:
             # Link joins the older session (two founded within 0.5 s of each other: the one with
-            # the lower id), as a Live set playing for a while would be: let the peer's age
+            # the lower id), as a Live set playing for a while would be: let the peer's session be older
             time.sleep(1.5)
             # the demo groove is 124 BPM: what the tracker says; the session says 130
             bridge = Bridge("run", "--demo", "--link", "--no-models", "--config", "none",
@@ -125,8 +125,10 @@ def test_input_follows_a_130_bpm_peer_and_falls_back_when_it_leaves(link_net, tm
             poll(lambda: (s := rx.series("/bpm")) and abs(s[-1][1] - 140.0) < 0.01, timeout=10,
                  what="vjbridge's bpm to follow the peer to 140")
         # the peer left: bpm and beat come from the audio again (the demo's 124 BPM)
-        left = time.monotonic()
-        bridge.wait_for("bpm and beat from the audio", timeout=15)
+        left, seen = time.monotonic(), len(bridge.err)
+        poll(lambda: any("Link: 0 peers, bpm and beat from the audio" in line
+                         for line in bridge.err[seen:]), timeout=15,
+             what="the status line to say the session is gone")
         poll(lambda: (s := rx.series("/bpm", left + 1.0)) and abs(s[-1][1] - 124.0) < 1.0,
              timeout=20, what="bpm back on the tracker's 124")
         assert bridge.stop() == 0
