@@ -15,7 +15,8 @@ link_session.status`). ``bpmconfidence`` stays the tracker's (how periodic the a
 
 Per frame this reads one reference (:attr:`LinkSession.state`, kept current by the Link thread
 every 20 ms) and extrapolates the beat to now with ``perf_counter()``: no call into aalink and no
-lock on the engine thread. "Now" is when the frame is processed, which is when its events leave
+lock on the engine thread. A state older than ``STALE_S`` (1 s: the Link thread stopped) is not
+followed. "Now" is when the frame is processed, which is when its events leave
 (paced ticks leave a few ms later: beatphase is that much older, ~0.01 beat at 120 BPM).
 """
 
@@ -30,6 +31,8 @@ from bridge.errors import ConfigError
 from bridge.runtime.stages import Columns
 
 _NAMES = ("bpm", "beat", "beatphase")
+#: A session state older than this (s) is not followed: the Link thread renews it every 20 ms.
+STALE_S = 1.0
 _NOTHING: dict = {}
 
 
@@ -55,11 +58,12 @@ class LinkFollow:
 
     def process(self, frames: np.ndarray):
         st = self.session.state if self.session is not None else None
-        if st is None or not st.following:
+        now = time.perf_counter()
+        # not following, or a state no longer kept current (the Link thread stopped: it logged why)
+        if st is None or not st.following or now - st.time > STALE_S:
             self._last = None
             return _NOTHING
         n = frames.shape[0]
-        now = time.perf_counter()
         out = np.empty((n, 3))
         floor, last = math.floor, self._last
         for i in range(n):  # frames of one call end hop_s apart, the newest now

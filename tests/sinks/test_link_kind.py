@@ -141,8 +141,10 @@ def test_follow_stage_fires_once_per_session_beat_and_gives_the_phase(monkeypatc
     # 130 BPM, beat 7.9 at t = 100: beat 8 at t = 100 + 0.1 * 60 / 130
     stage = _follow(LinkState(100.0, 7.9, 130.0, 1, 4.0, True))
     rows, times = [], np.arange(0.0, 2.0, 1 / 60)
-    for t in times:
+    for i, t in enumerate(times):
         clock[0] = 100.0 + t
+        if i % 30 == 0:  # renewed as the Link thread does (every 20 ms; extrapolated between)
+            stage.session.state = LinkState(clock[0], 7.9 + t * 130 / 60, 130.0, 1, 4.0, True)
         out = stage.process(frame)
         rows.append(out.matrix[0].tolist())
     rows = np.array(rows)
@@ -166,6 +168,11 @@ def test_follow_stage_fires_once_per_session_beat_and_gives_the_phase(monkeypatc
     stage.session.state = LinkState(clock[0], 11.5, 130.0, 0, 4.0, False)
     assert stage.process(frame) == {}
     assert math.isclose(stage.session.state.beat_at(clock[0] + 60 / 130), 12.5)
+    # a state the Link thread stopped renewing is not followed
+    stage.session.state = LinkState(clock[0], 11.5, 130.0, 1, 4.0, True)
+    assert stage.process(frame) != {}
+    clock[0] += 1.5
+    assert stage.process(frame) == {}
 
 
 def test_missing_aalink_is_one_line():
