@@ -90,6 +90,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "device's samples and sent the moment the block holding them "
                              "arrives (the engine wakes on every block: ~3 %% more of one core); "
                              "frame: from the 60 Hz frames, at their tick (~15-30 ms later)")
+    parser.add_argument("--link", action="store_true",
+                        help="join the Ableton Link session on this network: while it has "
+                             "another peer (Live, Resolume, TouchDesigner's Link CHOP, ...), bpm, "
+                             "beat and beatphase follow it instead of the audio tempo tracker")
     parser.add_argument("--no-realtime", dest="realtime", action="store_false",
                         help="keep the engine thread at normal priority (default: SCHED_FIFO as "
                              "audio servers use, when the system grants it; else nice -10)")
@@ -211,7 +215,7 @@ def run(args: argparse.Namespace) -> int:
     models = [] if args.no_models else args.model
     stages, outputs, rate = build(LIVE_SPEC, mapping=mapping, models=models, osc=args.osc,
                                   midi=args.midi, osc_prefix=args.osc_prefix,
-                                  control=_control_target(args))
+                                  control=_control_target(args), link=args.link)
     rate = args.output_rate or rate
     source = _choose_source(args)
     engine = Engine(source, stages, outputs, output_rate=rate, on_loss=args.on_loss,

@@ -355,14 +355,23 @@ class InfoAnnouncer:
 
 def build(spec, *, mapping: str | None = "default", models: list | None = None,
           osc: str | None = None, midi: str | None = None, osc_prefix: str = "/vjbridge",
-          control: tuple[str, int] | None = None):
+          control: tuple[str, int] | None = None, link: bool = False):
     """The stages and outputs ``vjbridge run`` uses: classic signals, the models (default: the
     shipped ones), the mel spectrum when the mapping routes it, and the mapping (a shipped
     mapping's name such as ``"default"``, a path, or ``None`` for raw OSC of every signal under
     ``osc_prefix``). Returns ``(stages, outputs, rate)``; rate is the mapping's (or 60).
-    ``control``: the control port's (host, port), announced in ``/vjbridge/_info``."""
+    ``control``: the control port's (host, port), announced in ``/vjbridge/_info``. ``link``:
+    ``bpm``, ``beat`` and ``beatphase`` follow an Ableton Link session when it has other peers
+    (:mod:`bridge.runtime.link_follow`, the last stage, so its values win)."""
     from bridge.signals.catalog import CATALOG
 
+    if link:  # before anything opens: one line when aalink is missing
+        from bridge.sinks import link_session
+
+        try:
+            link_session.require()
+        except link_session.LinkUnavailable as exc:
+            raise ConfigError(f"--link: {exc}") from None
     catalog = CATALOG.copy()  # this pipeline's: the models declare their outputs into it
     stages = [SignalsStage(spec)]
     paths = shipped_models() if models is None else list(models)
@@ -379,6 +388,8 @@ def build(spec, *, mapping: str | None = "default", models: list | None = None,
         def in_row_order() -> list[str]:  # the engine's row: stage by stage
             return [name for stage in stages for name in stage.names]
 
+        if link:
+            stages.append(_link_stage(spec))
         return stages, [OscOutput(host, port, prefix=osc_prefix, catalog=catalog,
                                   control=control, produced=in_row_order)], 60.0
     path = resolve_mapping(os.fspath(mapping))  # a shipped mapping's name, or a file
@@ -399,4 +410,12 @@ def build(spec, *, mapping: str | None = "default", models: list | None = None,
         from bridge.runtime.geq_stage import geq_stages
 
         stages += geq_stages(spec)
+    if link:
+        stages.append(_link_stage(spec))
     return stages, [output], output.rate
+
+
+def _link_stage(spec):
+    from bridge.runtime.link_follow import LinkFollow
+
+    return LinkFollow(spec)

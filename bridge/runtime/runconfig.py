@@ -70,6 +70,8 @@ RUN_CONFIG = Section("run config", "A run-config file (vjbridge run --config FIL
     Option("triggers", "choice", "fast", "onset/kick/snare on a 5 ms hop, sent as the block "
            "arrives (fast), or from the 60 Hz frames at their tick (frame) (run --triggers)",
            choices=("fast", "frame")),
+    Option("link", "bool", False, "join the Ableton Link session: while it has another peer, "
+           "bpm, beat and beatphase follow it instead of the audio tempo tracker (run --link)"),
     Option("control", "str", None, "open the OSC control port [HOST:]PORT (run --control)",
            nullable=True),
     Option("status_port", "int", None, "serve the status page and /health on 127.0.0.1:PORT "
@@ -84,7 +86,7 @@ RUN_CONFIG = Section("run config", "A run-config file (vjbridge run --config FIL
 _DESTS = {"device": "device", "fallback": "fallback", "demo": "demo", "mapping": "mapping",
           "on_loss": "on_loss", "output_rate": "output_rate", "block_ms": "block_ms",
           "input_latency": "input_latency", "realtime": "realtime", "pacing": "pacing",
-          "triggers": "triggers",
+          "triggers": "triggers", "link": "link",
           "silence_after": "silence_after", "silence_floor": "silence_floor", "control": "control",
           "status_port": "status_port", "status_interval": "status_interval",
           "log_level": "log_level", "outputs.osc": "osc", "outputs.midi": "midi"}

@@ -131,6 +131,7 @@ class Snapshot:
     _latency_cache: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
     input_rate: float | None = None  # Hz the source delivers (bridge.sources.rate)
     resampler_delay_ms: float | None = None  # the resampler's filter delay (0: none)
+    link: str | None = None  # the Ableton Link session's one-line status; None: not in one
 
     @property
     def latency_median_ms(self) -> float:
@@ -187,6 +188,7 @@ class Snapshot:
                             "time_iso": iso_time(self.last_reload.time),
                             "ok": self.last_reload.ok, "message": self.last_reload.message}},
             "control": self.control,
+            "link": self.link,
             "events": [e.as_dict() | {"time_iso": iso_time(e.time)} for e in self.events],
         }
 
@@ -316,7 +318,7 @@ class Publisher:
             output_rate=e.output_rate, targets=targets,
             mapping_path=_mapping_path(mapping), last_reload=getattr(mapping, "last_reload", None),
             control=control.describe() if callable(getattr(control, "describe", None)) else None,
-            events=tuple(e.events.recent(EVENTS_KEPT)),
+            events=tuple(e.events.recent(EVENTS_KEPT)), link=_link_status(),
             **dict(zip(("input_rate", "resampler_delay_ms"), resampling(e, design=False))))
         e.snapshot = snap  # the one publication: readers take this reference
         return snap
@@ -449,6 +451,13 @@ def _signal_infos(engine, names) -> tuple:
         except Exception:  # noqa: BLE001 - a name the catalog does not know: a plain level
             infos.append(SignalInfo(name, "continuous", 0.0, 1.0))
     return tuple(infos)
+
+
+def _link_status() -> str | None:
+    """The Ableton Link session's status line (a string the Link thread's state gives), if any."""
+    from bridge.sinks.link_session import status
+
+    return status()
 
 
 def _levels(engine) -> dict:

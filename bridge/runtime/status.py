@@ -54,8 +54,9 @@ class StatusLine:
                       else f", input silent {snap.silent_for:.0f} s")
         if snap.nonfinite:
             state += f", {snap.nonfinite} NaN blocks"
+        link = f" | {snap.link}" if getattr(snap, "link", None) else ""
         return (f"[{state}] {levels} | {s['rate']:5.1f} pkt/s, {s['packets']} sent{away}, "
-                f"{s['drops']} drops, {s['overruns']} overruns, {s['xruns']} xruns{lat}")
+                f"{s['drops']} drops, {s['overruns']} overruns, {s['xruns']} xruns{lat}{link}")
 
     def __enter__(self):
         if self.interactive:

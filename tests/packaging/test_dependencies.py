@@ -13,7 +13,9 @@ its own). zeroconf (added 2026-12-03 for the OS2L output's discovery; checked wi
 for win_amd64, macosx_11_0_arm64, macosx_10_9_x86_64, macosx_14_0_x86_64 and
 manylinux_2_28_x86_64, Python 3.10, 3.11 and 3.13) has compiled wheels for each (0.152.1 the last
 for 3.10, 0.148.0 the last for Intel macOS; on Python 3.13 that one needs macOS 10.13); its one
-dependency, ifaddr, is pure Python.
+dependency, ifaddr, is pure Python. aalink 0.2.3 (added 2026-12-03 for Ableton Link; the same command, Python 3.10-3.13,
+win_amd64, macosx_11_0_arm64, macosx_11_0_x86_64, manylinux_2_28_aarch64, and the installed
+manylinux_2_28_x86_64) has wheels on those; cibuildwheel skips 32-bit and Windows on ARM.
 """
 
 from __future__ import annotations
@@ -31,13 +33,19 @@ WHEEL_GAPS = [
     ("pyfftw", lambda env: env["sys_platform"] == "darwin", "fftw"),
     # python-rtmidi 1.5.8 (the latest) has no cp313 wheel on any system
     ("python-rtmidi", lambda env: env["python_version"] == "3.13", "midi"),
+    # aalink 0.2.3: wheels for x86-64 and 64-bit ARM only (no armv7l Raspberry Pi OS, no ARM64
+    # Windows)
+    ("aalink", lambda env: env["platform_machine"] not in ("x86_64", "AMD64", "arm64", "aarch64"),
+     "link"),
 ]
 ENVIRONMENTS = [{"sys_platform": platform, "platform_system": system, "python_version": version,
                  "python_full_version": f"{version}.0", "implementation_name": "cpython",
                  "platform_machine": machine, "os_name": os_name, "extra": ""}
                 for platform, system, machine, os_name in (
                     ("win32", "Windows", "AMD64", "nt"), ("darwin", "Darwin", "arm64", "posix"),
-                    ("darwin", "Darwin", "x86_64", "posix"), ("linux", "Linux", "x86_64", "posix"))
+                    ("darwin", "Darwin", "x86_64", "posix"), ("linux", "Linux", "x86_64", "posix"),
+                    ("linux", "Linux", "aarch64", "posix"), ("linux", "Linux", "armv7l", "posix"),
+                    ("win32", "Windows", "ARM64", "nt"))
                 for version in ("3.10", "3.11", "3.12", "3.13")]
 
 
