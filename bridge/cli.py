@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "predict": "bridge.commands.predict",
     "corpus": "bridge.commands.corpus",
     "evaluate": "bridge.commands.evaluate",
+    "avs": "bridge.commands.avs",
     "service": "bridge.commands.service",
 }
 
