@@ -61,12 +61,14 @@ class SignalsStage:
         self.impl = ClassicSignals(spec, options=options)
         self.names = self.impl.names
         self._index = {name: i for i, name in enumerate(self.names)}
+        self.last: Columns | None = None  # the newest result (the musical stage reads its bpm)
 
     def start(self) -> None:
         pass
 
     def process(self, frames: np.ndarray) -> Columns:
-        return Columns(self.names, self.impl.process(frames), self._index)
+        self.last = Columns(self.names, self.impl.process(frames), self._index)
+        return self.last
 
     def reset(self) -> None:
         self.impl.reset()
@@ -412,6 +414,13 @@ def build(spec, *, mapping: str | None = "default", models: list | None = None,
         stages += geq_stages(spec)
     if link:
         stages.append(_link_stage(spec))
+    from bridge.runtime.musical_stage import SIGNALS as MUSICAL_SIGNALS
+
+    if set(MUSICAL_SIGNALS) & set(output.signals_used):  # pitch, warmth, roughness, speed
+        from bridge.runtime.musical_stage import MusicalStage
+
+        tempo = [s for s in stages if s.name in ("signals", "link")]  # the last one with bpm wins
+        stages.append(MusicalStage(spec, tempo_from=tempo))
     return stages, [output], output.rate
 
 
