@@ -11,9 +11,11 @@ country, rock, jazz), and the descriptions are written for this project: short, 
 visual phrases a text-to-image prompt takes as they are (subject matter, palette, texture,
 motion), no artist names.
 
-Automatic genre detection is not offered: no package installable here ships a genre model (the
-study used a classifier of its own); the genre is chosen by hand (``vjbridge run --genre NAME`` or
-a mapping's ``genre:`` key). Standard library only: the mapping validator imports it.
+Automatic genre detection is not offered: the only genre model found shipping inside a PyPI
+package, ``musicnn`` (2019, pretrained taggers whose tags include genres), runs on TensorFlow,
+which the live daemon does not carry; the genre is chosen by hand (``vjbridge run --genre NAME``,
+a mapping's ``genre:`` key, the run config's ``genre:``). Standard library only: the mapping
+validator imports it.
 """
 
 from __future__ import annotations
