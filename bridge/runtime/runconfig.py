@@ -228,6 +228,13 @@ def _check_targets(cfg: dict, problems: list[str]) -> None:
                 problems.append(f"{key}: {str(exc).split(': ', 1)[-1]}")
     if cfg.get("demo") and cfg.get("device") is not None:
         problems.append("demo: true and a device are both given; keep one")
+    if isinstance(cfg.get("genre"), str):
+        from bridge.genres import GenreError, canonical
+
+        try:
+            canonical(cfg["genre"])
+        except GenreError as exc:
+            problems.append(f"genre: {exc}")
 
 
 def load_config(path: str | os.PathLike) -> dict:

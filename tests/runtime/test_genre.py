@@ -113,3 +113,17 @@ def test_mapping_genre_key_reload_and_announce_false(tmp_path):
     assert "/desk/low" in at_desk  # the desk gets its data ...
     assert "/vjbridge/genre" not in at_desk and "/vjbridge/style" not in at_desk  # ... only
     assert "/vjbridge/_info" not in at_desk
+
+
+def test_run_config_genre_is_checked_and_applied(tmp_path):
+    from bridge.runtime.runconfig import RunConfigError, load_config
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\ngenre: jaz\n")
+    with pytest.raises(RunConfigError) as err:
+        load_config(bad)
+    assert any("genre: unknown genre 'jaz'. Did you mean 'jazz'?" in p
+               for p in err.value.problems)
+    good = tmp_path / "good.yaml"
+    good.write_text("version: 1\ngenre: Jazz\n")
+    assert load_config(good)["genre"] == "Jazz"  # spelled by the user; run --genre's rules apply

@@ -1,11 +1,13 @@
 """The component with the musical mapping from a real daemon: a channel for each musical signal
 (pitch, warmth, roughness, speed) and the palette colours as three channels each, also with the
-Spectrum toggle off (a colour is not a spectrum)."""
+Spectrum toggle off (a colour is not a spectrum); with ``--genre``, the style description in the
+``vjbridge_style`` Text DAT and the genre on the status line."""
 
 from __future__ import annotations
 
 import pytest
 
+from bridge.genres import STYLES
 from tests.td.helpers import Daemon, Project, Tee, free_udp_port, run
 
 pytestmark = [pytest.mark.peers, pytest.mark.slow]
@@ -14,11 +16,14 @@ pytestmark = [pytest.mark.peers, pytest.mark.slow]
 def test_musical_mapping_channels():
     shown = Project(30, free_udp_port())
     hidden = Project(60, free_udp_port(), Spectrum=False)
+    style_dat = shown.td.project1.create(shown.td.optypes()["textDAT"], "vjbridge_style")
     tee = Tee([shown.chop.par.Port.val, hidden.chop.par.Port.val])
-    daemon = Daemon(tee.port, "--mapping", "musical", "--no-models", "--duration", "8")
+    daemon = Daemon(tee.port, "--mapping", "musical", "--no-models", "--genre", "jazz",
+                    "--duration", "8")
     try:
         run([shown, hidden], 90.0, until=lambda: daemon.proc.poll() is not None)
         run([shown, hidden], 0.3)
+        status = shown.status_dat.text
     finally:
         daemon.stop()
         tee.close()
@@ -38,3 +43,6 @@ def test_musical_mapping_channels():
         speeds = [f["speed"] for f in live]
         assert speeds[0] == pytest.approx(1.0)
         assert any(abs(s - 124 / 120) < 0.01 for s in speeds[-2 * int(project.fps):])
+    assert style_dat.text == STYLES["jazz"]
+    assert "genre jazz" in status
+    assert "genre" not in shown.frames[-1] and "style" not in shown.frames[-1]  # not channels
