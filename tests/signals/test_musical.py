@@ -65,7 +65,7 @@ def test_pitch_on_real_music_mostly_agrees_with_librosa_chroma(music):
             y=y, sr=SR, n_fft=2048, hop_length=HOP, center=False, tuning=0.0))
         n = min(len(ours), len(ref))
         agree = float(np.mean(ours[:n] == ref[:n]))
-        assert agree > 0.5, (name, agree)  # measured 0.58, 0.72, 0.72; chance is 1/12
+        assert agree > 0.45, (name, agree)  # measured 0.53, 0.66, 0.72; chance is 1/12
 
 
 def test_warmth_falls_from_a_low_to_a_high_tone():
