@@ -42,7 +42,8 @@ equal: white noise) onto 0..1. Tonal, sustained sounds are smooth; noise, distor
 percussion are jagged.
 
 **speed** (a rate multiplier): ``bpm / 120`` from the tempo tracker (or the Link session the run
-follows): 1.0 at 120 BPM, 0.5 at 60, 1.67 at 200; 1.0 until the tracker has a tempo. Multiply a
+follows): 1.0 at 120 BPM, 0.5 at 60, 1.67 at 200 (a Link tempo outside 60..200 BPM is clamped
+to that); 1.0 until the tracker has a tempo. Multiply a
 movement's rate by it (TouchDesigner: ``absTime.seconds * speed`` in a Speed CHOP's input).
 
 In silence (frame power below ``floor_dbfs``, -70 dBFS) pitch, warmth and roughness hold their
@@ -62,8 +63,10 @@ from bridge.audio.spec import FeatureSpec
 
 #: The signals, in column order.
 NAMES = ("pitch", "warmth", "roughness", "speed")
-#: The tempo ``speed`` is 1.0 at.
+#: The tempo ``speed`` is 1.0 at, and the range it is kept in (the tracker's 60..200 BPM; a Link
+#: session's tempo outside it is clamped).
 REFERENCE_BPM = 120.0
+SPEED_RANGE = (60.0 / REFERENCE_BPM, 200.0 / REFERENCE_BPM)
 PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 _LN10_TENTH = math.log(10.0) / 10.0
 _C0_HZ = 440.0 * 2.0 ** (-57 / 12)  # C0 = 16.35 Hz: pitch class 0 is C
@@ -161,6 +164,8 @@ class MusicalSignals:
         np.exp(power, power)
         total = float(power.sum())
         speed = bpm / REFERENCE_BPM if bpm > 0.0 else 1.0
+        speed = SPEED_RANGE[0] if speed < SPEED_RANGE[0] else \
+            SPEED_RANGE[1] if speed > SPEED_RANGE[1] else speed
         if total <= self._floor:  # silence: hold
             return [*self._last, speed]
         acc = self._acc
