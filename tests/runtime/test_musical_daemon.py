@@ -47,3 +47,20 @@ def test_musical_mapping_streams_pitch_warmth_roughness_speed_and_the_palettes()
         colours = by[address]
         assert all(len(c) == 3 and all(0.0 <= v <= 1.0 for v in c) for c in colours), address
     assert len({tuple(round(v, 2) for v in c) for c in by["/vjbridge/palette"]}) > 10
+
+
+def test_speed_takes_the_tempo_of_the_last_stage_that_has_one():
+    import numpy as np
+
+    from bridge.runtime.stages import Columns
+
+    class Tempo:  # the tracker's and the Link session's results, as the engine leaves them
+        def __init__(self, bpm):
+            self.last = {} if bpm is None else Columns(("bpm",), np.array([[bpm]]), {"bpm": 0})
+
+    frame = np.full((1, LIVE_SPEC.n_features), -20.0)
+    tracker, link = Tempo(90.0), Tempo(None)  # Link not followed: the tracker's tempo
+    stage = MusicalStage(LIVE_SPEC, tempo_from=[tracker, link])
+    assert stage.process(frame)["speed"][0] == 0.75
+    link.last = Tempo(150.0).last  # a session with another peer: its tempo wins
+    assert stage.process(frame)["speed"][0] == 1.25
