@@ -14,7 +14,8 @@ replacing an earlier one, with:
   Out CHOP ``out1`` (the COMP's output);
 - an Execute DAT (vjb_frame_exec.py: cook the receiver at every frame start, stop the daemon on
   exit), a Parameter Execute DAT (vjb_parexec.py: the COMP's pulses), and the Text DATs
-  ``vjbridge_log`` (daemon log tail) and ``vjbridge_status``;
+  ``vjbridge_log`` (daemon log tail), ``vjbridge_status`` and ``vjbridge_style`` (the style
+  description the daemon sends with ``--genre``, for a diffusion component's prompt);
 and saves it as vjbridge.tox next to this file. Only documented calls are used: COMP.create,
 OP.destroy, OP.appendCustomPage, Page.append*, Par.val/expr, Connector.connect, COMP.save.
 """
@@ -98,6 +99,7 @@ def build(target=None):
 
     comp.create(textDAT, "vjbridge_log").text = "vjbridge daemon log (press Start)\n"  # noqa: F821
     comp.create(textDAT, "vjbridge_status").text = "not started\n"  # noqa: F821
+    comp.create(textDAT, "vjbridge_style").text = ""  # noqa: F821  (run --genre's style prompt)
 
     tox = os.path.join(here, "vjbridge.tox")
     comp.save(tox)

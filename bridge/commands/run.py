@@ -94,6 +94,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="join the Ableton Link session on this network: while it has "
                              "another peer (Live, Resolume, TouchDesigner's Link CHOP, ...), bpm, "
                              "beat and beatphase follow it instead of the audio tempo tracker")
+    parser.add_argument("--genre", metavar="NAME", default=None,
+                        help="the music's genre (techno, jazz, hip-hop, ...: `vjbridge check "
+                             "--schema` lists the 23): sends /vjbridge/genre and /vjbridge/style "
+                             "(its style description, for a diffusion visualiser's prompt) to the "
+                             "OSC targets on start, at each reload and once a second; overrides "
+                             "the mapping's genre: key")
     parser.add_argument("--no-realtime", dest="realtime", action="store_false",
                         help="keep the engine thread at normal priority (default: SCHED_FIFO as "
                              "audio servers use, when the system grants it; else nice -10)")
@@ -215,7 +221,8 @@ def run(args: argparse.Namespace) -> int:
     models = [] if args.no_models else args.model
     stages, outputs, rate = build(LIVE_SPEC, mapping=mapping, models=models, osc=args.osc,
                                   midi=args.midi, osc_prefix=args.osc_prefix,
-                                  control=_control_target(args), link=args.link)
+                                  control=_control_target(args), link=args.link,
+                                  genre=args.genre)
     rate = args.output_rate or rate
     source = _choose_source(args)
     engine = Engine(source, stages, outputs, output_rate=rate, on_loss=args.on_loss,

@@ -27,7 +27,8 @@ RANGES = {
 
 def check_run_options(args) -> None:
     """Raise :class:`ConfigError` for the first option outside its range (non-finite included),
-    or a malformed ``--osc``, ``--control``, ``--input-latency`` or ``--rate`` (parsed in place);
+    or a malformed ``--osc``, ``--control``, ``--input-latency``, ``--rate`` or ``--genre`` (a
+    did-you-mean) (parsed in place);
     opens nothing."""
     for option, (attr, lo, hi, lo_in, meaning) in RANGES.items():
         value = getattr(args, attr, None)
@@ -53,6 +54,13 @@ def check_run_options(args) -> None:
         from bridge.commands.run import _latency
 
         _latency(args.input_latency)
+    if getattr(args, "genre", None) is not None:
+        from bridge.genres import GenreError, canonical
+
+        try:
+            canonical(args.genre)
+        except GenreError as exc:
+            raise ConfigError(f"--genre: {exc}") from None
     from bridge.sources.rate import check_rate_option
 
     check_rate_option(args)

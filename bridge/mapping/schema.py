@@ -9,6 +9,7 @@ stopping at the first, in the manner of Mopidy's config schemas.
 
 from __future__ import annotations
 
+from bridge.genres import STYLES
 from bridge.options import Option, Section
 from bridge.sinks import KINDS
 
@@ -71,6 +72,10 @@ MAPPING = Section("mapping", "A mapping file (mappings/*.yaml): global timing, t
              + (f" (default: one named `default` with the defaults below, when a route uses "
                 f"`{k.name}:`)" if k.default_target else ""), nullable=True, section=k.target)
       for k in KINDS.values()),
+    Option("genre", "str", None, "the music's genre: sends /vjbridge/genre and /vjbridge/style "
+           "(its style description, for a diffusion visualiser) as OSC strings to every OSC "
+           "target without `announce: false`, on start, at each reload and once a second; "
+           "`vjbridge run --genre` overrides it; one of " + ", ".join(STYLES), nullable=True),
     Option("routes", "list", None, "the routes", required=True, section=ROUTE),
 ))
 

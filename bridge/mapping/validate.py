@@ -43,11 +43,15 @@ class Mapping:
     routes: tuple[AbcMapping, ...]
     source: str = "mapping"
     signals_checked: bool = True
+    genre: str | None = None  # canonical (bridge.genres), or None
 
     def summary(self) -> str:
         """Human summary: targets, then one line per route, as `vjbridge check` prints it."""
         lines = [f"{self.source}: {len(self.routes)} routes at {self.rate:g} Hz, "
                  f"delay {self.delay_ms:g} ms"]
+        if self.genre is not None:
+            lines.append(f"  genre {self.genre}: /vjbridge/genre and /vjbridge/style to the OSC "
+                         "targets that announce")
         for kind, targets in self.targets.items():
             for name, t in targets.items():
                 lines.append("  " + KINDS[kind].describe_target(name, t))
@@ -468,13 +472,28 @@ def validate(raw: Any, signals: AbcMapping[str, str] | Iterable[str] | None = No
     m = _check_section(MAPPING, raw, "", problems, signals)
     if m is not None:
         _cross_check(m, problems, signals)
+        m["genre"] = _check_genre(m.get("genre"), problems)
     if problems:
         problems.sort(key=_problem_order)  # stable: schema order within a route
         raise MappingError(problems, source)
     return Mapping(rate=m["rate"], delay_ms=m["delay_ms"],
                    targets=_freeze({k: m[k] for k in KINDS}),
                    routes=tuple(_freeze(r) for r in m["routes"]), source=source,
-                   signals_checked=checked)
+                   signals_checked=checked, genre=m["genre"])
+
+
+def _check_genre(value: Any, problems: list[str]) -> str | None:
+    """The mapping's ``genre`` as :mod:`bridge.genres` spells it (``Hip Hop`` -> ``hip-hop``);
+    an unknown one is a problem with a did-you-mean."""
+    if value is None or value is _BAD:
+        return None
+    from bridge.genres import GenreError, canonical
+
+    try:
+        return canonical(value)
+    except GenreError as exc:
+        problems.append(f"genre: {exc}")
+        return None
 
 
 def _freeze(value: Any) -> Any:

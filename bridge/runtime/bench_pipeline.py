@@ -207,9 +207,8 @@ def _realtime_cpu(*, models, mapping, port, seconds: float, which: str) -> dict:
 def _hot_stats(engine, timers, mapping) -> dict:
     """Per-stage and whole-pipeline stats (µs) of one hot pass."""
     per_stage = {"extract": engine.timers["extract"].values()}
-    for name in ("models", "signals"):
-        if name in engine.timers:
-            per_stage[name] = engine.timers[name].values()
+    for stage in engine.stages:  # every stage the mapping adds (spectrum, geq, musical, ...)
+        per_stage[stage.name] = engine.timers[stage.name].values()
     if mapping is not None:
         per_stage["mapping"] = np.asarray(timers["mapping"])
         per_stage["encode+send"] = np.asarray(timers["encode+send"])

@@ -46,6 +46,7 @@ class LinkFollow:
         self.session = None
         self.followed_frames = 0
         self._last: int | None = None  # the highest whole beat seen
+        self.last = _NOTHING  # the newest result (the musical stage reads its bpm)
 
     def start(self) -> None:
         from bridge.sinks import link_session
@@ -62,6 +63,7 @@ class LinkFollow:
         # not following, or a state no longer kept current (the Link thread stopped: it logged why)
         if st is None or not st.following or now - st.time > STALE_S:
             self._last = None
+            self.last = _NOTHING
             return _NOTHING
         n = frames.shape[0]
         out = np.empty((n, 3))
@@ -77,7 +79,8 @@ class LinkFollow:
             out[i] = (st.tempo, fire, b - whole)
         self._last = last
         self.followed_frames += n
-        return Columns(_NAMES, out, self._index)
+        self.last = Columns(_NAMES, out, self._index)
+        return self.last
 
     def reset(self) -> None:
         self._last = None

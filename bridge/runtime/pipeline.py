@@ -61,12 +61,14 @@ class SignalsStage:
         self.impl = ClassicSignals(spec, options=options)
         self.names = self.impl.names
         self._index = {name: i for i, name in enumerate(self.names)}
+        self.last: Columns | None = None  # the newest result (the musical stage reads its bpm)
 
     def start(self) -> None:
         pass
 
     def process(self, frames: np.ndarray) -> Columns:
-        return Columns(self.names, self.impl.process(frames), self._index)
+        self.last = Columns(self.names, self.impl.process(frames), self._index)
+        return self.last
 
     def reset(self) -> None:
         self.impl.reset()
@@ -167,7 +169,8 @@ class MappingOutput:
     record, set by the engine) and the last good mapping stays live."""
 
     def __init__(self, path, *, osc: str | None = None, midi: str | None = None,
-                 produced=None, catalog=None, control: tuple[str, int] | None = None):
+                 produced=None, catalog=None, control: tuple[str, int] | None = None,
+                 genre: str | None = None):
         from bridge.mapping import load_mapping
         from bridge.signals.catalog import CATALOG
 
@@ -183,6 +186,8 @@ class MappingOutput:
                                overrides=self.overrides)
         self.rate = float(mapping.rate)
         self.signals_used = {r["signal"] for r in mapping.routes}
+        self.genre_override = genre  # run --genre (canonical), else the mapping's `genre:`
+        self._genre_at_load = mapping.genre
         self.outputs = None
         self.watcher = None
         self.info = InfoAnnouncer(self)
@@ -238,6 +243,15 @@ class MappingOutput:
         produced = self.produced() if self.produced is not None else None
         return describe(mapping, self.catalog, produced=produced, mapping_name=self.path,
                         control=self.control, osc_override=osc_override)
+
+    def genre(self) -> str | None:
+        """The genre announced with ``/vjbridge/_info``: ``--genre``, else the live mapping's
+        ``genre:`` key (a reload that changes it changes what is sent)."""
+        if self.genre_override is not None:
+            return self.genre_override
+        if self.outputs is not None:
+            return self.outputs.mapping.genre
+        return self._genre_at_load
 
     def osc_sinks(self) -> dict:
         """OSC sinks by target name (where ``/vjbridge/_info`` goes)."""
@@ -313,14 +327,21 @@ class InfoAnnouncer:
     :mod:`bridge.runtime.stream_schema`) to every OSC target of ``output``: on start, then at each
     ``announce()`` (the engine polls outputs about once a second). The schema is built once and
     again only after ``invalidate()`` (a reloaded mapping), off the per-frame path. A target that
-    cannot take the message (too big for it, closed) is logged once, never raised to the engine."""
+    cannot take the message (too big for it, closed) is logged once, never raised to the engine.
+
+    When the output has a genre (``output.genre()``: ``run --genre`` or the mapping's ``genre:``),
+    the same targets get ``/vjbridge/genre`` and ``/vjbridge/style`` right after ``_info``: the
+    genre's name and its style description (:mod:`bridge.genres`), one OSC string each, for a
+    diffusion visualiser's prompt (StreamDiffusionTD and similar)."""
 
     def __init__(self, output):
         self.output = output
         self._schema: dict | None = None
         self._args: dict[str, list] = {}
-        self._failed: set[str] = set()
+        self._failed: set[tuple[str, str]] = set()  # (target, address) logged once
         self.sent = 0
+        self.styles_sent = 0  # targets that got /vjbridge/genre and /vjbridge/style
+        self._genre: str | None = None
 
     def invalidate(self) -> None:
         self._schema = None
@@ -335,27 +356,53 @@ class InfoAnnouncer:
         return self._schema
 
     def announce(self) -> None:
+        from bridge.genres import GENRE_ADDRESS, STYLE_ADDRESS
         from bridge.runtime.stream_schema import INFO_ADDRESS
 
         schema = self.schema()
         sinks = getattr(self.output, "info_sinks", self.output.osc_sinks)
+        style = self._style()
         for name, sink in sinks().items():
             args = self._args.get(name)
             if args is None:
                 continue
-            try:
-                sink.send_message(INFO_ADDRESS, args)
-                self.sent += 1
-            except Exception as exc:  # noqa: BLE001 - the data stream matters more than its label
-                if name not in self._failed:
-                    self._failed.add(name)
-                    log.warning("cannot send %s to osc target %r: %s", INFO_ADDRESS, name, exc)
+            self._send(name, sink, INFO_ADDRESS, args)
+            if style is not None and self._send(name, sink, GENRE_ADDRESS, [style[0]]) \
+                    and self._send(name, sink, STYLE_ADDRESS, [style[1]]):
+                self.styles_sent += 1
         return schema
+
+    def _send(self, name: str, sink, address: str, args: list) -> bool:
+        from bridge.runtime.stream_schema import INFO_ADDRESS
+
+        try:
+            sink.send_message(address, args)
+        except Exception as exc:  # noqa: BLE001 - the data stream matters more than its label
+            if (name, address) not in self._failed:
+                self._failed.add((name, address))
+                log.warning("cannot send %s to osc target %r: %s", address, name, exc)
+            return False
+        if address == INFO_ADDRESS:
+            self.sent += 1
+        return True
+
+    def _style(self) -> tuple[str, str] | None:
+        """(genre, style description) to announce, or None; logged when it changes."""
+        from bridge.genres import GENRE_ADDRESS, STYLE_ADDRESS, STYLES
+
+        genre_of = getattr(self.output, "genre", None)
+        genre = genre_of() if callable(genre_of) else None
+        if genre != self._genre:
+            self._genre = genre
+            if genre is not None:
+                log.info("genre %s: sending %s and %s (%r)", genre, GENRE_ADDRESS, STYLE_ADDRESS,
+                         STYLES[genre])
+        return None if genre is None else (genre, STYLES[genre])
 
 
 def build(spec, *, mapping: str | None = "default", models: list | None = None,
           osc: str | None = None, midi: str | None = None, osc_prefix: str = "/vjbridge",
-          control: tuple[str, int] | None = None, link: bool = False):
+          control: tuple[str, int] | None = None, link: bool = False, genre: str | None = None):
     """The stages and outputs ``vjbridge run`` uses: classic signals, the models (default: the
     shipped ones), the mel spectrum when the mapping routes it, and the mapping (a shipped
     mapping's name such as ``"default"``, a path, or ``None`` for raw OSC of every signal under
@@ -372,6 +419,13 @@ def build(spec, *, mapping: str | None = "default", models: list | None = None,
             link_session.require()
         except link_session.LinkUnavailable as exc:
             raise ConfigError(f"--link: {exc}") from None
+    if genre is not None:
+        from bridge.genres import GenreError, canonical
+
+        try:
+            genre = canonical(genre)
+        except GenreError as exc:
+            raise ConfigError(f"--genre: {exc}") from None
     catalog = CATALOG.copy()  # this pipeline's: the models declare their outputs into it
     stages = [SignalsStage(spec)]
     paths = shipped_models() if models is None else list(models)
@@ -390,8 +444,10 @@ def build(spec, *, mapping: str | None = "default", models: list | None = None,
 
         if link:
             stages.append(_link_stage(spec))
-        return stages, [OscOutput(host, port, prefix=osc_prefix, catalog=catalog,
-                                  control=control, produced=in_row_order)], 60.0
+        raw = OscOutput(host, port, prefix=osc_prefix, catalog=catalog, control=control,
+                        produced=in_row_order)
+        raw.genre = lambda: genre  # announced with /vjbridge/_info (None: nothing)
+        return stages, [raw], 60.0
     path = resolve_mapping(os.fspath(mapping))  # a shipped mapping's name, or a file
 
     def produced() -> set[str]:  # outputs, and the colours models declare
@@ -399,7 +455,7 @@ def build(spec, *, mapping: str | None = "default", models: list | None = None,
                 for name in (*stage.names, *getattr(stage, "colours", ()))}
 
     output = MappingOutput(path, osc=osc, midi=midi, produced=produced, catalog=catalog,
-                           control=control)
+                           control=control, genre=genre)
     if "mel" in output.signals_used:
         from bridge.runtime.stages import SpectrumStage
 
@@ -412,6 +468,13 @@ def build(spec, *, mapping: str | None = "default", models: list | None = None,
         stages += geq_stages(spec)
     if link:
         stages.append(_link_stage(spec))
+    from bridge.runtime.musical_stage import SIGNALS as MUSICAL_SIGNALS
+
+    if set(MUSICAL_SIGNALS) & set(output.signals_used):  # pitch, warmth, roughness, speed
+        from bridge.runtime.musical_stage import MusicalStage
+
+        tempo = [s for s in stages if s.name in ("signals", "link")]  # the last one with bpm wins
+        stages.append(MusicalStage(spec, tempo_from=tempo))
     return stages, [output], output.rate
 
 

@@ -72,6 +72,8 @@ RUN_CONFIG = Section("run config", "A run-config file (vjbridge run --config FIL
            choices=("fast", "frame")),
     Option("link", "bool", False, "join the Ableton Link session: while it has another peer, "
            "bpm, beat and beatphase follow it instead of the audio tempo tracker (run --link)"),
+    Option("genre", "str", None, "the music's genre, announced as /vjbridge/genre and "
+           "/vjbridge/style (run --genre); null = the mapping's genre: key", nullable=True),
     Option("control", "str", None, "open the OSC control port [HOST:]PORT (run --control)",
            nullable=True),
     Option("status_port", "int", None, "serve the status page and /health on 127.0.0.1:PORT "
@@ -86,7 +88,7 @@ RUN_CONFIG = Section("run config", "A run-config file (vjbridge run --config FIL
 _DESTS = {"device": "device", "fallback": "fallback", "demo": "demo", "mapping": "mapping",
           "on_loss": "on_loss", "output_rate": "output_rate", "block_ms": "block_ms",
           "input_latency": "input_latency", "realtime": "realtime", "pacing": "pacing",
-          "triggers": "triggers", "link": "link",
+          "triggers": "triggers", "link": "link", "genre": "genre",
           "silence_after": "silence_after", "silence_floor": "silence_floor", "control": "control",
           "status_port": "status_port", "status_interval": "status_interval",
           "log_level": "log_level", "outputs.osc": "osc", "outputs.midi": "midi"}
@@ -226,6 +228,13 @@ def _check_targets(cfg: dict, problems: list[str]) -> None:
                 problems.append(f"{key}: {str(exc).split(': ', 1)[-1]}")
     if cfg.get("demo") and cfg.get("device") is not None:
         problems.append("demo: true and a device are both given; keep one")
+    if isinstance(cfg.get("genre"), str):
+        from bridge.genres import GenreError, canonical
+
+        try:
+            canonical(cfg["genre"])
+        except GenreError as exc:
+            problems.append(f"genre: {exc}")
 
 
 def load_config(path: str | os.PathLike) -> dict:

@@ -181,6 +181,33 @@ PEAKS: dict[str, Signal] = {s.name: s for s in (
                        "reference (0 in silence)"),
 )}
 
+# ---- musical mappings (bridge/signals/musical.py) --------------------------------------------------
+#: tempo -> speed, pitch -> palette, timbre -> texture: computed only when a mapping routes one.
+MUSICAL: dict[str, Signal] = {s.name: s for s in (
+    Signal(name="pitch", kind="continuous", range=(0, 1), unit="pitch class / 12",
+           source="features",
+           description="dominant pitch class around the octave, 0 = C, 1/12 = C#, ... 11/12 = B "
+                       "(times 12: the pitch class), from the resolved partials of the mel bands "
+                       "(130-5000 Hz) in a chroma smoothed over 0.25 s; coarse: notes closer than "
+                       "a mel band merge; holds in silence"),
+    Signal(name="warmth", kind="continuous", range=(0, 1), unit="palette position",
+           source="features", idle=0.5,
+           description="palette position from the spectral centroid (librosa's, on a log scale): "
+                       "1 warm (centroid 300 Hz or below: bass, dark pads) to 0 cool (6000 Hz or "
+                       "above: hats, bright leads); holds in silence"),
+    Signal(name="roughness", kind="continuous", range=(0, 1), unit="texture",
+           source="features",
+           description="timbre texture from the spectral flatness of the mel bands: 0 smooth (a "
+                       "pure tone, -60 dB flatness or below) to 1 jagged (white noise, 0 dB); "
+                       "holds in silence"),
+    Signal(name="speed", kind="continuous", range=(0.5, 200 / 120), unit="rate multiplier",
+           source="features", idle=1.0,
+           description="tempo-synced rate multiplier bpm / 120: 1.0 at 120 BPM, 0.5 at 60, 1.67 "
+                       "at 200; 1.0 until the tempo tracker (or a followed Link session) has a "
+                       "tempo: multiply a movement's speed by it"),
+)}
+# ---- end of musical mappings ------------------------------------------------------------------------
+
 #: The level range :data:`SPECTRUM` maps to 0..1, in dB.
 SPECTRUM_FLOOR_DB = -80.0
 
@@ -190,7 +217,8 @@ class Catalog:
     declared at run time."""
 
     def __init__(self, signals: dict[str, Signal] | None = None):
-        self.signals: dict[str, Signal] = dict(CLASSIC | SPECTRUM | PEAKS if signals is None
+        self.signals: dict[str, Signal] = dict(CLASSIC | SPECTRUM | PEAKS | MUSICAL
+                                                if signals is None
                                                 else signals)
 
     # ---- lookup ----------------------------------------------------------------------------------
@@ -318,6 +346,7 @@ def declare_model_output(name: str, **kwargs) -> Signal:
     return CATALOG.declare_model_output(name, **kwargs)
 
 
-__all__ = ["ADDRESS_PREFIX", "CATALOG", "CLASSIC", "COLOUR_NAMES", "Catalog", "KINDS", "PEAKS",
+__all__ = ["ADDRESS_PREFIX", "CATALOG", "CLASSIC", "COLOUR_NAMES", "Catalog", "KINDS", "MUSICAL",
+           "PEAKS",
            "SPECTRUM", "SPECTRUM_FLOOR_DB", "Signal",
            "declare_model_output", "lookup"]

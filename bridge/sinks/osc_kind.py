@@ -38,8 +38,9 @@ OSC_TARGET = Section("osc target", "Where OSC goes: one receiver (TouchDesigner,
     Option("bundle", "bool", True, "true: one bundle per output frame, one timetag (immediate) "
            "shared by all its messages; false: plain messages"),
     Option("announce", "bool", True, "send /vjbridge/_info (what this stream carries: version, "
-           "addresses, ranges) on start and once a second; false for a receiver that takes only "
-           "its own addresses, such as a lighting console"),
+           "addresses, ranges) on start and once a second, and with a genre (run --genre, the "
+           "mapping's genre:) /vjbridge/genre and /vjbridge/style; false for a receiver that "
+           "takes only its own addresses, such as a lighting console"),
 ))
 
 OSC_ROUTE = Section("route.osc", "Send the route's value as one OSC message argument.", (

@@ -15,6 +15,10 @@ sees each frame, and it must mean the same thing at any project frame rate:
   offered: ``rythm`` is vjbridge's ``beat``; ``spectralcentroid`` is normalised 0..1 like
   audioAnalysis (the daemon's ``spectralcentroidnorm`` if it arrives, else the Hz value / 11025,
   clipped), and the Hz value itself is the channel ``spectralcentroid_hz``.
+- the musical channels (pitch, warmth, roughness, speed: the daemon's musical mapping) start at
+  their neutral values until the first value arrives (``NEUTRAL``: speed 1.0, the reference pace,
+  so a movement multiplied by it does not freeze before the tempo is known; warmth 0.5, the middle
+  of the palette).
 Channel order is stable: schema order first, then first arrival; a channel never disappears until
 the table is reset (so downstream references do not break when the mapping changes).
 """
@@ -29,6 +33,8 @@ TRIGGER_NAME_PATTERNS = ("kick*", "snare*", "beat", "rythm", "rhythm", "onset*",
                          "clap*", "trigger*", "*_trigger")
 _BAD_CHARS = re.compile(r"[^A-Za-z0-9_]")
 MAX_PENDING = 8  # queued trigger events at most: a flood of 1.0s must not pulse for minutes
+#: What a musical channel reads before its first value (the daemon's idle values for them).
+NEUTRAL = {"pitch": 0.0, "warmth": 0.5, "roughness": 0.0, "speed": 1.0}
 
 
 def channel_name(address, prefix):
@@ -79,7 +85,7 @@ class Channel:
     def __init__(self, name):
         self.name = name
         self.kind = None  # from the schema, else guessed
-        self.value = 0.0  # latest raw value
+        self.value = NEUTRAL.get(name, 0.0)  # latest raw value
         self.out = None  # smoothed / latched output (None until the first frame)
         self.pending = 0  # trigger events not yet shown
         self.count = 0  # trigger events received

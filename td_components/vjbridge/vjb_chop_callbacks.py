@@ -42,6 +42,7 @@ import vjb_session  # noqa: E402
 STORAGE_KEY = "vjbridge_session"
 LOG_DAT = "vjbridge_log"
 STATUS_DAT = "vjbridge_status"
+STYLE_DAT = "vjbridge_style"  # the daemon's /vjbridge/style: a diffusion component's prompt
 
 
 def parameter_owner(scriptOp):
@@ -117,6 +118,12 @@ def _write_dats(scriptOp, session):
         if getattr(session, "_status_written", None) != line:
             status_dat.text = line
             session._status_written = line
+    style_dat = comp.op(STYLE_DAT) if comp is not None else None
+    receiver = session.receiver
+    if style_dat is not None and receiver is not None and receiver.style \
+            and getattr(session, "_style_written", None) != receiver.style:
+        style_dat.text = receiver.style
+        session._style_written = receiver.style
 
 
 def onSetupParameters(scriptOp):

@@ -12,6 +12,9 @@ import re
 VERSION = "0.1.0"  # the component's version; the daemon's version is compared with this
 INFO_ADDRESS = "/vjbridge/_info"
 ACK_ADDRESS = "/vjbridge/_ack"
+GENRE_ADDRESS = "/vjbridge/genre"  # run --genre / a mapping's genre: (strings, with _info)
+STYLE_ADDRESS = "/vjbridge/style"
+MAX_STYLE = 2000  # characters kept of a genre or style string
 MAGIC = "vjbridge"
 KINDS = ("continuous", "trigger", "tempo", "colour", "spectrum")
 MAX_JSON = 256 * 1024

@@ -51,6 +51,8 @@ class Receiver:
         self._arrivals = collections.deque(maxlen=4096)
         self.info = None
         self.info_error = ""
+        self.genre = ""  # /vjbridge/genre and /vjbridge/style (strings), for a diffusion prompt
+        self.style = ""
         self._warned_versions = set()
         self._logged_info_errors = set()
         self._last_frame_time = None
@@ -145,6 +147,14 @@ class Receiver:
             return
         if address == vjb_info.ACK_ADDRESS or address.startswith("/vjbridge/_"):
             return  # protocol messages not meant for channels
+        if address in (vjb_info.GENRE_ADDRESS, vjb_info.STYLE_ADDRESS):
+            if args and isinstance(args[0], str):  # the genre's name, its style description
+                text = args[0][:vjb_info.MAX_STYLE]
+                if address == vjb_info.GENRE_ADDRESS:
+                    self.genre = text
+                else:
+                    self.style = text
+            return
         name = vjb_channels.channel_name(address, self.prefix)
         if name:
             self.table.update(name, args)

@@ -149,6 +149,8 @@ class Session:
         if r is not None and r.info is not None:
             parts.append(f"daemon {r.info.version}, schema {r.info.digest}, "
                          f"{len(r.info.live_signals())} live signals")
+        if r is not None and r.genre:
+            parts.append(f"genre {r.genre}")
         if r is not None and r.info_error:
             parts.append(f"bad _info: {r.info_error}")
         parts.append(f"daemon: {self.daemon.message}")

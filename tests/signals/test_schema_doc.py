@@ -1,7 +1,7 @@
 """The OSC schema document is generated from the catalog and checked against it."""
 
 from bridge.signals import CLASSIC, Catalog
-from bridge.signals.catalog import PEAKS, SPECTRUM
+from bridge.signals.catalog import MUSICAL, PEAKS, SPECTRUM
 from bridge.signals.schema_doc import (BEGIN, END, check_readme, main, readme_section,
                                        render_markdown, update_readme)
 
@@ -13,7 +13,7 @@ def _readme(table: str) -> str:
 def test_table_has_every_address_with_type_range_and_rate():
     md = render_markdown()
     rows = [line for line in md.splitlines() if line.startswith("| `/vjbridge/")]
-    assert len(rows) == len(CLASSIC) + len(SPECTRUM) + len(PEAKS)
+    assert len(rows) == len(CLASSIC) + len(SPECTRUM) + len(PEAKS) + len(MUSICAL)
     for signal, row in zip(CLASSIC.values(), rows):
         assert row.startswith(f"| `{signal.address}` | float32 |") and "60 Hz" in row
     assert rows[len(CLASSIC)].startswith("| `/vjbridge/mel` | 64 × float32 | 0 … 1 | level |")
@@ -21,6 +21,7 @@ def test_table_has_every_address_with_type_range_and_rate():
     assert "| `/vjbridge/majorpeak` | float32 | 0 … 11025 | Hz |" in md
     assert "| `/vjbridge/kick` | float32 | 0 or 1 |" in md
     assert "| `/vjbridge/spectralcentroid` | float32 | 0 … 11025 | Hz |" in md
+    assert "| `/vjbridge/speed` | float32 | 0.5 … 1.66667 | rate multiplier |" in md
 
 
 def test_model_outputs_appear_when_declared():

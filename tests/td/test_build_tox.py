@@ -41,6 +41,7 @@ def test_operators_and_wiring(built):
     assert names["out1"] == "outCHOP"
     assert names["vjb_frame_exec"] == "executeDAT" and names["vjb_parexec"] == "parameterexecuteDAT"
     assert names["vjbridge_log"] == "textDAT" and names["vjbridge_status"] == "textDAT"
+    assert names["vjbridge_style"] == "textDAT"
     receiver = comp.op("receiver")
     assert receiver.par.callbacks.eval() is comp.op("vjb_chop_callbacks")
     assert comp.op("vjbridge_out").inputs == [receiver]
