@@ -1,0 +1,199 @@
+"""MIDI beat clock from the tempo, through JACK MIDI to jack_midi_dump (an independent receiver).
+
+A mapping with ``{signal: bpm, midi: {target: desk, clock: true}}`` runs through the real router and
+MIDI sink; the test ticks it at 60 Hz as the engine does and reads the bytes and their times back
+from ``jack_midi_dump -a``. The JACK server runs 128-frame cycles (2.67 ms): rtmidi hands JACK each
+event at the start of a cycle, so single spacings are quantised to that; the mean over seconds is
+what a desk's speed master locks to.
+"""
+
+import os
+import statistics
+import time
+
+import pytest
+
+from bridge.errors import MappingError
+from bridge.mapping import Outputs
+from bridge.mapping.router import Router
+from bridge.mapping.validate import validate
+from bridge.sinks import MidiSink
+from bridge.sinks.messages import MidiClock
+from tests.peers import JackServer, MidiDump
+
+CLOCK, START, STOP = [0xF8], [0xFA], [0xFC]
+
+
+@pytest.fixture(scope="module")
+def jack():
+    with JackServer(period=128) as server:
+        old = os.environ.get("JACK_DEFAULT_SERVER")
+        os.environ["JACK_DEFAULT_SERVER"] = server.name
+        try:
+            yield server
+        finally:
+            if old is None:
+                os.environ.pop("JACK_DEFAULT_SERVER", None)
+            else:
+                os.environ["JACK_DEFAULT_SERVER"] = old
+
+
+@pytest.fixture
+def dump(jack, request):
+    with MidiDump(jack, client=f"ck{abs(hash(request.node.name)) % 10**6}") as d:
+        yield d
+
+
+def _mapping(tmp_path, dump) -> str:
+    path = tmp_path / "clock.yaml"
+    path.write_text(f"midi:\n  desk: {{port: '{dump.port}'}}\nroutes:\n"
+                    "  - {signal: bpm, midi: {target: desk, clock: true}}\n")
+    return str(path)
+
+
+def _tick(outputs, bpm, seconds: float, rate: float = 60.0) -> None:
+    """The engine's part: route and send the tempo ``rate`` times a second."""
+    t0 = time.monotonic()
+    n = 0
+    while True:
+        due = t0 + n / rate
+        if due - t0 >= seconds:
+            return
+        time.sleep(max(0.0, due - time.monotonic()))
+        outputs.tick({"bpm": bpm(time.monotonic() - t0) if callable(bpm) else bpm})
+        n += 1
+
+
+def _spacings(events, start: int, end: int) -> list[float]:
+    """Milliseconds between consecutive timing clocks in events[start:end]."""
+    times = [t for t, raw in events[start:end] if raw == CLOCK]
+    return [(b - a) * 1000.0 for a, b in zip(times, times[1:])]
+
+
+def test_120_bpm_is_24_evenly_spaced_clocks_per_beat_with_start_and_stop(tmp_path, dump):
+    with Outputs(_mapping(tmp_path, dump)) as outputs:
+        _tick(outputs, 0.0, 0.3)  # no tempo yet: nothing at all
+        assert dump.events() == []
+        _tick(outputs, 120.0, 4.0)
+        _tick(outputs, 0.0, 0.3)  # the tracker lost the tempo: Stop
+        timed = dump.wait_for(3)
+        timed = dump.timed_events()
+        kinds = [raw for _t, raw in timed]
+        assert kinds[0] == START and kinds[1] == CLOCK and kinds[-1] == STOP
+        assert set(map(tuple, kinds[1:-1])) == {tuple(CLOCK)}
+        spacing = _spacings(timed, 1, len(timed) - 1)
+        clocks = len(spacing) + 1
+        assert 4.0 * 48 * 0.9 <= clocks <= 4.0 * 48 * 1.05  # 48 a second at 120 BPM
+        first = next(t for t, raw in timed if raw == CLOCK)
+        last = [t for t, raw in timed if raw == CLOCK][-1]
+        mean = (last - first) * 1000.0 / (clocks - 1)
+        assert abs(mean - 60000 / (120 * 24)) < 0.02 * 20.833, mean  # 20.83 ms within 2 %
+        assert abs(statistics.median(spacing) - 20.833) < 3.0  # one 2.67 ms JACK cycle + slack
+        near = [s for s in spacing if abs(s - 20.833) < 6.0]
+        assert len(near) >= 0.9 * len(spacing), spacing  # not the 16.7/33.3 ms of 60 Hz ticks
+        assert max(spacing) < 100.0, spacing
+        # a new tempo: Start again, then on exit (close) Stop
+        count = len(timed)
+        _tick(outputs, 100.0, 1.0)
+    timed = dump.wait_for(count + 10)
+    time.sleep(0.3)
+    timed = dump.timed_events()
+    assert timed[count][1] == START and timed[-1][1] == STOP
+    assert [raw for _t, raw in timed[count + 1:-1]] == [CLOCK] * (len(timed) - count - 2)
+
+
+def test_a_tempo_change_takes_effect_without_a_burst(tmp_path, dump):
+    with Outputs(_mapping(tmp_path, dump)) as outputs:
+        _tick(outputs, lambda t: 120.0 if t < 2.0 else 90.0, 4.0)
+    time.sleep(0.3)
+    timed = dump.timed_events()
+    t_start = timed[0][0]
+    spacing = _spacings(timed, 1, len(timed) - 1)
+    assert min(spacing) > 10.0, spacing  # no catching up, no two clocks at once
+    # the last second at 90 BPM: 27.78 ms apart; the first second at 120: 20.83 ms
+    times = [t - t_start for t, raw in timed if raw == CLOCK]
+    early = [b - a for a, b in zip(times, times[1:]) if b < 1.5]
+    late = [b - a for a, b in zip(times, times[1:]) if a > times[-1] - 1.0]
+    assert abs(statistics.mean(early) * 1000 - 20.833) < 0.03 * 20.833
+    assert abs(statistics.mean(late) * 1000 - 27.778) < 0.03 * 27.778
+
+
+def test_blackout_stops_the_clock_and_a_stalled_engine_stops_it_too(dump):
+    sink = MidiSink("desk", port=dump.port, backend="jack")
+    try:
+        sink.set_idle([MidiClock(0.0)])
+        for _ in range(30):
+            sink.send([MidiClock(125.0)])
+            time.sleep(1 / 60)
+        sink.blackout()  # on_loss: idle, or the control port's blackout
+        events = dump.wait_for(3)
+        time.sleep(0.2)
+        events = dump.events()
+        assert events[0] == START and events[-1] == STOP
+        count = len(events)
+        time.sleep(0.3)
+        assert len(dump.events()) == count  # stopped stays stopped
+        sink.send([MidiClock(125.0)])  # the tempo again, then the engine stops sending
+        started = time.monotonic()
+        dump.wait_for(count + 2)
+        while dump.events()[-1] != STOP and time.monotonic() - started < 10:
+            time.sleep(0.05)
+        waited = time.monotonic() - started
+        events = dump.events()
+        assert events[count] == START and events[-1] == STOP
+        assert 1.5 < waited < 5.0, waited  # the clock's 2 s timeout, not for ever
+    finally:
+        sink.close()
+    assert dump.events()[-1] == STOP  # nothing after the Stop: close had no clock to stop
+
+
+def test_the_router_hands_the_clock_the_tempo_itself():
+    """The route's default in/out (0..1, clamped) would make 120 BPM a 1.0: a clock route's
+    transforms are off, so the tempo passes as it is."""
+    m = validate({"midi": {"desk": {}}, "routes": [{"signal": "bpm", "midi": {"clock": True}}]})
+    router = Router(m)
+    assert router.tick({"bpm": 0.0}) == {("midi", "desk"): [MidiClock(0.0)]}
+    assert router.tick({"bpm": 123.5}) == {("midi", "desk"): [MidiClock(123.5)]}
+    assert router.tick({}) == {("midi", "desk"): [MidiClock(123.5)]}  # held
+    assert router.idle() == {("midi", "desk"): [MidiClock(0.0)]}
+
+
+@pytest.mark.parametrize("route, problem", [
+    ({"signal": "bpm", "midi": {"clock": True, "cc": 3}},
+     "routes[0].midi.cc: a clock route sends beat clock only; remove `cc` (route the signal "
+     "again for a CC or a note)"),
+    ({"signal": "bpm", "midi": {"clock": True, "note": 36}},
+     "routes[0].midi.note: a clock route sends beat clock only; remove `note` (route the signal "
+     "again for a CC or a note)"),
+    ({"signal": "kick", "midi": {"clock": True}},
+     "routes[0].midi.clock: 'kick' is not a tempo signal (it is trigger); route `signal: bpm` to "
+     "the clock"),
+    ({"signal": "bpm", "midi": {"clock": True}, "in": [60, 180], "attack_ms": 50},
+     "routes[0].in: this route's midi output takes the signal's own value, so transforms do not "
+     "apply; remove `in`, `attack_ms`"),
+])
+def test_a_bad_clock_route_is_one_line_with_its_key_path(route, problem):
+    with pytest.raises(MappingError) as info:
+        validate({"routes": [route]})
+    assert info.value.problems == [problem]
+
+
+def test_one_clock_per_target(tmp_path):
+    from bridge.mapping.validate import load_mapping
+
+    path = tmp_path / "two.yaml"
+    path.write_text("routes:\n  - {signal: bpm, midi: {clock: true}}\n"
+                    "  - {signal: bpm, midi: {clock: true}}\n")
+    with pytest.raises(MappingError) as info:
+        load_mapping(path)
+    assert info.value.problems == ["routes[1].midi.clock: midi target 'default' already has a "
+                                   "clock (routes[0]); one clock per target"]
+
+
+def test_the_clock_thread_ends_on_close(dump):
+    sink = MidiSink("desk", port=dump.port, backend="jack")
+    sink.send([MidiClock(140.0)])
+    thread = sink.clock._thread
+    assert thread.is_alive() and thread.daemon
+    sink.close()
+    assert not thread.is_alive()
