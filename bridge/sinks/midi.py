@@ -206,6 +206,7 @@ class MidiSink(Sink):
         last, held = self._last_cc, self._held
         interval = self._interval
         now = time.monotonic() if interval else 0.0
+        tempo = None
         for item in items:
             t = type(item)
             if t is MidiCC:
@@ -219,8 +220,8 @@ class MidiSink(Sink):
                     continue
                 last[key] = item.value
             elif t is MidiClock:
-                self._tempo(item.bpm)
-                continue
+                tempo = item.bpm  # the last one of the frame wins (a swap's release, then
+                continue          # the new mapping's clock route: no Stop/Start between)
             elif item.on:
                 held.add((item.channel, item.note))
             else:
@@ -228,6 +229,8 @@ class MidiSink(Sink):
             self._channels.add(item.channel)
             for raw in encode(item):
                 self._write(raw)
+        if tempo is not None:
+            self._tempo(tempo)
         if self._pending and not force:
             for key in [k for k in self._pending if self._due(k, now)]:
                 item = self._pending.pop(key)

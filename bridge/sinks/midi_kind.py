@@ -163,6 +163,9 @@ class ClockOut(RouteOutput):
     def idle(self):
         return MidiClock(0.0)
 
+    def release(self):  # dropped by a reload: the clock stops unless the new mapping has one
+        return MidiClock(0.0)
+
 
 def _output(sub: Mapping, info: RouteInfo, target: Mapping) -> RouteOutput:
     key = ("midi", sub["target"])

@@ -197,3 +197,26 @@ def test_the_clock_thread_ends_on_close(dump):
     assert thread.is_alive() and thread.daemon
     sink.close()
     assert not thread.is_alive()
+
+
+def test_a_reload_keeps_a_running_clock_and_one_without_the_route_stops_it(tmp_path, dump):
+    path = _mapping(tmp_path, dump)
+    with Outputs(path) as outputs:
+        _tick(outputs, 120.0, 0.5)
+        # the same clock route plus a CC: the clock runs on, no Stop/Start in between
+        with open(path, "a") as f:
+            f.write("  - {signal: low, midi: {target: desk, cc: 7}}\n")
+        assert outputs.reload() == []
+        _tick(outputs, 120.0, 0.5)
+        kinds = [raw for raw in dump.events() if raw[0] != 0xB0]
+        assert kinds[0] == START and set(map(tuple, kinds[1:])) == {tuple(CLOCK)}
+        # a mapping without the clock route: Stop at once (not after the 2 s timeout)
+        path2 = tmp_path / "cc.yaml"
+        path2.write_text(f"midi:\n  desk: {{port: '{dump.port}'}}\nroutes:\n"
+                         "  - {signal: low, midi: {target: desk, cc: 7}}\n")
+        assert outputs.reload(path2) == []
+        started = time.monotonic()
+        _tick(outputs, 120.0, 0.3)
+        while dump.events()[-1] != STOP and time.monotonic() - started < 5:
+            time.sleep(0.02)
+        assert dump.events()[-1] == STOP and time.monotonic() - started < 1.0  # timeout: 2 s
