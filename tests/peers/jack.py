@@ -1,8 +1,9 @@
 """A private JACK server (dummy driver) and ``jack_midi_dump`` as an independent MIDI receiver.
 
 Each server gets a unique name (``jackd -n``), so tests of several engineers can run JACK at the
-same time; clients find it through ``JACK_DEFAULT_SERVER``. python-rtmidi reaches JACK through
-mido's ``mido.backends.rtmidi/UNIX_JACK`` backend (ALSA's sequencer does not exist on these machines).
+same time; clients find it through ``JACK_DEFAULT_SERVER``. The MIDI sink finds JACK by itself
+(:mod:`bridge.sinks.midi_backend`: ALSA's sequencer does not exist on these machines);
+:func:`jack_mido_backend` points plain mido calls in a test at it too.
 """
 
 from __future__ import annotations
