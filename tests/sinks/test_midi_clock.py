@@ -220,3 +220,29 @@ def test_a_reload_keeps_a_running_clock_and_one_without_the_route_stops_it(tmp_p
         while dump.events()[-1] != STOP and time.monotonic() - started < 5:
             time.sleep(0.02)
         assert dump.events()[-1] == STOP and time.monotonic() - started < 1.0  # timeout: 2 s
+
+
+def test_vjbridge_run_drives_the_clock_from_the_beat_tracker(tmp_path, jack, dump):
+    """The user's path: ``vjbridge run --demo`` (a 124 BPM groove) with a clock route; the
+    tracker finds the tempo after a few seconds, the desk sees Start, clocks at that tempo, and
+    Stop on exit."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    mapping = tmp_path / "clock.yaml"
+    mapping.write_text("midi: {desk: {}}\nroutes:\n  - {signal: bpm, midi: {clock: true}}\n")
+    repo = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-m", "bridge.cli", "run", "--demo", "--no-models",
+                           "--mapping", str(mapping), "--midi", dump.port, "--duration", "12",
+                           "--no-realtime"], env=dict(jack.env, PYTHONPATH=str(repo)), cwd=repo,
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    time.sleep(0.3)
+    timed = dump.timed_events()
+    kinds = [raw for _t, raw in timed]
+    assert kinds[0] == START and kinds[-1] == STOP and kinds.count(START) == 1, kinds[:5]
+    clocks = [t for t, raw in timed if raw == CLOCK]
+    assert len(clocks) > 100, len(clocks)  # seconds of clock after the tracker locked
+    bpm = 60.0 / 24 / ((clocks[-1] - clocks[0]) / (len(clocks) - 1))
+    assert 118.0 < bpm < 130.0, bpm  # the groove's 124 BPM, as the tracker estimates it
