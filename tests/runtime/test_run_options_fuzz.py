@@ -24,7 +24,7 @@ FUZZ = settings(max_examples=200, deadline=1000, derandomize=True, database=None
 
 OPTIONS = ["--block-ms", "--output-rate", "--duration", "--speed", "--status-interval", "--osc",
            "--control", "--input-latency", "--on-loss", "--midi", "--osc-prefix", "--log-level",
-           "--rate", "--silence-after", "--silence-floor", "--fallback", "--midi-backend"]
+           "--rate", "--silence-after", "--silence-floor", "--fallback"]
 texts = st.one_of(
     st.sampled_from(["0", "-5", "-0", "nan", "NaN", "inf", "-inf", "1e400", "1e-400", "9" * 400,
                      "0x10", "", " ", "10", "0.5", "60", "1001", "127.0.0.1:7000", ":0", "[::1]:9",
