@@ -120,7 +120,8 @@ class MidiSink(Sink):
     def _open(self, port, virtual_name: str, order: tuple, what: str):
         """(mido port, its name, backend) on the first backend of ``order`` that answers and has
         the port; SinkError, one line, naming what each backend said."""
-        tried: dict[str, str] = {}
+        tried: dict[str, str] = {}  # backend -> why it did not answer
+        refused: dict[str, str] = {}  # backend -> the port it has but would not open
         outputs: dict[str, str] = {}  # name -> label, of every backend that answered
         answered = False
         for backend in order:
@@ -151,11 +152,19 @@ class MidiSink(Sink):
                     # "RtMidiOut Client:vjbridge"
                     opened = midi_backend.mido_backend(backend).open_output(chosen, **kwargs)
             except Exception as exc:
-                tried[backend] = f"cannot open {chosen!r}: {midi_backend.reason(exc)}"
+                refused[backend] = f"{chosen!r}: {midi_backend.reason(exc)}"
                 continue
             return opened, chosen, backend
+        if refused:
+            said = "; ".join(f"{midi_backend.label(b)} refused {why}" for b, why in refused.items())
+            raise SinkError(f"cannot open MIDI {what}: {said} (is it in use, or gone?)")
         if port is not None and answered:
-            find_output(port, list(outputs), outputs)  # raises: no match, with what exists
+            try:
+                find_output(port, list(outputs), outputs)  # raises: no match, with what exists
+            except SinkError as exc:
+                silent = "; ".join(f"{midi_backend.label(b)} did not answer ({why})"
+                                   for b, why in tried.items())
+                raise SinkError(f"{exc}{'; ' + silent if silent else ''}") from None
         raise SinkError(f"cannot open MIDI {what}: {midi_backend.none_answered(tried)}")
 
     @classmethod

@@ -179,3 +179,12 @@ def test_run_says_which_backend_it_uses_and_the_run_config_chooses_one(jack, dum
     assert done.returncode == 0, done.stderr
     assert f"midi:desk = port {dump.port!r} on JACK" in done.stderr, done.stderr
     assert dump.wait_for(1)[0][0] == 0xB0  # the CC route reached jack_midi_dump
+
+
+def test_an_unknown_named_port_lists_what_each_backend_has(jack, dump):
+    with pytest.raises(SinkError) as info:
+        MidiSink("desk", port="grandMA3")
+    assert str(info.value) == (
+        f"no MIDI output matches 'grandMA3'; available: {dump.port!r} (JACK) (`vjbridge devices` "
+        "lists them; leave `port` null for a virtual port); ALSA did not answer (no ALSA "
+        "sequencer (/dev/snd/seq is missing))")
