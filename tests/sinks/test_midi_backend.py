@@ -188,3 +188,21 @@ def test_an_unknown_named_port_lists_what_each_backend_has(jack, dump):
         f"no MIDI output matches 'grandMA3'; available: {dump.port!r} (JACK) (`vjbridge devices` "
         "lists them; leave `port` null for a virtual port); ALSA did not answer (no ALSA "
         "sequencer (/dev/snd/seq is missing))")
+
+
+def test_each_platform_tries_what_its_rtmidi_has():
+    assert midi_backend.candidates("auto", "win32", built=("winmm",)) == ("winmm",)
+    assert midi_backend.candidates("auto", "darwin", built=("coremidi",)) == ("coremidi",)
+    assert midi_backend.candidates("auto", "darwin", built=("coremidi", "jack")) == (
+        "coremidi", "jack")
+    assert midi_backend.candidates("jack", "linux", built=("alsa", "jack")) == ("jack",)
+    with pytest.raises(SinkError, match="has no MIDI backend for this system"):
+        midi_backend.candidates("auto", "win32", built=("alsa", "jack"))
+
+
+def test_quiet_drops_the_midi_systems_noise_and_passes_on_the_rest(capfd):
+    with midi_backend.quiet():
+        os.write(2, b"ALSA lib seq_hw.c:466:(snd_seq_hw_open) open /dev/snd/seq failed\n")
+        os.write(2, b"Cannot connect to server socket err = No such file or directory\n")
+        os.write(2, b"a log line from another thread\n")
+    assert capfd.readouterr().err == "a log line from another thread\n"
