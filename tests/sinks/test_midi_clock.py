@@ -246,3 +246,16 @@ def test_vjbridge_run_drives_the_clock_from_the_beat_tracker(tmp_path, jack, dum
     assert len(clocks) > 100, len(clocks)  # seconds of clock after the tracker locked
     bpm = 60.0 / 24 / ((clocks[-1] - clocks[0]) / (len(clocks) - 1))
     assert 118.0 < bpm < 130.0, bpm  # the groove's 124 BPM, as the tracker estimates it
+
+
+def test_the_stream_schema_names_a_clock_route():
+    """What /vjbridge/_info and `vjbridge schema`-style text say about a clock route."""
+    from bridge.runtime.stream_schema import describe, to_text
+    from bridge.signals.catalog import CATALOG
+
+    m = validate({"midi": {"desk": {}}, "routes": [{"signal": "bpm", "midi": {"clock": True}}]},
+                 signals=CATALOG)
+    schema = describe(m, CATALOG)
+    assert schema["midi"] == [{"target": "desk", "signal": "bpm", "channel": 1, "kind": "tempo",
+                               "live": True, "message": "clock"}]
+    assert "midi desk: beat clock (24 ppq) [tempo] bpm" in to_text(schema)
