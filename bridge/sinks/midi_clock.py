@@ -9,8 +9,9 @@ What it sends. Start (0xFA) when the tempo first becomes valid (> 0), then clock
 when the tempo goes to 0, on :meth:`halt` (blackout), on :meth:`close`, and when no tempo has
 arrived for ``timeout`` seconds (the engine stopped sending: the input is lost with
 ``on_loss: idle``, or the engine is stuck). A new tempo takes effect from the next byte: its time
-is the previous byte's plus the new period, so there is no burst and no gap; a thread woken late
-by more than a period sends one byte and continues from now instead of catching up.
+is the previous byte's plus the new period, so there is no burst and no gap. A thread woken late
+keeps to its grid (the beat's phase and the mean tempo hold) by sending the next few clocks at
+most twice as fast; after a stall of several periods it restarts the grid from now.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ CLOCK, START, STOP = 0xF8, 0xFA, 0xFC
 PPQ = 24
 #: the tempo range a clock runs at (below: stopped; above: capped): desks lock to 20..300 BPM
 MIN_BPM, MAX_BPM = 20.0, 300.0
+#: A clock woken late catches up on its grid with clocks at least CATCH_UP periods apart (so
+#: at most twice the tempo, briefly, never a burst); late by STALL periods or more (the machine
+#: stalled), it starts the grid again from now instead, and those clocks are not sent.
+CATCH_UP, STALL = 0.5, 4.0
 
 
 class MidiClock:
@@ -74,7 +79,8 @@ class MidiClock:
 
     def _loop(self) -> None:
         cond, clock = self._cond, self._clock
-        last = 0.0  # clock() time the last timing clock was due
+        last = 0.0  # clock() time the last timing clock was due (the grid)
+        sent = 0.0  # clock() time the last one went out
         while True:
             with cond:
                 while True:
@@ -90,11 +96,13 @@ class MidiClock:
                     period = 60.0 / (bpm * PPQ)
                     if not self.running:
                         break  # send Start
-                    due = last + period
+                    slot = last + period
+                    due = max(slot, sent + period * CATCH_UP)
                     if now < due:  # a tempo change or a close wakes us early
                         cond.wait(min(due - now, self.timeout))
                         continue
-                    last = due if now - due < period else now  # late by a period: no burst
+                    last = slot if now - slot < STALL * period else now
+                    sent = now
                     break
                 closing = self._closing
             if self.running and (closing or bpm <= 0.0):
@@ -107,7 +115,7 @@ class MidiClock:
                 self.running = True
                 self._write([CLOCK])  # the first beat's first clock, right after Start
                 self.ticks += 1
-                last = clock()
+                last = sent = clock()
             else:
                 self._write([CLOCK])
                 self.ticks += 1

@@ -25,9 +25,13 @@ _EVENT = re.compile(r"^\s*(\d+):\s+((?:[0-9a-f]{2}(?:\s|$))+)")  # a 1-byte even
 
 
 class JackServer:
-    def __init__(self, period: int = 1024) -> None:
+    def __init__(self, period: int = 1024, realtime: bool = False) -> None:
         require("jackd", "jackd2")
         self.period = period  # frames per cycle at 48 kHz: JACK MIDI events land on cycles
+        # realtime: SCHED_FIFO for the server and its clients' process threads (root here), so
+        # a loaded machine does not make the dummy driver's cycles run late, its frame clock
+        # slow, and events vanish in an xrun; for timing tests
+        self.realtime = realtime
         require("jack_wait", "jackd2")
         require("jack_lsp", "jackd2")
         self.name = f"vjb-{uuid.uuid4().hex[:8]}"
@@ -54,7 +58,8 @@ class JackServer:
     def _start(self) -> "JackServer":
         self._out = open(self.log, "ab")
         self.proc = subprocess.Popen(
-            ["jackd", "-n", self.name, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", str(self.period),
+            ["jackd", "-n", self.name, *(["-R", "-P", "20"] if self.realtime else ["--no-realtime"]),
+             "-d", "dummy", "-r", "48000", "-p", str(self.period),
              "-C", "2", "-P", "2"], stdout=self._out, stderr=subprocess.STDOUT, env=self.env)
         done = subprocess.run(["jack_wait", "-s", self.name, "-w", "-t", "15"], env=self.env,
                               capture_output=True, text=True, timeout=30)

@@ -2,7 +2,8 @@
 
 A mapping with ``{signal: bpm, midi: {target: desk, clock: true}}`` runs through the real router and
 MIDI sink; the test ticks it at 60 Hz as the engine does and reads the bytes and their times back
-from ``jack_midi_dump -a``. The JACK server runs 128-frame cycles (2.67 ms): rtmidi hands JACK each
+from ``jack_midi_dump -a``. The JACK server runs 128-frame cycles (2.67 ms), realtime so that the
+other tests on this 2-core machine do not make it drop events in xruns: rtmidi hands JACK each
 event at the start of a cycle, so single spacings are quantised to that; the mean over seconds is
 what a desk's speed master locks to.
 """
@@ -17,7 +18,7 @@ from bridge.errors import MappingError
 from bridge.mapping import Outputs
 from bridge.mapping.router import Router
 from bridge.mapping.validate import validate
-from bridge.sinks import MidiSink
+from bridge.sinks import MidiCC, MidiSink
 from bridge.sinks.messages import MidiClock
 from tests.peers import JackServer, MidiDump
 
@@ -26,7 +27,7 @@ CLOCK, START, STOP = [0xF8], [0xFA], [0xFC]
 
 @pytest.fixture(scope="module")
 def jack():
-    with JackServer(period=128) as server:
+    with JackServer(period=128, realtime=True) as server:
         old = os.environ.get("JACK_DEFAULT_SERVER")
         os.environ["JACK_DEFAULT_SERVER"] = server.name
         try:
@@ -51,71 +52,125 @@ def _mapping(tmp_path, dump) -> str:
     return str(path)
 
 
-def _tick(outputs, bpm, seconds: float, rate: float = 60.0) -> None:
-    """The engine's part: route and send the tempo ``rate`` times a second."""
+def _tick(outputs, bpm, seconds: float, rate: float = 60.0, marks: list | None = None) -> None:
+    """The engine's part: route and send the tempo ``rate`` times a second. ``marks``: also send
+    a marker CC (channel 16, CC 119) on the first tick and after the last, appending the
+    monotonic time each was sent at."""
     t0 = time.monotonic()
     n = 0
     while True:
         due = t0 + n / rate
         if due - t0 >= seconds:
-            return
+            break
         time.sleep(max(0.0, due - time.monotonic()))
         outputs.tick({"bpm": bpm(time.monotonic() - t0) if callable(bpm) else bpm})
+        if marks is not None and n == 0:
+            _mark(outputs, marks)
         n += 1
+    if marks is not None:
+        _mark(outputs, marks)
 
 
-def _spacings(events, start: int, end: int) -> list[float]:
-    """Milliseconds between consecutive timing clocks in events[start:end]."""
-    times = [t for t, raw in events[start:end] if raw == CLOCK]
+def _mark(outputs, marks: list) -> None:
+    marks.append(time.monotonic())
+    outputs.sinks[("midi", "desk")].send([MidiCC(15, 119, len(marks))])
+
+
+def _jack_seconds(timed, marks: list) -> tuple[float, float, float]:
+    """(first marker's dump time, last marker's, JACK seconds per real second between them).
+
+    The dummy driver has no sound card clock: under CPU load (other tests, 2 cores) its cycles
+    run late and its frame clock - jack_midi_dump's timestamps - falls 2-4 % behind real time.
+    The markers went out at known monotonic times through the same port, so their spacing at the
+    dump measures that; the clock spacing is converted back to real time with it."""
+    at = [t for t, raw in timed if raw[:2] == [0xBF, 119]]
+    assert len(at) == len(marks) == 2, (at, marks, [ln for ln in timed if ln[1][0] not in (0xF8,)][:12])
+    ratio = (at[1] - at[0]) / (marks[1] - marks[0])
+    assert 0.8 < ratio < 1.05, ratio  # a JACK clock far off would say the test is broken
+    return at[0], at[1], ratio
+
+
+def _clocks(timed, lo: float, hi: float, ratio: float) -> list[float]:
+    """The real times (s, from lo) of the timing clocks the dump saw between lo and hi."""
+    return [(t - lo) / ratio for t, raw in timed if raw == CLOCK and lo <= t <= hi]
+
+
+def _wait_for_stop(dump, after: int = 0, timeout: float = 10.0) -> None:
+    """Until the newest event (past the first ``after``; the channel-16 markers and the All
+    Notes Off on close left out) is a Stop."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        events = [e for e in dump.events()[after:] if e[0] != 0xBF]
+        if events and events[-1] == STOP:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"no Stop at jack_midi_dump; last events {dump.events()[-5:]}; "
+                         f"jackd: {dump.jack.log.read_text()[-600:]}")
+
+
+def _gaps(times: list[float]) -> list[float]:
     return [(b - a) * 1000.0 for a, b in zip(times, times[1:])]
 
 
+def _most_in_window(times: list[float], window: float) -> int:
+    """The most clocks within any ``window`` seconds: a burst (catching up) packs many."""
+    most, j = 0, 0
+    for i, t in enumerate(times):
+        while times[j] < t - window:
+            j += 1
+        most = max(most, i - j + 1)
+    return most
+
+
 def test_120_bpm_is_24_evenly_spaced_clocks_per_beat_with_start_and_stop(tmp_path, dump):
+    marks: list = []
     with Outputs(_mapping(tmp_path, dump)) as outputs:
         _tick(outputs, 0.0, 0.3)  # no tempo yet: nothing at all
         assert dump.events() == []
-        _tick(outputs, 120.0, 4.0)
+        _tick(outputs, 120.0, 1.0)  # the first beats (a new JACK client's first cycles can lag)
+        _tick(outputs, 120.0, 4.0, marks=marks)  # measured: marker, 4 s of clock, marker
         _tick(outputs, 0.0, 0.3)  # the tracker lost the tempo: Stop
-        timed = dump.wait_for(3)
+        _wait_for_stop(dump)
         timed = dump.timed_events()
-        kinds = [raw for _t, raw in timed]
+        kinds = [raw for _t, raw in timed if raw[0] != 0xBF]
         assert kinds[0] == START and kinds[1] == CLOCK and kinds[-1] == STOP
         assert set(map(tuple, kinds[1:-1])) == {tuple(CLOCK)}
-        spacing = _spacings(timed, 1, len(timed) - 1)
-        clocks = len(spacing) + 1
-        assert 4.0 * 48 * 0.9 <= clocks <= 4.0 * 48 * 1.05  # 48 a second at 120 BPM
-        first = next(t for t, raw in timed if raw == CLOCK)
-        last = [t for t, raw in timed if raw == CLOCK][-1]
-        mean = (last - first) * 1000.0 / (clocks - 1)
-        assert abs(mean - 60000 / (120 * 24)) < 0.02 * 20.833, mean  # 20.83 ms within 2 %
-        assert abs(statistics.median(spacing) - 20.833) < 3.0  # one 2.67 ms JACK cycle + slack
-        near = [s for s in spacing if abs(s - 20.833) < 6.0]
-        assert len(near) >= 0.9 * len(spacing), spacing  # not the 16.7/33.3 ms of 60 Hz ticks
-        assert max(spacing) < 100.0, spacing
+        assert 5.0 * 48 * 0.9 <= len(kinds) - 2 <= 5.0 * 48 * 1.05  # 48 a second at 120 BPM
+        lo, hi, ratio = _jack_seconds(timed, marks)
+        times = _clocks(timed, lo, hi, ratio)
+        mean = (times[-1] - times[0]) * 1000.0 / (len(times) - 1)
+        assert abs(mean - 60000 / (120 * 24)) < 0.02 * 20.833, (mean, ratio)  # within 2 %
+        gaps = _gaps(times)
+        # generous bounds for single spacings: JACK delivers on 2.67 ms cycles, and on a loaded
+        # machine a late cycle carries two clocks; but not the 16.7/33.3 ms of 60 Hz ticks
+        assert abs(statistics.median(gaps) - 20.833) < 3.0, gaps
+        assert sum(abs(g - 20.833) < 8.0 for g in gaps) >= 0.8 * len(gaps), gaps
+        assert max(gaps) < 150.0, gaps
         # a new tempo: Start again, then on exit (close) Stop
         count = len(timed)
         _tick(outputs, 100.0, 1.0)
-    timed = dump.wait_for(count + 10)
-    time.sleep(0.3)
-    timed = dump.timed_events()
-    assert timed[count][1] == START and timed[-1][1] == STOP
-    assert [raw for _t, raw in timed[count + 1:-1]] == [CLOCK] * (len(timed) - count - 2)
+    _wait_for_stop(dump, count)
+    kinds = [raw for _t, raw in dump.timed_events()[count:] if raw[0] != 0xBF]
+    assert kinds[0] == START and kinds[-1] == STOP
+    assert kinds[1:-1] == [CLOCK] * (len(kinds) - 2)
 
 
 def test_a_tempo_change_takes_effect_without_a_burst(tmp_path, dump):
+    marks: list = []
     with Outputs(_mapping(tmp_path, dump)) as outputs:
-        _tick(outputs, lambda t: 120.0 if t < 2.0 else 90.0, 4.0)
-    time.sleep(0.3)
+        _tick(outputs, 120.0, 1.0)
+        _tick(outputs, lambda t: 120.0 if t < 2.0 else 90.0, 4.0, marks=marks)
+    _wait_for_stop(dump)
     timed = dump.timed_events()
-    t_start = timed[0][0]
-    spacing = _spacings(timed, 1, len(timed) - 1)
-    assert min(spacing) > 10.0, spacing  # no catching up, no two clocks at once
-    # the last second at 90 BPM: 27.78 ms apart; the first second at 120: 20.83 ms
-    times = [t - t_start for t, raw in timed if raw == CLOCK]
-    early = [b - a for a, b in zip(times, times[1:]) if b < 1.5]
-    late = [b - a for a, b in zip(times, times[1:]) if a > times[-1] - 1.0]
-    assert abs(statistics.mean(early) * 1000 - 20.833) < 0.03 * 20.833
-    assert abs(statistics.mean(late) * 1000 - 27.778) < 0.03 * 27.778
+    lo, hi, ratio = _jack_seconds(timed, marks)
+    times = _clocks(timed, lo, hi, ratio)
+    # no catching up: in any 200 ms at most the 9.6 clocks of 120 BPM and a late cycle's extra
+    assert _most_in_window(times, 0.2) <= 12, _most_in_window(times, 0.2)
+    # 0..1.8 s at 120 BPM: 20.83 ms apart; the last 1.8 s at 90 BPM: 27.78 ms
+    early = [t for t in times if t < 1.8]
+    late = [t for t in times if t > times[-1] - 1.8]
+    assert abs((early[-1] - early[0]) / (len(early) - 1) * 1000 - 20.833) < 0.03 * 20.833
+    assert abs((late[-1] - late[0]) / (len(late) - 1) * 1000 - 27.778) < 0.03 * 27.778
 
 
 def test_blackout_stops_the_clock_and_a_stalled_engine_stops_it_too(dump):

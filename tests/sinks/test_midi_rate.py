@@ -18,7 +18,7 @@ from tests.peers import JackServer, MidiDump
 
 @pytest.fixture(scope="module")
 def jack():
-    with JackServer(period=128) as server:
+    with JackServer(period=128, realtime=True) as server:
         old = os.environ.get("JACK_DEFAULT_SERVER")
         os.environ["JACK_DEFAULT_SERVER"] = server.name
         try:
