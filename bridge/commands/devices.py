@@ -7,13 +7,15 @@ names printed here are what ``--device`` matches (a case-insensitive substring, 
 from __future__ import annotations
 
 import argparse
-import contextlib
 
 HELP = "list audio inputs (for --device) and MIDI outputs (for --midi)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead")
+    parser.add_argument("--midi-backend", choices=("auto", "alsa", "jack", "coremidi", "winmm"),
+                        default="auto", help="list the MIDI outputs of this MIDI system only "
+                        "(default: every one this platform has)")
 
 
 def audio_inputs() -> tuple[list[dict], str | None]:
@@ -35,57 +37,41 @@ def audio_inputs() -> tuple[list[dict], str | None]:
     return out, None
 
 
-#: MIDI systems tried, in order: the platform default (ALSA, CoreMIDI, WinMM), then JACK on Linux
-#: (python-rtmidi's Windows and macOS wheels have no JACK support).
-MIDI_APIS = (("default", None), ("JACK", "mido.backends.rtmidi/UNIX_JACK"))
+def midi_apis(platform: str | None = None, choice: str = "auto") -> tuple[str, ...]:
+    """The MIDI systems listed: each one ``auto`` tries on ``platform`` (Linux: ALSA, JACK;
+    macOS: CoreMIDI, JACK; Windows: Windows MM), or the one chosen."""
+    from bridge.sinks.midi_backend import platform_order
+
+    return platform_order(platform) if choice == "auto" else (choice,)
 
 
-def midi_apis(platform: str | None = None) -> tuple:
-    import sys
+def midi_outputs(choice: str = "auto") -> list[dict]:
+    """One entry per MIDI system: {"api", "backend", "ports", "problem"} (problem is None when
+    it answered). Nothing reaches stderr; listing never starts a JACK server."""
+    from bridge.sinks import midi_backend as mb
 
-    platform = sys.platform if platform is None else platform
-    return MIDI_APIS if platform.startswith("linux") else MIDI_APIS[:1]
-
-
-@contextlib.contextmanager
-def _quiet_stderr():
-    """ALSA and JACK print C-level noise on fd 2 when their server is absent; we report it better."""
-    import os
-    import sys
-
-    sys.stderr.flush()
-    saved = os.dup(2)
     try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-def midi_outputs() -> list[dict]:
-    """One entry per MIDI system: {"api", "ports", "problem"} (problem is None when it answered)."""
-    import os
-
-    os.environ.setdefault("JACK_NO_START_SERVER", "1")  # listing must never start a JACK server
+        built = mb.compiled()
+    except ImportError as exc:
+        return [{"api": "MIDI", "backend": None, "ports": [],
+                 "problem": f"python-rtmidi is not installed ({exc}): pip install python-rtmidi"}]
     out = []
-    for label, backend in midi_apis():
-        try:
-            import mido
-
-            with _quiet_stderr():
-                names = (mido.Backend(backend) if backend else mido).get_output_names()
-            out.append({"api": label, "ports": list(names), "problem": None})
-        except Exception as exc:  # noqa: BLE001 - rtmidi raises SystemError & co without a server
-            out.append({"api": label, "ports": [],
-                        "problem": str(exc).strip() or type(exc).__name__})
+    for backend in midi_apis(choice=choice):
+        entry = {"api": mb.label(backend), "backend": backend, "ports": [], "problem": None}
+        if backend not in built:
+            entry["problem"] = "not in this python-rtmidi"
+        else:
+            try:
+                entry["ports"] = mb.ports(backend)[0]
+            except Exception as exc:  # noqa: BLE001 - rtmidi raises SystemError & co
+                entry["problem"] = mb.reason(exc)
+        out.append(entry)
     return out
 
 
 def run(args: argparse.Namespace) -> int:
     inputs, audio_problem = audio_inputs()
-    midi = midi_outputs()
+    midi = midi_outputs(args.midi_backend)
     if args.json:
         import json
 
@@ -108,12 +94,17 @@ def run(args: argparse.Namespace) -> int:
 
     virtual = ("Windows has no virtual ports: loopMIDI makes one" if sys.platform == "win32"
                else "without a name a virtual port is created")
-    print(f"MIDI outputs (vjbridge run --midi NAME; {virtual}):")
+    print(f"MIDI outputs (vjbridge run --midi NAME [--midi-backend SYSTEM]; {virtual}):")
     for api in midi:
         if api["problem"]:
             print(f"  {api['api']}: not available ({api['problem']})")
         elif not api["ports"]:
-            print(f"  {api['api']}: no ports")
+            print(f"  {api['api']}: answers, no ports")
         for name in api["ports"]:
             print(f"  {api['api']}: {name}")
+    if midi and all(api["problem"] for api in midi):
+        from bridge.sinks.midi_backend import FIXES
+
+        fixes = " or ".join(FIXES[a["backend"]] for a in midi if a["backend"] in FIXES)
+        print(f"  no MIDI system answers: {fixes}")
     return 0

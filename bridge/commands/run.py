@@ -19,6 +19,8 @@ import time
 HELP = "run the live bridge: audio device / file / demo -> models + signals -> mapping -> OSC/MIDI"
 
 log = logging.getLogger("bridge.run")
+#: --midi-backend's choices (bridge.sinks.midi_backend.CHOICES, without importing the sinks)
+MIDI_BACKENDS = ("auto", "alsa", "jack", "coremidi", "winmm")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,6 +56,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="send every OSC output of the mapping to HOST:PORT instead")
     parser.add_argument("--midi", metavar="PORT", default=None,
                         help="open this MIDI port for every MIDI output of the mapping")
+    parser.add_argument("--midi-backend", choices=MIDI_BACKENDS, default=None,
+                        help="MIDI system for every MIDI output: auto = the first that answers "
+                             "(Linux: ALSA, then JACK; macOS: CoreMIDI; Windows: Windows MM); "
+                             "default: each target's `backend` (auto)")
     parser.add_argument("--osc-prefix", default="/vjbridge", help="OSC prefix with --mapping none")
     parser.add_argument("--control", metavar="[HOST:]PORT", default=None,
                         help="open an OSC control port for live tuning (TouchDesigner); closed "
@@ -220,7 +226,8 @@ def run(args: argparse.Namespace) -> int:
     mapping = None if args.mapping.lower() == "none" else args.mapping
     models = [] if args.no_models else args.model
     stages, outputs, rate = build(LIVE_SPEC, mapping=mapping, models=models, osc=args.osc,
-                                  midi=args.midi, osc_prefix=args.osc_prefix,
+                                  midi=args.midi, midi_backend=args.midi_backend,
+                                  osc_prefix=args.osc_prefix,
                                   control=_control_target(args), link=args.link,
                                   genre=args.genre)
     rate = args.output_rate or rate

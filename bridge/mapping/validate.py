@@ -7,6 +7,7 @@ signal name, suggests the nearest valid spelling.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
 import os
@@ -17,7 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 from bridge.errors import MappingError
-from bridge.mapping.schema import COLOUR_ROUTE, MAPPING, Option, Section
+from bridge.mapping.schema import COLOUR_ROUTE, MAPPING, ROUTE, Option, Section
 from bridge.sinks import KINDS, RouteInfo
 
 #: Signal kinds; model outputs auto-range by default.
@@ -386,12 +387,37 @@ def _cross_check(m: dict, problems: list[str], signals: dict | None) -> None:
         if r["spectrum"]:
             r["autorange"] = False
         _check_colour(r, p, problems, signals)
+        _raw_value(r, used, p, problems)
         info = route_info(r, m["rate"] if isinstance(m.get("rate"), float) else 60.0, p)
+        if signals is not None and isinstance(r.get("signal"), str):
+            kind = signals.get(r["signal"])
+            info = dataclasses.replace(info, kind=kind if isinstance(kind, str) else None)
         for kind in used:
             kind.check_route(r[kind.name], info, problems)
         if r.get("autorange") == "auto":
             kind = (signals or {}).get(r.get("signal"), "")
             r["autorange"] = kind == MODEL
+
+
+#: The route keys that transform a value (all of them off for an output that takes the raw value).
+_TRANSFORMS = ("in", "out", "clamp", "invert", "gamma", "attack_ms", "release_ms", "deadband",
+               "autorange", "autorange_window_s", "colour")
+
+
+def _raw_value(r: dict, used, p: str, problems: list[str]) -> None:
+    """A route whose output takes the signal's own value (``OutputKind.raw_value``): no
+    transforms (one problem naming those set), clamp and auto-range off so the value passes."""
+    takes = [k for k in used if k.raw_value is not None and k.raw_value(r[k.name])]
+    if not takes:
+        return
+    defaults = {o.name: o.default for o in ROUTE.options}
+    changed = [k for k in _TRANSFORMS if k in r and r[k] != defaults.get(k)
+               and not (k == "autorange" and r[k] in ("auto", False))]
+    if changed:
+        problems.append(f"{p}.{changed[0]}: this route's {takes[0].name} output takes "
+                        f"the signal's own value, so transforms do not apply; remove "
+                        + ", ".join(f"`{k}`" for k in changed))
+    r["clamp"], r["autorange"] = False, False
 
 
 def _colour_of(name, signals) -> tuple[str, int] | None:

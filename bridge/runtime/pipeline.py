@@ -40,13 +40,17 @@ def parse_hostport(text: str) -> tuple[str, int]:
         raise MappingError([str(exc)], "--osc") from None
 
 
-def cli_overrides(*, osc: str | None = None, midi: str | None = None) -> dict:
+def cli_overrides(*, osc: str | None = None, midi: str | None = None,
+                  midi_backend: str | None = None) -> dict:
     """The command line's output overrides as :class:`~bridge.mapping.Outputs` takes them
-    (output kind -> value): ``--osc HOST:PORT`` and ``--midi NAME``."""
+    (output kind -> value): ``--osc HOST:PORT``, ``--midi NAME`` and ``--midi-backend NAME``
+    (``{"port": ..., "backend": ...}`` when a backend is given)."""
     overrides: dict = {}
     if osc:
         overrides["osc"] = parse_hostport(osc)
-    if midi:
+    if midi_backend:
+        overrides["midi"] = {"port": midi or None, "backend": midi_backend}
+    elif midi:
         overrides["midi"] = midi
     return overrides
 
@@ -169,8 +173,8 @@ class MappingOutput:
     record, set by the engine) and the last good mapping stays live."""
 
     def __init__(self, path, *, osc: str | None = None, midi: str | None = None,
-                 produced=None, catalog=None, control: tuple[str, int] | None = None,
-                 genre: str | None = None):
+                 midi_backend: str | None = None, produced=None, catalog=None,
+                 control: tuple[str, int] | None = None, genre: str | None = None):
         from bridge.mapping import load_mapping
         from bridge.signals.catalog import CATALOG
 
@@ -180,7 +184,7 @@ class MappingOutput:
         self.midi = midi
         self.control = control  # the control port, announced in /vjbridge/_info
         self.produced = produced  # () -> names the stages produce (known once they started)
-        self.overrides = cli_overrides(osc=osc, midi=midi)
+        self.overrides = cli_overrides(osc=osc, midi=midi, midi_backend=midi_backend)
         # MappingError naming every bad key or the limit it is over (bridge.mapping.limits)
         mapping = load_mapping(self.path, signals=_signal_table(self.catalog),
                                overrides=self.overrides)
@@ -318,7 +322,8 @@ class MappingOutput:
         return sum(int(s.get("refused", 0)) for s in self.outputs.stats().values())
 
     def describe(self) -> str:
-        targets = ", ".join(f"{k}" for k in self.outputs.stats()) if self.outputs else ""
+        targets = ", ".join(f"{kind}:{name} = {sink.describe()}" for (kind, name), sink
+                            in self.outputs.sinks.items()) if self.outputs else ""
         return f"mapping {self.path}" + (f" ({targets})" if targets else "")
 
 
@@ -402,7 +407,8 @@ class InfoAnnouncer:
 
 def build(spec, *, mapping: str | None = "default", models: list | None = None,
           osc: str | None = None, midi: str | None = None, osc_prefix: str = "/vjbridge",
-          control: tuple[str, int] | None = None, link: bool = False, genre: str | None = None):
+          control: tuple[str, int] | None = None, link: bool = False, genre: str | None = None,
+          midi_backend: str | None = None):
     """The stages and outputs ``vjbridge run`` uses: classic signals, the models (default: the
     shipped ones), the mel spectrum when the mapping routes it, and the mapping (a shipped
     mapping's name such as ``"default"``, a path, or ``None`` for raw OSC of every signal under
@@ -454,8 +460,8 @@ def build(spec, *, mapping: str | None = "default", models: list | None = None,
         return {name for stage in stages
                 for name in (*stage.names, *getattr(stage, "colours", ()))}
 
-    output = MappingOutput(path, osc=osc, midi=midi, produced=produced, catalog=catalog,
-                           control=control, genre=genre)
+    output = MappingOutput(path, osc=osc, midi=midi, midi_backend=midi_backend,
+                           produced=produced, catalog=catalog, control=control, genre=genre)
     if "mel" in output.signals_used:
         from bridge.runtime.stages import SpectrumStage
 

@@ -34,6 +34,9 @@ OUTPUTS = Section("outputs", "Overrides of the mapping's outputs.", (
            "(run --osc)", nullable=True),
     Option("midi", "str", None, "open this MIDI port for every MIDI output of the mapping "
            "(run --midi)", nullable=True),
+    Option("midi_backend", "choice", None, "MIDI system for every MIDI output: auto, alsa, jack, "
+           "coremidi or winmm; null = each target's `backend` (run --midi-backend)",
+           choices=("auto", "alsa", "jack", "coremidi", "winmm"), nullable=True),
 ))
 
 RUN_CONFIG = Section("run config", "A run-config file (vjbridge run --config FILE): how the daemon "
@@ -91,7 +94,8 @@ _DESTS = {"device": "device", "fallback": "fallback", "demo": "demo", "mapping":
           "triggers": "triggers", "link": "link", "genre": "genre",
           "silence_after": "silence_after", "silence_floor": "silence_floor", "control": "control",
           "status_port": "status_port", "status_interval": "status_interval",
-          "log_level": "log_level", "outputs.osc": "osc", "outputs.midi": "midi"}
+          "log_level": "log_level", "outputs.osc": "osc", "outputs.midi": "midi",
+          "outputs.midi_backend": "midi_backend"}
 
 
 def user_config_path(environ=None, platform: str | None = None, home: Path | None = None) -> Path:

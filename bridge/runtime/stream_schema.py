@@ -113,7 +113,9 @@ def describe(mapping, catalog, *, produced=None, mapping_name: str | None = None
         if m:
             entry = {"target": m["target"], "signal": sig.name, "channel": m["channel"],
                      "kind": sig.kind, "live": live}
-            if m["cc"] is not None:
+            if m.get("clock"):
+                entry.update(message="clock")
+            elif m["cc"] is not None:
                 entry.update(message="cc", cc=m["cc"], bits=m["bits"])
             else:
                 entry.update(message="note", note=m["note"], threshold=m["threshold"])
@@ -211,7 +213,8 @@ def to_text(schema: dict) -> str:
         lines.append(f"  {e['address']:<28} {n:<5} {lo:g}..{hi:g} {e['unit'] or '-'} "
                      f"[{e['kind']}] {e['signal']}{live}")
     for e in schema["midi"]:
-        what = (f"ch{e['channel']}c{e['cc']}" + (" 14-bit" if e["bits"] == 14 else "")
+        what = ("beat clock (24 ppq)" if e["message"] == "clock" else
+                f"ch{e['channel']}c{e['cc']}" + (" 14-bit" if e["bits"] == 14 else "")
                 if e["message"] == "cc" else f"ch{e['channel']}n{e['note']}")
         lines.append(f"midi {e['target']}: {what} [{e['kind']}] {e['signal']}")
     if schema["control"]:

@@ -31,7 +31,9 @@ class RouteInfo:
     ``size``: values per tick (1; a spectrum's band count; 3 for a colour sent as rgb, hsv, rgb8
     or palette). ``colour``: the colour wire format (``rgb``, ``hsv``, ``rgb8``, ``brightness``,
     ``palette``, ``channel``) or None. ``spectrum``: the signal is a vector of band values.
-    ``idle``: the idle value in output units (``out`` low end unless set).
+    ``idle``: the idle value in output units (``out`` low end unless set). ``kind``: the
+    signal's kind from the catalog (``continuous``, ``trigger``, ``tempo``, ``model``, ...) when
+    validation knows it, else None.
     """
 
     signal: str
@@ -42,6 +44,7 @@ class RouteInfo:
     rate: float
     colour: str | None = None
     spectrum: bool = False
+    kind: str | None = None
 
 
 class RouteOutput:
@@ -100,6 +103,9 @@ class OutputKind:
       ``default`` with the section's defaults is made).
     - ``override(cfg, value)``: the target table with a command-line override applied (``--osc
       HOST:PORT``, ``--midi NAME``); None = the kind has no override.
+    - ``raw_value(sub)``: True when this route table takes the signal's own value (a tempo in BPM
+      for a MIDI clock) rather than the transformed one: the route's transforms are then off, and
+      setting one is a problem.
     - ``describe_target(name, cfg)``/``describe_route(sub, info)``: the text ``vjbridge check``
       prints.
     """
@@ -117,3 +123,4 @@ class OutputKind:
     check_mapping: Callable[..., list[str]] = no_problems
     default_target: bool = True
     override: Callable[[Mapping, Any], Mapping] | None = None
+    raw_value: Callable[[Mapping], bool] | None = None

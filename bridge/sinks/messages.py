@@ -35,3 +35,10 @@ class MidiNote(NamedTuple):
     note: int
     velocity: int
     on: bool
+
+
+class MidiClock(NamedTuple):
+    """The tempo a MIDI clock runs at (24 timing clocks per beat); 0 = stopped. The sink's own
+    clock thread sends the bytes (:mod:`bridge.sinks.midi_clock`), not the router's tick."""
+
+    bpm: float

@@ -109,7 +109,8 @@ def test_defaults_and_target_resolution():
                              {"signal": "kick", "midi": {"note": 36}}]}, signals=SIGNALS)
     assert m.targets["osc"] == {"default": {"host": "127.0.0.1", "port": 7000, "protocol": "udp",
                                  "framing": "slip", "bundle": True, "announce": True}}
-    assert m.targets["midi"] == {"default": {"port": None, "virtual_name": "vjbridge"}}
+    assert m.targets["midi"] == {"default": {"port": None, "virtual_name": "vjbridge",
+                                             "backend": "auto", "rate": None}}
     assert m.routes[0]["osc"]["target"] == "default" and m.routes[1]["midi"]["target"] == "default"
     assert m.routes[1]["midi"]["channel"] == 1 and m.routes[1]["midi"]["length_ms"] == 100.0
 

@@ -173,7 +173,8 @@ def test_a_virtual_midi_port_on_windows_names_loopmidi_in_one_line(monkeypatch):
     assert str(info.value) == midi.NO_VIRTUAL_PORTS and "loopMIDI" in str(info.value)
 
 
-def test_jack_midi_is_listed_on_linux_only():
-    assert [label for label, _ in devices.midi_apis("linux")] == ["default", "JACK"]
-    assert [label for label, _ in devices.midi_apis("win32")] == ["default"]
-    assert [label for label, _ in devices.midi_apis("darwin")] == ["default"]
+def test_each_platform_lists_its_own_midi_systems():
+    assert devices.midi_apis("linux") == ("alsa", "jack")
+    assert devices.midi_apis("win32") == ("winmm",)
+    assert devices.midi_apis("darwin") == ("coremidi", "jack")  # JACK when the wheel has it
+    assert devices.midi_apis("linux", choice="jack") == ("jack",)

@@ -1,8 +1,9 @@
 """A private JACK server (dummy driver) and ``jack_midi_dump`` as an independent MIDI receiver.
 
 Each server gets a unique name (``jackd -n``), so tests of several engineers can run JACK at the
-same time; clients find it through ``JACK_DEFAULT_SERVER``. python-rtmidi reaches JACK through
-mido's ``mido.backends.rtmidi/UNIX_JACK`` backend (ALSA's sequencer does not exist on these machines).
+same time; clients find it through ``JACK_DEFAULT_SERVER``. The MIDI sink finds JACK by itself
+(:mod:`bridge.sinks.midi_backend`: ALSA's sequencer does not exist on these machines);
+:func:`jack_mido_backend` points plain mido calls in a test at it too.
 """
 
 from __future__ import annotations
@@ -20,12 +21,17 @@ from pathlib import Path
 from tests.peers.base import poll, require, stop_process
 
 JACK_BACKEND = "mido.backends.rtmidi/UNIX_JACK"
-_EVENT = re.compile(r"^\s*\d+:\s+((?:[0-9a-f]{2}(?:\s|$))+)")  # a 1-byte event ends the line
+_EVENT = re.compile(r"^\s*(\d+):\s+((?:[0-9a-f]{2}(?:\s|$))+)")  # a 1-byte event ends the line
 
 
 class JackServer:
-    def __init__(self) -> None:
+    def __init__(self, period: int = 1024, realtime: bool = False) -> None:
         require("jackd", "jackd2")
+        self.period = period  # frames per cycle at 48 kHz: JACK MIDI events land on cycles
+        # realtime: SCHED_FIFO for the server and its clients' process threads (root here), so
+        # a loaded machine does not make the dummy driver's cycles run late, its frame clock
+        # slow, and events vanish in an xrun; for timing tests
+        self.realtime = realtime
         require("jack_wait", "jackd2")
         require("jack_lsp", "jackd2")
         self.name = f"vjb-{uuid.uuid4().hex[:8]}"
@@ -52,7 +58,8 @@ class JackServer:
     def _start(self) -> "JackServer":
         self._out = open(self.log, "ab")
         self.proc = subprocess.Popen(
-            ["jackd", "-n", self.name, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "1024",
+            ["jackd", "-n", self.name, *(["-R", "-P", "20"] if self.realtime else ["--no-realtime"]),
+             "-d", "dummy", "-r", "48000", "-p", str(self.period),
              "-C", "2", "-P", "2"], stdout=self._out, stderr=subprocess.STDOUT, env=self.env)
         done = subprocess.run(["jack_wait", "-s", self.name, "-w", "-t", "15"], env=self.env,
                               capture_output=True, text=True, timeout=30)
@@ -91,7 +98,18 @@ def parse_midi_dump(text: str) -> list[list[int]]:
     for line in text.splitlines():
         m = _EVENT.match(line)
         if m:
-            out.append([int(b, 16) for b in m.group(1).split()])
+            out.append([int(b, 16) for b in m.group(2).split()])
+    return out
+
+
+def parse_timed_dump(text: str, rate: int = 48000) -> list[tuple[float, list[int]]]:
+    """(seconds, raw bytes) of every event ``jack_midi_dump -a`` printed (its timestamps are
+    frames since it started, at the server's sample rate)."""
+    out = []
+    for line in text.splitlines():
+        m = _EVENT.match(line)
+        if m:
+            out.append((int(m.group(1)) / rate, [int(b, 16) for b in m.group(2).split()]))
     return out
 
 
@@ -118,6 +136,9 @@ class MidiDump:
 
     def events(self) -> list[list[int]]:
         return parse_midi_dump(self.log.read_text(errors="replace"))
+
+    def timed_events(self) -> list[tuple[float, list[int]]]:
+        return parse_timed_dump(self.log.read_text(errors="replace"))
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[list[int]]:
         poll(lambda: len(self.events()) >= count, timeout,
