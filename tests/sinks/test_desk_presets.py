@@ -17,7 +17,6 @@ from pythonosc.osc_message import OscMessage
 
 from bridge.mapping.validate import load_mapping
 from tests.peers import JackServer, MidiDump, poll
-from tests.peers.jack import JACK_BACKEND
 from tests.peers.osc import OscDump
 from tests.runtime.peers import Bridge
 
@@ -101,7 +100,7 @@ def test_grandma3_gets_plain_int_fader_messages_and_beat_notes():
     reader = threading.Thread(target=_collect, args=(rx, packets, stop), daemon=True)
     reader.start()
     with JackServer() as jack, MidiDump(jack, client="console") as midi:
-        env = dict(os.environ, JACK_DEFAULT_SERVER=jack.name, MIDO_BACKEND=JACK_BACKEND)
+        env = dict(os.environ, JACK_DEFAULT_SERVER=jack.name)
         bridge = Bridge("run", "--demo", "--mapping", "grandma3", "--osc",
                         f"127.0.0.1:{rx.getsockname()[1]}", "--midi", midi.port, env=env)
         try:
@@ -129,8 +128,9 @@ def test_grandma3_gets_plain_int_fader_messages_and_beat_notes():
 
 def test_magicq_gets_channel_1_ccs_and_notes_at_a_real_midi_input():
     with JackServer() as jack, MidiDump(jack, client="magicq") as midi:
-        env = dict(os.environ, JACK_DEFAULT_SERVER=jack.name, MIDO_BACKEND=JACK_BACKEND)
-        bridge = Bridge("run", "--demo", "--mapping", "magicq", "--midi", midi.port, env=env)
+        env = dict(os.environ, JACK_DEFAULT_SERVER=jack.name)
+        bridge = Bridge("run", "--demo", "--mapping", "magicq", "--midi", midi.port,
+                        "--midi-backend", "jack", env=env)
         try:
             poll(lambda: [0x90, 60, 127] in midi.events(), 40, what="a beat note at the console")
         finally:
@@ -142,3 +142,6 @@ def test_magicq_gets_channel_1_ccs_and_notes_at_a_real_midi_input():
     notes = {e[1] for e in events if len(e) == 3 and e[0] == 0x90 and e[2] == 127}
     assert {36, 60} <= notes <= {36, 38, 60}, sorted(notes)
     assert all(e[0] in (0x80, 0x90, 0xB0) for e in events if len(e) == 3)  # channel 1 only
+    # the beat clock: Start once the tracker has a tempo, clocks, Stop on exit
+    singles = [e[0] for e in events if len(e) == 1]
+    assert 0xFA in singles and singles[-1] == 0xFC and singles.count(0xF8) >= 24, singles[:30]
