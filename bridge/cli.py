@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "study": "bridge.commands.study",
     "export": "bridge.commands.export",
     "predict": "bridge.commands.predict",
+    "energy": "bridge.commands.energy",
     "corpus": "bridge.commands.corpus",
     "evaluate": "bridge.commands.evaluate",
     "avs": "bridge.commands.avs",

@@ -106,6 +106,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(its style description, for a diffusion visualiser's prompt) to the "
                              "OSC targets on start, at each reload and once a second; overrides "
                              "the mapping's genre: key")
+    parser.add_argument("--morph-segment", default=None, metavar="LEN",
+                        help="length of one morph ramp (the signal morph, when a mapping routes "
+                             "it): beats of the tracked tempo (4, 4b) or seconds (2s); default 4 "
+                             "beats")
     parser.add_argument("--no-realtime", dest="realtime", action="store_false",
                         help="keep the engine thread at normal priority (default: SCHED_FIFO as "
                              "audio servers use, when the system grants it; else nice -10)")
@@ -229,7 +233,7 @@ def run(args: argparse.Namespace) -> int:
                                   midi=args.midi, midi_backend=args.midi_backend,
                                   osc_prefix=args.osc_prefix,
                                   control=_control_target(args), link=args.link,
-                                  genre=args.genre)
+                                  genre=args.genre, segment=args.morph_segment)
     rate = args.output_rate or rate
     source = _choose_source(args)
     engine = Engine(source, stages, outputs, output_rate=rate, on_loss=args.on_loss,

@@ -61,6 +61,10 @@ def check_run_options(args) -> None:
             canonical(args.genre)
         except GenreError as exc:
             raise ConfigError(f"--genre: {exc}") from None
+    if getattr(args, "morph_segment", None) is not None:
+        from bridge.signals.energy import parse_segment
+
+        parse_segment(args.morph_segment)
     from bridge.sources.rate import check_rate_option
 
     check_rate_option(args)

@@ -46,7 +46,7 @@ class LinkFollow:
         self.session = None
         self.followed_frames = 0
         self._last: int | None = None  # the highest whole beat seen
-        self.last = _NOTHING  # the newest result (the musical stage reads its bpm)
+        self.last = _NOTHING  # the newest result (the musical and energy stages read its bpm)
 
     def start(self) -> None:
         from bridge.sinks import link_session

@@ -65,7 +65,7 @@ class SignalsStage:
         self.impl = ClassicSignals(spec, options=options)
         self.names = self.impl.names
         self._index = {name: i for i, name in enumerate(self.names)}
-        self.last: Columns | None = None  # the newest result (the musical stage reads its bpm)
+        self.last: Columns | None = None  # the newest result (the musical, energy stages read bpm)
 
     def start(self) -> None:
         pass
@@ -408,14 +408,15 @@ class InfoAnnouncer:
 def build(spec, *, mapping: str | None = "default", models: list | None = None,
           osc: str | None = None, midi: str | None = None, osc_prefix: str = "/vjbridge",
           control: tuple[str, int] | None = None, link: bool = False, genre: str | None = None,
-          midi_backend: str | None = None):
+          midi_backend: str | None = None, segment=None):
     """The stages and outputs ``vjbridge run`` uses: classic signals, the models (default: the
     shipped ones), the mel spectrum when the mapping routes it, and the mapping (a shipped
     mapping's name such as ``"default"``, a path, or ``None`` for raw OSC of every signal under
     ``osc_prefix``). Returns ``(stages, outputs, rate)``; rate is the mapping's (or 60).
     ``control``: the control port's (host, port), announced in ``/vjbridge/_info``. ``link``:
     ``bpm``, ``beat`` and ``beatphase`` follow an Ableton Link session when it has other peers
-    (:mod:`bridge.runtime.link_follow`, the last stage, so its values win)."""
+    (:mod:`bridge.runtime.link_follow`, the last stage, so its values win). ``segment``: the
+    ``morph`` segment (:func:`bridge.signals.energy.parse_segment`; None: 4 beats)."""
     from bridge.signals.catalog import CATALOG
 
     if link:  # before anything opens: one line when aalink is missing
@@ -432,6 +433,9 @@ def build(spec, *, mapping: str | None = "default", models: list | None = None,
             genre = canonical(genre)
         except GenreError as exc:
             raise ConfigError(f"--genre: {exc}") from None
+    from bridge.signals.energy import DEFAULT_SEGMENT, parse_segment
+
+    segment = parse_segment(DEFAULT_SEGMENT if segment is None else segment)  # before opening
     catalog = CATALOG.copy()  # this pipeline's: the models declare their outputs into it
     stages = [SignalsStage(spec)]
     paths = shipped_models() if models is None else list(models)
@@ -481,6 +485,12 @@ def build(spec, *, mapping: str | None = "default", models: list | None = None,
 
         tempo = [s for s in stages if s.name in ("signals", "link")]  # the last one with bpm wins
         stages.append(MusicalStage(spec, tempo_from=tempo))
+    from bridge.runtime.energy_stage import SIGNALS as ENERGY_SIGNALS
+
+    if set(ENERGY_SIGNALS) & set(output.signals_used):  # energy, morph: after the tempo stages
+        from bridge.runtime.energy_stage import energy_stage
+
+        stages.append(energy_stage(spec, stages, segment=segment))
     return stages, [output], output.rate
 
 

@@ -77,6 +77,8 @@ RUN_CONFIG = Section("run config", "A run-config file (vjbridge run --config FIL
            "bpm, beat and beatphase follow it instead of the audio tempo tracker (run --link)"),
     Option("genre", "str", None, "the music's genre, announced as /vjbridge/genre and "
            "/vjbridge/style (run --genre); null = the mapping's genre: key", nullable=True),
+    Option("morph_segment", "str", None, "length of one morph ramp: beats (4, 4b) or seconds "
+           "(2s); null = 4 beats (run --morph-segment)", nullable=True),
     Option("control", "str", None, "open the OSC control port [HOST:]PORT (run --control)",
            nullable=True),
     Option("status_port", "int", None, "serve the status page and /health on 127.0.0.1:PORT "
@@ -92,6 +94,7 @@ _DESTS = {"device": "device", "fallback": "fallback", "demo": "demo", "mapping":
           "on_loss": "on_loss", "output_rate": "output_rate", "block_ms": "block_ms",
           "input_latency": "input_latency", "realtime": "realtime", "pacing": "pacing",
           "triggers": "triggers", "link": "link", "genre": "genre",
+          "morph_segment": "morph_segment",
           "silence_after": "silence_after", "silence_floor": "silence_floor", "control": "control",
           "status_port": "status_port", "status_interval": "status_interval",
           "log_level": "log_level", "outputs.osc": "osc", "outputs.midi": "midi",
@@ -170,7 +173,7 @@ def validate_config(raw: Any, source: str = "run config", base: Path | None = No
     if isinstance(raw, dict):
         raw = dict(raw)
         # numbers a person writes for text options: an index, a port, a latency in seconds
-        for key in ("device", "control", "input_latency"):
+        for key in ("device", "control", "input_latency", "morph_segment"):
             if type(raw.get(key)) in (int, float):
                 raw[key] = str(raw[key])
         models = raw.pop("models", "default")  # a name or a list of files: checked below
@@ -219,11 +222,13 @@ def _check_targets(cfg: dict, problems: list[str]) -> None:
     """The address-like strings, with the parsers ``vjbridge run`` itself uses."""
     from bridge.commands.run import _latency
     from bridge.runtime.control import parse_control_target
+    from bridge.signals.energy import parse_segment
     from bridge.sinks.osc import parse_osc_target
 
     checks = [("outputs.osc", cfg["outputs"].get("osc"), parse_osc_target),
               ("control", cfg.get("control"), parse_control_target),
-              ("input_latency", cfg.get("input_latency"), _latency)]
+              ("input_latency", cfg.get("input_latency"), _latency),
+              ("morph_segment", cfg.get("morph_segment"), parse_segment)]
     for key, value, parse in checks:
         if isinstance(value, str):
             try:

@@ -13,7 +13,8 @@ Two kinds of entries:
   themselves when they are loaded, through :meth:`Catalog.declare_model_output`;
 * **feature** signals taken straight from the extractor's frame: :data:`SPECTRUM` (``mel``, the 64
   mel bands as one vector; ``geq``, WLED's 16 GEQ channels) and :data:`PEAKS` (``majorpeak``,
-  ``magnitude``), each computed only when a mapping routes it.
+  ``magnitude``), each computed only when a mapping routes it; :data:`ENERGY` (``energy``,
+  ``morph``: the audio energy vector), likewise.
 
 Kinds: ``continuous`` (a level), ``trigger`` (1.0 on the frame of an event), ``tempo`` (BPM),
 ``colour`` (one channel of an RGB colour: ``r``, ``g``, ``b``, 0..1; or, with ``size`` 3 and
@@ -208,6 +209,21 @@ MUSICAL: dict[str, Signal] = {s.name: s for s in (
 )}
 # ---- end of musical mappings ------------------------------------------------------------------------
 
+#: The audio energy vector (:mod:`bridge.signals.energy`, issue 13), computed only when a mapping
+#: routes one of them (:mod:`bridge.runtime.energy_stage`).
+ENERGY: dict[str, Signal] = {s.name: s for s in (
+    Signal(name="energy", kind="continuous", range=(0, 1), unit="level", source="features",
+           description="energy of a causal harmonic/percussive split of the mel bands (percussive "
+                       "weighted 0.9, harmonic 0.1), over its own decaying peak: 1 on the "
+                       "strongest recent hit; computed only when a mapping routes it or morph "
+                       "(bridge/signals/energy.py)"),
+    Signal(name="morph", kind="continuous", range=(0, 1), unit="phase", source="features",
+           description="a 0..1 ramp per segment (4 beats of bpm unless run --morph-segment says "
+                       "otherwise) that advances with the cumulative energy: fast on hits, slow "
+                       "in sustained passages, linear for constant energy; 1.0 on a segment's "
+                       "last frame, then near 0 again (change keyframes there)"),
+)}
+
 #: The level range :data:`SPECTRUM` maps to 0..1, in dB.
 SPECTRUM_FLOOR_DB = -80.0
 
@@ -217,9 +233,8 @@ class Catalog:
     declared at run time."""
 
     def __init__(self, signals: dict[str, Signal] | None = None):
-        self.signals: dict[str, Signal] = dict(CLASSIC | SPECTRUM | PEAKS | MUSICAL
-                                                if signals is None
-                                                else signals)
+        self.signals: dict[str, Signal] = dict(
+            CLASSIC | SPECTRUM | PEAKS | MUSICAL | ENERGY if signals is None else signals)
 
     # ---- lookup ----------------------------------------------------------------------------------
     def __getitem__(self, name: str) -> Signal:
@@ -346,7 +361,8 @@ def declare_model_output(name: str, **kwargs) -> Signal:
     return CATALOG.declare_model_output(name, **kwargs)
 
 
-__all__ = ["ADDRESS_PREFIX", "CATALOG", "CLASSIC", "COLOUR_NAMES", "Catalog", "KINDS", "MUSICAL",
+__all__ = ["ADDRESS_PREFIX", "CATALOG", "CLASSIC", "COLOUR_NAMES", "Catalog", "ENERGY", "KINDS",
+           "MUSICAL",
            "PEAKS",
            "SPECTRUM", "SPECTRUM_FLOOR_DB", "Signal",
            "declare_model_output", "lookup"]

@@ -112,7 +112,8 @@ def test_predict_writes_colour_curves_and_a_strip(tmp_path):
                          capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     rows = list(csv.reader(curves.open()))
-    assert rows[0] == ["time", "r", "g", "b", "colour_h", "colour_s", "colour_v"]
+    assert rows[0] == ["time", "r", "g", "b", "colour_h", "colour_s", "colour_v", "energy",
+                       "cumulative", "morph"]
     table = np.array(rows[1:], dtype=float)
     rgb, h, s, v = table[:, 1:4], table[:, 4], table[:, 5], table[:, 6]
     assert len(table) > 800 and np.allclose(v, rgb.max(axis=1), atol=2e-6)

@@ -86,10 +86,10 @@ def test_predict_command_writes_curves(model, audio, tmp_path):
     csv = tmp_path / "curves.csv"
     assert main(["predict", model.path, str(wav), "--out", str(csv), "--rate", "60"]) == 0
     lines = csv.read_text().splitlines()
-    assert lines[0] == "time,motion,weight"
+    assert lines[0] == "time,motion,weight,energy,cumulative,morph"  # + the energy vector
     rows = np.loadtxt(csv, delimiter=",", skiprows=1)
     assert len(rows) == LIVE.n_frames_for(len(audio))
     assert np.allclose(rows[:, 0], LIVE.frame_end_times(len(rows)), atol=1e-5)
     decoded = pcm / 32768.0  # what the decoder returns for s16 samples
     expect = ModelRunner(model, LIVE).process(FeatureExtractor(LIVE).process(decoded))
-    assert np.allclose(rows[:, 1:], expect, rtol=1e-5, atol=1e-5)  # CSV keeps 6 digits
+    assert np.allclose(rows[:, 1:3], expect, rtol=1e-5, atol=1e-5)  # CSV keeps 6 digits

@@ -1,7 +1,7 @@
 """The OSC schema document is generated from the catalog and checked against it."""
 
 from bridge.signals import CLASSIC, Catalog
-from bridge.signals.catalog import MUSICAL, PEAKS, SPECTRUM
+from bridge.signals.catalog import ENERGY, MUSICAL, PEAKS, SPECTRUM
 from bridge.signals.schema_doc import (BEGIN, END, check_readme, main, readme_section,
                                        render_markdown, update_readme)
 
@@ -13,12 +13,14 @@ def _readme(table: str) -> str:
 def test_table_has_every_address_with_type_range_and_rate():
     md = render_markdown()
     rows = [line for line in md.splitlines() if line.startswith("| `/vjbridge/")]
-    assert len(rows) == len(CLASSIC) + len(SPECTRUM) + len(PEAKS) + len(MUSICAL)
+    assert len(rows) == len(CLASSIC) + len(SPECTRUM) + len(PEAKS) + len(MUSICAL) + len(ENERGY)
     for signal, row in zip(CLASSIC.values(), rows):
         assert row.startswith(f"| `{signal.address}` | float32 |") and "60 Hz" in row
     assert rows[len(CLASSIC)].startswith("| `/vjbridge/mel` | 64 × float32 | 0 … 1 | level |")
     assert rows[len(CLASSIC) + 1].startswith("| `/vjbridge/geq` | 16 × float32 | 0 … 1 | level |")
     assert "| `/vjbridge/majorpeak` | float32 | 0 … 11025 | Hz |" in md
+    assert "| `/vjbridge/energy` | float32 | 0 … 1 | level |" in md
+    assert "| `/vjbridge/morph` | float32 | 0 … 1 | phase |" in md
     assert "| `/vjbridge/kick` | float32 | 0 or 1 |" in md
     assert "| `/vjbridge/spectralcentroid` | float32 | 0 … 11025 | Hz |" in md
     assert "| `/vjbridge/speed` | float32 | 0.5 … 1.66667 | rate multiplier |" in md

@@ -121,4 +121,4 @@ def test_projectm_study_export_load_predict(projectm_dataset, tmp_path):
     csv = tmp_path / "curves.csv"
     assert main(["predict", str(onnx_path), music[0], "--out", str(csv), "--rate", "60"]) == 0
     rows = np.loadtxt(csv, delimiter=",", skiprows=1)
-    assert rows.shape[1] == 3 and len(rows) > 60 * 10 and np.isfinite(rows).all()
+    assert rows.shape[1] == 6 and len(rows) > 60 * 10 and np.isfinite(rows).all()  # + energy
