@@ -28,6 +28,8 @@ COMMANDS: dict[str, str] = {
     "corpus": "bridge.commands.corpus",
     "evaluate": "bridge.commands.evaluate",
     "service": "bridge.commands.service",
+    "render": "bridge.commands.render",
+    "cppn": "bridge.commands.cppn",
 }
 
 
