@@ -31,6 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="training steps: the knob between image fit and audio sensitivity "
                           "(more steps: closer to the image, a more static video; default 300)")
     fit.add_argument("--train-size", type=int, default=96, help="image side used (default 96)")
+    fit.add_argument("--report", metavar="DIR", help="also measure the trade-off at checkpoints "
+                     "(0, 30, 100, 300, 1000, ... steps): DIR/tradeoff.md and tradeoff.png")
     info = sub.add_parser("info", help="describe a CPPN model")
     info.add_argument("model")
     glsl = sub.add_parser("export-glsl", help="a GLSL fragment shader evaluating the CPPN per "
@@ -69,8 +71,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.steps < 0:
         raise ConfigError(f"--steps must be >= 0; got {args.steps}")
-    rows, _ = cppn.make_fitted(args.out, args.image, steps=args.steps, size=args.train_size,
-                               **shape)
+    marks = [m for m in (30, 100, 300, 1000, 3000, 10000) if m < args.steps] if args.report else ()
+    rows, snaps = cppn.make_fitted(args.out, args.image, steps=args.steps, size=args.train_size,
+                                   checkpoints=marks, **shape)
+    if args.report:
+        target = cppn.load_image(args.image, args.train_size)
+        print(cppn.tradeoff_report(rows, snaps, target, args.report, image=args.image,
+                                   seed=args.seed), end="")
     end = rows[-1]
     print(f"fitted {args.steps} steps: PSNR {end['psnr']:.2f} dB (step 0: {rows[0]['psnr']:.2f}), "
           f"sensitivity {end['sensitivity']:.2f}/255 per unit z (step 0: "

@@ -241,3 +241,61 @@ def make_fitted(out: str, image: str, *, seed: int, steps: int, size: int = 96,
     write(out, to_onnx(snaps[steps], spec=z_spec(n_z), info=info,
                        description=f"CPPN fitted to {os.path.basename(image)}, {steps} steps"))
     return rows, snaps
+
+
+# ---- the trade-off report --------------------------------------------------------------------------
+def tradeoff_report(rows: list[dict], snaps: dict, target: np.ndarray, out_dir: str, *,
+                    image: str, seed: int) -> str:
+    """``tradeoff.md`` (the table) and ``tradeoff.png`` (PSNR and sensitivity against steps, and
+    the picture at each checkpoint) in ``out_dir``; returns the markdown."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    os.makedirs(out_dir, exist_ok=True)
+    steps = [r["steps"] for r in rows]
+    fig = plt.figure(figsize=(2.0 * max(4, len(rows)), 5.2))
+    grid_spec = fig.add_gridspec(2, len(rows), height_ratios=[1.4, 1])
+    ax = fig.add_subplot(grid_spec[0, :])
+    x = [max(s, 1) for s in steps]
+    ax.plot(x, [r["psnr"] for r in rows], "o-", color="C0")
+    ax.set_xscale("log")
+    ax.set_xlabel("training steps (step 0 drawn at 1)")
+    ax.set_ylabel("PSNR to the image (dB)", color="C0")
+    ax2 = ax.twinx()
+    ax2.plot(x, [r["sensitivity"] for r in rows], "s--", color="C3")
+    ax2.set_ylabel("sensitivity (/255 per unit z)", color="C3")
+    ax.set_title(f"CPPN fitted to {os.path.basename(image)} (seed {seed}): fit vs audio sensitivity")
+    rng = np.random.default_rng(5)
+    z = latents(rng, 1, snaps[steps[0]][0][1].shape[0])
+    h, w = target.shape[:2]
+    for i, s in enumerate(steps):
+        a = fig.add_subplot(grid_spec[1, i])
+        a.imshow(forward(snaps[s], grid(w, h), z)[0].reshape(h, w, 3))
+        a.set_title(f"{s} steps", fontsize=8)
+        a.axis("off")
+    fig.tight_layout()
+    fig.savefig(os.path.join(out_dir, "tradeoff.png"), dpi=60)
+    plt.close(fig)
+    lines = ["| steps | PSNR (dB) | sensitivity (/255 per unit z) |", "|---|---|---|"]
+    lines += [f"| {r['steps']} | {r['psnr']:.2f} | {r['sensitivity']:.2f} |" for r in rows]
+    text = "\n".join(lines) + "\n"
+    with open(os.path.join(out_dir, "tradeoff.md"), "w") as f:
+        f.write(text)
+    return text
+
+
+def synthetic_cover(size: int = 128) -> np.ndarray:
+    """A made-up album cover (sunset gradient, a sun, horizon stripes), uint8 ``(size, size, 3)``:
+    a reference image anyone can rebuild, free of any licence."""
+    v = np.linspace(0, 1, size)[:, None] * np.ones((1, size))
+    u = np.ones((size, 1)) * np.linspace(0, 1, size)[None, :]
+    sky = np.stack([0.95 - 0.3 * v, 0.35 + 0.3 * v, 0.55 - 0.35 * v], -1)
+    sun = np.hypot(u - 0.5, v - 0.45) < 0.22
+    sky[sun] = (1.0, 0.85, 0.3)
+    sea = v > 0.6
+    stripes = (np.sin(v * 70) > 0) & sea
+    sky[sea] = np.stack([0.1 + 0 * v, 0.15 + 0.2 * (1 - v), 0.35 + 0.2 * v], -1)[sea]
+    sky[stripes] *= 1.6
+    return (np.clip(sky, 0, 1) * 255).astype(np.uint8)
