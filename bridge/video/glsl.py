@@ -108,13 +108,14 @@ def export_glsl(model_path: str, out: str) -> str:
 
 
 # ---- checking it without TouchDesigner ---------------------------------------------------------------
-def validate(shader: str) -> None:
-    """Compile ``shader`` (with :data:`PRELUDE`) with glslang; a failure raises with its log."""
+def validate(shader: str, version: str = "330 core") -> None:
+    """Compile ``shader`` (with :data:`PRELUDE` at GLSL ``version``: 330 as rendered here, 460 as
+    TouchDesigner's Vulkan builds default to) with glslang; a failure raises with its log."""
     exe = shutil.which("glslangValidator")
     if exe is None:
         raise ConfigError(f"glslangValidator not found: {APT_LINE}")
     with tempfile.NamedTemporaryFile("w", suffix=".frag", delete=False) as f:
-        f.write(PRELUDE + shader)
+        f.write(PRELUDE.replace("330 core", version, 1) + shader)
     try:
         out = subprocess.run([exe, f.name], capture_output=True, text=True, timeout=120)
     finally:

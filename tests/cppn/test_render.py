@@ -4,7 +4,6 @@ frame changes follow the music (onset strength), resumable, and stems side by si
 from __future__ import annotations
 
 import os
-import shutil
 
 import av
 import numpy as np
@@ -56,8 +55,6 @@ def test_render_follows_the_music_carries_the_audio_and_resumes(tmp_path, capsys
 @pytest.mark.slow
 def test_stems_are_panels_side_by_side(tmp_path):
     out = tmp_path / "s.mp4"
-    clip = tmp_path / "clip.ogg"
-    shutil.copy(SONG, clip)
     assert main(["render", str(SONG), "--out", str(out), "--size", "64", "--stems",
                  f"{SONG},{MUSIC / 'nexuiz-neuronal-diving.ogg'}", "--no-progress"]) == 0
     assert _streams(out)[1:3] == (128, 64)
@@ -73,3 +70,25 @@ def test_bad_arguments_are_one_line(tmp_path, capsys):
     assert main(["render", str(SONG), "--out", str(tmp_path / "v.mp4"), "--stems",
                  "nothere.wav", "--size", "32", "--no-progress"]) == 1
     assert "--stems: nothere.wav: no such file" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_hpss_stems_the_percussive_panel_follows_the_onsets_more(tmp_path):
+    from bridge.video.follow import audio_curves
+
+    out = tmp_path / "h.mp4"
+    assert main(["render", str(SONG), "--out", str(out), "--size", "48", "--stems", "hpss",
+                 "--no-progress"]) == 0
+    assert _streams(out)[1:3] == (96, 48)
+    prev, dh, dp = None, [], []
+    with av.open(str(out)) as c:
+        for f in c.decode(video=0):
+            a = f.to_ndarray(format="rgb24").astype(float)
+            if prev is not None:
+                dh.append(np.abs(a[:, :48] - prev[:, :48]).mean())
+                dp.append(np.abs(a[:, 48:] - prev[:, 48:]).mean())
+            prev = a
+    onset = audio_curves(str(SONG), z_spec())["onset"]
+    n = min(len(dh), len(onset))
+    r_h, r_p = (np.corrcoef(d[1:n], onset[1:n])[0, 1] for d in (dh, dp))
+    assert r_p > r_h + 0.1 and r_p > 0.4, (r_h, r_p)  # measured 0.30 / 0.59 at 128 px
