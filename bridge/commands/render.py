@@ -22,6 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=int, default=512, help="panel size in pixels (default 512)")
     parser.add_argument("--stems", help="'hpss' (harmonic | percussive panels) or stem files "
                         "separated by commas, one panel each")
+    parser.add_argument("--z", choices=("audio", "linear"), default="audio", dest="schedule",
+                        help="audio: z follows the music frame by frame (default); linear: the "
+                        "study's baseline, z moving linearly between 2 s keyframes")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -55,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.image:
         raise ConfigError("give --model or --image, not both (a model is already fitted)")
     info = render(args.audio, args.out, model_path=model, size=args.size, stems=args.stems,
-                  progress=not args.no_progress)
+                  schedule=args.schedule, progress=not args.no_progress)
     timing = (f"; CPPN {info['frame_ms']:.1f} ms per {args.size} px panel frame (median), "
               f"{info['ns_per_pixel']:.0f} ns/pixel" if "frame_ms" in info else "")
     print(f"{info['frames']} frames x {info['panels']} panel(s), {info['duration']:.1f} s, "

@@ -56,13 +56,27 @@ def stems_of(audio: np.ndarray, stems: str | None, sample_rate: int) -> list[tup
     return out
 
 
-def latent_track(audio: np.ndarray, spec, n_frames: int) -> np.ndarray:
-    """``(n_frames, n_z)`` z per video frame (frame i <- z frame i - 1, clamped at the ends)."""
+def latent_track(audio: np.ndarray, spec, n_frames: int, *, schedule: str = "audio",
+                 keyframe_seconds: float = 2.0) -> np.ndarray:
+    """``(n_frames, n_z)`` z per video frame (frame i <- z frame i - 1, clamped at the ends).
+
+    ``schedule="linear"``: the baseline of the diffusion-visualiser study instead: keyframes every
+    ``keyframe_seconds`` (the song's mean z over that stretch) and z moving linearly between them,
+    at a constant speed that ignores the music's onsets."""
     z = song_z(mel_db(audio, spec))
     if len(z) == 0:
         return np.zeros((n_frames, spec.n_mels), np.float32)
     idx = np.clip(np.arange(n_frames) - 1, 0, len(z) - 1)
-    return z[idx].astype(np.float32)
+    track = z[idx]
+    if schedule == "linear":
+        k = max(1, round(keyframe_seconds * FPS))
+        starts = np.arange(0, n_frames, k)
+        keys = np.stack([track[a:a + k].mean(axis=0) for a in starts])
+        t = np.arange(n_frames)
+        track = np.stack([np.interp(t, starts, keys[:, j]) for j in range(keys.shape[1])], axis=1)
+    elif schedule != "audio":
+        raise ConfigError(f"--z must be 'audio' or 'linear'; got {schedule!r}")
+    return track.astype(np.float32)
 
 
 def _settings_hash(model_path: str, settings: dict) -> str:
@@ -73,7 +87,8 @@ def _settings_hash(model_path: str, settings: dict) -> str:
 
 
 def render(audio_path: str, out: str, *, model_path: str, size: int = 512,
-           stems: str | None = None, progress: bool = True, log=print) -> dict:
+           stems: str | None = None, schedule: str = "audio", progress: bool = True,
+           log=print) -> dict:
     """Render ``audio_path`` to ``out`` (.mp4); returns timings and paths."""
     import av
 
@@ -89,11 +104,13 @@ def render(audio_path: str, out: str, *, model_path: str, size: int = 512,
         raise MediaError(f"{audio_path}: no audio samples")
     n_frames = math.ceil(duration * FPS)
     panels = stems_of(audio, stems, spec.sample_rate)
-    z = np.stack([latent_track(a, spec, n_frames) for _, a in panels])  # (panels, F, n_z)
+    z = np.stack([latent_track(a, spec, n_frames, schedule=schedule)
+                  for _, a in panels])  # (panels, F, n_z)
     parts = out + ".parts"
     os.makedirs(parts, exist_ok=True)
     settings = {"audio": os.path.abspath(audio_path), "size": size, "stems": stems,
-                "panels": [n for n, _ in panels], "frames": n_frames, "segment": SEGMENT_FRAMES}
+                "panels": [n for n, _ in panels], "frames": n_frames, "segment": SEGMENT_FRAMES,
+                "schedule": schedule}
     key = _settings_hash(model_path, settings)
     sfile = os.path.join(parts, "settings.json")
     if os.path.exists(sfile):

@@ -92,3 +92,27 @@ def test_hpss_stems_the_percussive_panel_follows_the_onsets_more(tmp_path):
     n = min(len(dh), len(onset))
     r_h, r_p = (np.corrcoef(d[1:n], onset[1:n])[0, 1] for d in (dh, dp))
     assert r_p > r_h + 0.1 and r_p > 0.4, (r_h, r_p)  # measured 0.30 / 0.59 at 128 px
+
+
+def test_the_linear_baseline_moves_at_constant_speed_between_keyframes():
+    from bridge.audio.decode import load_audio
+    from bridge.video.render import latent_track
+
+    audio = load_audio(SONG, sample_rate=22050)
+    z = latent_track(audio, z_spec(), 450, schedule="linear")
+    step = np.diff(z, axis=0)
+    # constant velocity inside each 60-frame (2 s) stretch, a new one at each keyframe
+    inside = [i for i in range(1, len(step)) if i % 60 and i < 420]
+    assert np.abs(step[inside] - step[[i - 1 for i in inside]]).max() < 1e-5
+    assert np.abs(step[60] - step[59]).max() > 1e-3
+    live = latent_track(audio, z_spec(), 450)
+    assert np.abs(np.diff(live, axis=0)).mean() > 3 * np.abs(step).mean()
+
+
+@pytest.mark.slow
+def test_a_linear_z_video_does_not_follow_the_onsets(tmp_path):
+    out = tmp_path / "lin.mp4"
+    assert main(["render", str(SONG), "--out", str(out), "--size", "48", "--z", "linear",
+                 "--no-progress"]) == 0
+    r = follow(str(out), str(SONG), z_spec())
+    assert r["r_onset"] < 0.25, r  # the audio-driven render of the same CPPN: > 0.4 (above)
