@@ -42,6 +42,9 @@ class CppnModel:
 
     def __init__(self, path, session, meta: dict[str, str]):
         self.path = where = os.fspath(path)
+        if not str(meta.get("format_version", "")).isdigit() or int(meta["format_version"]) > 1:
+            raise ModelError(f"{where}: vjbridge.format_version {meta.get('format_version')!r} is "
+                             "not one this vjbridge reads (1); upgrade vjbridge or re-make it")
         if meta.get("kind") != KIND:
             raise ModelError(f"{where}: vjbridge.kind is {meta.get('kind')!r}, not 'cppn'")
         try:

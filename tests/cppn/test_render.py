@@ -116,3 +116,17 @@ def test_a_linear_z_video_does_not_follow_the_onsets(tmp_path):
                  "--no-progress"]) == 0
     r = follow(str(out), str(SONG), z_spec())
     assert r["r_onset"] < 0.25, r  # the audio-driven render of the same CPPN: > 0.4 (above)
+
+
+@pytest.mark.slow
+def test_image_fits_the_cppn_to_the_cover_first(tmp_path):
+    from bridge.models.cppn import CppnModel
+
+    cover = MUSIC.parent.parent.parent / "onnx_models" / "cppn" / "cover.png"
+    out = tmp_path / "c.mp4"
+    assert main(["render", str(MUSIC / "warzone-track4.opus"), "--out", str(out), "--size", "32",
+                 "--image", str(cover), "--fit-steps", "40", "--no-progress"]) == 0
+    fit = CppnModel.load(tmp_path / "c.mp4.parts" / "model.onnx").info["fit"]
+    assert fit["steps"] == 40 and fit["image"] == "cover.png"
+    assert fit["tradeoff"][-1]["psnr"] > fit["tradeoff"][0]["psnr"] + 3
+    assert _streams(out)[4] == "aac"
