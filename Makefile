@@ -7,11 +7,12 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 # Debian packages the real-peer tests use: PortAudio for sounddevice, PulseAudio (a null sink is the
 # test's audio device), JACK (MIDI), liblo (oscdump), OLA (DMX), FFmpeg/sox, and projectM + EGL for
 # rendering a real visualizer corpus, systemd for `systemd-analyze verify` of the service unit (not
-# run as PID 1: nothing is started), Chromium + its driver (the status page in a real browser).
+# run as PID 1: nothing is started), Chromium + its driver (the status page in a real browser),
+# glslang (compiles the CPPN's GLSL TOP shader; EGL renders it).
 DEB_TEST := libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins alsa-utils jackd2 \
             liblo-tools ola ola-python sox ffmpeg libprojectm-dev projectm-data libegl-dev \
             libgl-dev libegl-mesa0 libgl1-mesa-dri g++ pkg-config iproute2 systemd \
-            chromium chromium-driver
+            chromium chromium-driver glslang-tools
 DEB_RUN  := libportaudio2
 
 .PHONY: run test bench models corpus holdout deb-run deb-test clean

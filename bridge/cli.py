@@ -30,6 +30,8 @@ COMMANDS: dict[str, str] = {
     "evaluate": "bridge.commands.evaluate",
     "avs": "bridge.commands.avs",
     "service": "bridge.commands.service",
+    "render": "bridge.commands.render",
+    "cppn": "bridge.commands.cppn",
 }
 
 

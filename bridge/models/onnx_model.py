@@ -172,6 +172,9 @@ class OnnxModel:
                              "with `vjbridge export`") from None
         props = session.get_modelmeta().custom_metadata_map
         meta = {k[len(PREFIX):]: v for k, v in props.items() if k.startswith(PREFIX)}
+        if meta.get("kind") == "cppn":
+            raise ModelError(f"{path}: a CPPN (pictures from z), not a signal model; use it with "
+                             "`vjbridge render --model` or `vjbridge cppn export-glsl`")
         missing = [k for k in REQUIRED if k not in meta]
         if missing:
             what = ("has no vjbridge metadata: not a vjbridge model" if len(missing) == len(REQUIRED)

@@ -101,6 +101,8 @@ class Engine:
             raise ConfigError(f"on_loss must be 'hold' or 'idle'; got {on_loss!r}")
         self.source = source
         self.stages = list(stages)
+        #: stages that read the resampled audio itself (``feed(samples)``, before its frames)
+        self._feeds = [s.feed for s in self.stages if callable(getattr(s, "feed", None))]
         self.outputs = list(outputs)
         self.spec = spec
         self.output_rate = float(output_rate)
@@ -346,9 +348,13 @@ class Engine:
                 y = self.resampler.process(np.concatenate(self._held))
                 self._held = []
                 if y.size:
+                    for feed in self._feeds:
+                        feed(y)
                     self._frames(self.extractor.process(y), period, None)
             tail = self.resampler.flush()
             if tail.size:
+                for feed in self._feeds:
+                    feed(tail)
                 self._frames(self.extractor.process(tail), period, None)
         if self._pending:
             self._send_pending()
@@ -410,6 +416,8 @@ class Engine:
         t0 = clock()
         y = self.resampler.process(mono)
         if y.size:  # ~70% of 10 ms blocks give no samples
+            for feed in self._feeds:  # stages with their own extractor (the CPPN z) see the audio
+                feed(y)
             # one extractor call per block (~2 hops): its one-frame path computes the frames one
             # by one, so a call saves the per-call checks and buffering of a second call (and a
             # call that completes no frame); the stages still see one frame at a time

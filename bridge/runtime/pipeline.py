@@ -476,6 +476,10 @@ def build(spec, *, mapping: str | None = "default", models: list | None = None,
         from bridge.runtime.geq_stage import geq_stages
 
         stages += geq_stages(spec)
+    if "z" in output.signals_used:  # the CPPN latent: its own extractor (30 Hz, 1/15 s)
+        from bridge.runtime.z_stage import ZStage
+
+        stages.append(ZStage(spec))
     if link:
         stages.append(_link_stage(spec))
     from bridge.runtime.musical_stage import SIGNALS as MUSICAL_SIGNALS

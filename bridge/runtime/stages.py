@@ -6,7 +6,9 @@ written independently; the engine only needs these few methods, so each package'
 adapted with a few lines (see :mod:`bridge.runtime.pipeline`) instead of inheriting from the engine.
 
 Stage:  ``start()``, ``process(frames (n, n_features)) -> {name: array (n,)}``, ``reset()``
-        (the audio was discontinuous: forget history), ``close()``.
+        (the audio was discontinuous: forget history), ``close()``; optional ``feed(samples)``:
+        the resampled audio, before the frames it completes (a stage with its own extractor,
+        :class:`bridge.runtime.z_stage.ZStage`).
 Output: ``start()``, ``send(values: {name: float}) -> None`` (never blocks, never raises for a
         receiver that is away: count it in ``drops``), ``idle()`` (outputs to idle values),
         ``close()``; attributes ``drops`` and ``describe()``.

@@ -12,9 +12,9 @@ Two kinds of entries:
 * **model** outputs (``motion``, ``weight``, ``r``, ``g``, ``b``, ...), which the ONNX models declare
   themselves when they are loaded, through :meth:`Catalog.declare_model_output`;
 * **feature** signals taken straight from the extractor's frame: :data:`SPECTRUM` (``mel``, the 64
-  mel bands as one vector; ``geq``, WLED's 16 GEQ channels) and :data:`PEAKS` (``majorpeak``,
-  ``magnitude``), each computed only when a mapping routes it; :data:`ENERGY` (``energy``,
-  ``morph``: the audio energy vector), likewise.
+  mel bands as one vector; ``geq``, WLED's 16 GEQ channels; ``z``, the CPPN latent) and
+  :data:`PEAKS` (``majorpeak``, ``magnitude``), each computed only when a mapping routes it;
+  :data:`ENERGY` (``energy``, ``morph``: the audio energy vector), likewise.
 
 Kinds: ``continuous`` (a level), ``trigger`` (1.0 on the frame of an event), ``tempo`` (BPM),
 ``colour`` (one channel of an RGB colour: ``r``, ``g``, ``b``, 0..1; or, with ``size`` 3 and
@@ -168,6 +168,12 @@ SPECTRUM: dict[str, Signal] = {s.name: s for s in (
                        "sqrt of the amplitude over a shared auto-gain reference (the loudest "
                        "channel's decaying peak), 0..1; computed only when a mapping routes it "
                        "(bridge/signals/geq.py)"),
+    Signal(name="z", kind="spectrum", range=(-3, 3), unit="std", source="features", size=32,
+           description="the CPPN latent (NeuroMV): 32 mel bands at hop 1/30 s, window 1/15 s, "
+                       "each standardised by its running mean and std (10 s) and clipped to "
+                       "+-3, the z that vjbridge render and the CPPN GLSL TOP take; held "
+                       "between its 30 Hz frames; computed only when a mapping routes it "
+                       "(bridge/audio/zlatent.py)"),
 )}
 
 #: Scalars from the same analysis as ``geq`` (:mod:`bridge.signals.geq`), computed only when a

@@ -95,6 +95,7 @@ def test_the_wheel_carries_the_mappings_and_models_but_not_the_study(installed):
     models = {f"bridge/shipped/models/{p.name}" for p in (REPO / "onnx_models").glob("*.onnx")}
     assert mappings and models and mappings | models <= names
     assert "bridge/shipped/models/motion-weight.md" in names  # the model card
+    assert "bridge/video/glsl_render.cpp" in names  # the CPPN shader check compiles it
     shipped = {n for n in names if n.startswith("bridge/shipped/")}
     guides = {f"bridge/shipped/mappings/guides/{p.name}"
               for p in (REPO / "mappings" / "guides").glob("*.md")}
