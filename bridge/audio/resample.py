@@ -71,11 +71,8 @@ PASS_FRACTION = 0.91
 STOP_FRACTION = 1.0
 ATTENUATION_DB = 80.0
 #: Outputs computed per gather + einsum (non-integer ratios): small enough that one chunk's
-#: windows (CHUNK x 2h float64, 2h ~ 244: 250 KB) stay in the core's L2 cache. 128 rather than
-#: the 64 of 2026-12-02 since the table wraps round the phases (2026-12-03, 48 kHz, 4 alternated
-#: runs of ``python -m tests.bench.resample_cost --seconds 4``, load 0.2-0.7): back to back 34-35
-#: -> 28-31 µs per block, after 10 ms sleeps median 54-94 -> 48-82 µs (no worse).
-CHUNK = 128
+#: windows (CHUNK x 2h float64, 2h ~ 244) stay in the core's cache.
+CHUNK = 64
 
 
 @lru_cache(maxsize=16)
@@ -124,7 +121,7 @@ class StreamResampler:
             # consecutive outputs is one slice of them
             # (no copy on the live path). The table goes on past row L - 1 with the first
             # `chunk` rows again, so a chunk that wraps round the phases is one slice, not two
-            # einsum calls (48 kHz, chunks of 64: ~5 -> 4 calls per 10 ms block, 40 -> 35 µs hot)
+            # einsum calls (48 kHz: ~5 -> 4 calls per 10 ms block, 40 -> 35 µs hot)
             self._chunk = chunk = min(self._L, CHUNK)
             phases = (np.arange(self._L + chunk) * self._M) % self._L
             self._wrapped = np.ascontiguousarray(self._bank[phases])
@@ -245,7 +242,7 @@ class StreamResampler:
         else:  # a block longer than the table (> ~15 * L outputs): the formula itself
             k = np.arange(k0, k0 + n, dtype=np.int64)
             starts = (k * M) // L - h + 1 - self._first
-        # chunks of at most `chunk` outputs: one chunk's gathered windows (~250 KB) stay in the
+        # chunks of at most `chunk` outputs: one chunk's gathered windows (~125 KB) stay in the
         # core's cache where a 10 ms block's (~0.4 MB, and as much again of coefficient rows
         # gathered when it spans more than L outputs) did not; each chunk's coefficient rows are
         # a slice of _wrapped (the phases in output order, the first `chunk` again after the
