@@ -118,10 +118,10 @@ class StreamResampler:
         if not self.passthrough:
             self._L, self._M, self._h, self._bank = design(int(in_rate), int(out_rate))
             # the coefficient rows in output order (output k has phase (k * M) % L): a run of
-            # consecutive outputs is one slice of them
-            # (no copy on the live path). The table goes on past row L - 1 with the first
-            # `chunk` rows again, so a chunk that wraps round the phases is one slice, not two
-            # einsum calls (48 kHz: ~5 -> 4 calls per 10 ms block, 40 -> 35 µs hot)
+            # consecutive outputs is one slice of them (no copy on the live path). The table
+            # goes on past row L - 1 with the first `chunk` rows again, so a chunk that wraps
+            # round the phases is one slice, not two einsum calls (48 kHz: ~5 -> 4 calls per
+            # 10 ms block, 44-46 -> 38-39 µs hot)
             self._chunk = chunk = min(self._L, CHUNK)
             phases = (np.arange(self._L + chunk) * self._M) % self._L
             self._wrapped = np.ascontiguousarray(self._bank[phases])
