@@ -118,11 +118,15 @@ class StreamResampler:
         if not self.passthrough:
             self._L, self._M, self._h, self._bank = design(int(in_rate), int(out_rate))
             # the coefficient rows in output order (output k has phase (k * M) % L): a run of
-            # consecutive outputs is one slice up to the L-th row (no copy on the live path)
-            phases = (np.arange(self._L) * self._M) % self._L
-            self._rows = np.ascontiguousarray(self._bank[phases])
+            # consecutive outputs is one slice of them (no copy on the live path). The table
+            # goes on past row L - 1 with the first `chunk` rows again, so a chunk that wraps
+            # round the phases is one slice, not two einsum calls (48 kHz: ~5 -> 4 calls per
+            # 10 ms block, 44-46 -> 38-39 µs hot)
+            self._chunk = chunk = min(self._L, CHUNK)
+            phases = (np.arange(self._L + chunk) * self._M) % self._L
+            self._wrapped = np.ascontiguousarray(self._bank[phases])
+            self._rows = self._wrapped[:self._L]  # the L phases in output order (a view)
             self._offsets = (np.arange(16 * self._L, dtype=np.int64) * self._M) // self._L
-            self._chunk = min(self._L, CHUNK)
         self.whole_file = bool(whole_file) and not self.passthrough
         if self.whole_file:  # bridge/audio/resample_blocks.py: the same filter on a block grid
             from bridge.audio.resample_blocks import FFTBlocks, MatrixBlocks
@@ -241,12 +245,13 @@ class StreamResampler:
         # chunks of at most `chunk` outputs: one chunk's gathered windows (~125 KB) stay in the
         # core's cache where a 10 ms block's (~0.4 MB, and as much again of coefficient rows
         # gathered when it spans more than L outputs) did not; each chunk's coefficient rows are
-        # a slice of _rows. A chunk is a split like any other: the same kernel per row.
-        rows, chunk = self._rows, self._chunk
+        # a slice of _wrapped (the phases in output order, the first `chunk` again after the
+        # last). A chunk is a split like any other: the same kernel per row.
+        rows, chunk = self._wrapped, self._chunk
         a = 0
         while a < n:
             p = (r0 + a) % L
-            b = min(n, a + chunk, a + L - p)  # rows p.. of the L phases in output order
+            b = min(n, a + chunk)  # rows p .. p + b - a - 1 of the wrapped table
             np.einsum("ij,ij->i", every[starts[a:b]], rows[p:p + b - a], out=y[a:b])
             a = b
         return y
