@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = OneLineParser(
         prog="vjbridge",
-        description="Live music in, learned visual control signals out (OSC, MIDI, DMX).")
+        description="Live music in, learned visual control signals out (OSC, MIDI, DMX, WLED, OS2L, Ableton Link).")
     parser.add_argument("--version", action="version", version=f"vjbridge {__version__}")
     parser.add_argument("--log-level", default="warning",
                         choices=["debug", "info", "warning", "error"], help="logging verbosity")

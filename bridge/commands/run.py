@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 
-HELP = "run the live bridge: audio device / file / demo -> models + signals -> mapping -> OSC/MIDI"
+HELP = "run the live bridge: audio device / file / demo -> models + signals -> mapping -> outputs"
 
 log = logging.getLogger("bridge.run")
 #: --midi-backend's choices (bridge.sinks.midi_backend.CHOICES, without importing the sinks)
