@@ -45,12 +45,14 @@ echo "$TRACKS" | while IFS='|' read -r genre pkg file start; do
         nice -n 10 $VJ avs "$WORK/$name-$z.mp4" --out "$rep.tmp.json" >/dev/null
         mv "$rep.tmp.json" "$rep"
     done
-    dpkg-deb -f "$(ls "$MUSIC"/${pkg}_*.deb | head -n 1)" Package Version | tr '\n' ' ' > "$WORK/$name.pkg"
+    [ -f "$WORK/$name-curves.csv" ] || $VJ energy "$clip" --out "$WORK/$name-curves.csv" >/dev/null
+    dpkg-deb -f "$(ls "$MUSIC"/${pkg}_*.deb | head -n 1)" Version > "$WORK/$name.pkg"
     echo "$genre" > "$WORK/$name.genre"
 done
 
 "$PY" - "$WORK" onnx_models/cppn/energy-vs-linear.md <<'PYEOF'
 import json, os, sys
+import numpy as np
 work, out = sys.argv[1:]
 paper = {"classical": (0.744, 0.429), "electronic": (0.738, 0.501), "country": (0.631, 0.510),
          "rock": (0.645, 0.373), "jazz": (0.748, 0.311)}
@@ -58,13 +60,16 @@ rows, per = [], {}
 for name in sorted(f[:-6] for f in os.listdir(work) if f.endswith(".genre")):
     genre = open(os.path.join(work, name + ".genre")).read().strip()
     pkg = open(os.path.join(work, name + ".pkg")).read().strip()
+    energy = np.loadtxt(os.path.join(work, name + "-curves.csv"), delimiter=",", skiprows=1)[:, 1]
+    cv = energy.std() / energy.mean()
     r = {z: json.load(open(os.path.join(work, f"{name}-{z}.json"))) for z in ("energy", "linear")}
     per.setdefault(genre, []).append(r)
-    rows.append(f"| {genre} | {name} ({pkg}) | {r['energy']['avs']:.3f} | {r['linear']['avs']:.3f} "
-                f"| {r['energy']['synchrony']:.3f} / {r['linear']['synchrony']:.3f} "
-                f"| {r['energy']['onsets']} | {r['energy']['transitions']} / "
-                f"{r['linear']['transitions']} |")
+    rows.append((genre, f"| {genre} | {name} ({pkg}) | {r['energy']['avs']:.3f} | "
+                f"{r['linear']['avs']:.3f} | {r['energy']['synchrony']:.3f} / "
+                f"{r['linear']['synchrony']:.3f} | {r['energy']['onsets']} | "
+                f"{r['energy']['transitions']} / {r['linear']['transitions']} | {cv:.2f} |"))
 order = ["classical", "electronic", "country*", "rock*", "jazz*"]
+rows = [line for g, line in sorted(rows, key=lambda x: order.index(x[0]))]
 table = ["| genre | ours: energy | ours: linear | ours: energy - linear | paper: energy | "
          "paper: linear |", "|---|---|---|---|---|---|"]
 wins = 0
@@ -78,9 +83,11 @@ for g in order:
     pe, pl = paper[g.rstrip("*")]
     table.append(f"| {g} ({len(rs)} tracks) | {e:.3f} | {l:.3f} | {e - l:+.3f} | {pe:.3f} | {pl:.3f} |")
 with open(out + ".table", "w") as f:
-    f.write("\n".join(table) + "\n\nPer track (AVS, synchrony energy / linear, audio onsets, "
-            "visual transitions energy / linear):\n\n| genre | excerpt (package version) | AVS "
-            "energy | AVS linear | synchrony | onsets | transitions |\n|---|---|---|---|---|---|---|\n"
+    f.write("\n".join(table) + "\n\nPer track (synchrony before the penalties, energy / linear; "
+            "audio onsets; visual transitions, energy / linear; the energy's coefficient of "
+            "variation over the excerpt, from `vjbridge energy`: 0 would make the two schedules "
+            "identical):\n\n| genre | excerpt (package version) | AVS energy | AVS linear | "
+            "synchrony | onsets | transitions | energy cv |\n|---|---|---|---|---|---|---|---|\n"
             + "\n".join(rows) + f"\n\nEnergy above linear in {wins} of {len(table) - 2} genres.\n")
 text = open(out).read() if os.path.exists(out) else ""
 a, b = "<!-- table -->", "<!-- /table -->"
