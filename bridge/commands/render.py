@@ -22,9 +22,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=int, default=512, help="panel size in pixels (default 512)")
     parser.add_argument("--stems", help="'hpss' (harmonic | percussive panels) or stem files "
                         "separated by commas, one panel each")
-    parser.add_argument("--z", choices=("audio", "linear"), default="audio", dest="schedule",
+    parser.add_argument("--z", choices=("audio", "linear", "energy"), default="audio",
+                        dest="schedule",
                         help="audio: z follows the music frame by frame (default); linear: the "
-                        "study's baseline, z moving linearly between 2 s keyframes")
+                        "study's baseline, z moving linearly between 2 s keyframes; energy: the "
+                        "study's method, the same keyframes, z advancing with the cumulative "
+                        "energy (vjbridge energy) between them")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

@@ -11,7 +11,8 @@ is complete by the end of that interval (z frame ``i - 1``: window ``[(i-1)/30, 
 centred on the frame's start), i.e. what the live stream has at that moment.
 
 Stems: each stem (``hpss``: harmonic and percussive, librosa's median-filter separation; or the
-user's files) gets its own z, normalised on its own, and its own panel, side by side.
+user's files) gets its own z, normalised on its own, and its own panel, side by side. With
+``--z energy`` every panel's keyframes are its own, their timing the mix's cumulative energy.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from bridge.models.cppn import CppnModel, grid
 
 SEGMENT_FRAMES = 300
 FPS = 30
+#: The energy vector's frame rate for ``--z energy``: ``vjbridge energy``'s default, the live rate.
+ENERGY_FPS = 60.0
 
 
 def stems_of(audio: np.ndarray, stems: str | None, sample_rate: int) -> list[tuple[str, np.ndarray]]:
@@ -56,26 +59,58 @@ def stems_of(audio: np.ndarray, stems: str | None, sample_rate: int) -> list[tup
     return out
 
 
+def song_progress(audio_path: str, n_frames: int) -> np.ndarray:
+    """``(n_frames,)`` the song's cumulative energy (energy-seconds, monotonic) at the end of each
+    video frame's interval, from :func:`bridge.runtime.energy_stage.energy_curves`: the live
+    ``energy`` stage over the file, at its live rate (the same numbers ``vjbridge energy`` writes)."""
+    from bridge.audio.spec import FeatureSpec
+    from bridge.runtime.energy_stage import energy_curves
+
+    times, values = energy_curves(audio_path, FeatureSpec(fps=ENERGY_FPS))
+    return np.interp((np.arange(n_frames) + 1) / FPS, times, values[:, 1], left=0.0)
+
+
+def warp(progress: np.ndarray, starts: np.ndarray, n_frames: int) -> np.ndarray:
+    """Frame times ``(n_frames,)`` re-timed so that between keyframes ``starts[k]`` and
+    ``starts[k + 1]`` they advance with ``progress`` (monotonic: the cumulative energy) instead of
+    linearly; the keyframe frames themselves are unchanged. A stretch where ``progress`` does not
+    grow (digital silence) stays linear; after the last keyframe time is unchanged (z holds)."""
+    t = np.arange(n_frames, dtype=np.float64)
+    out = t.copy()
+    for a, b in zip(starts[:-1], starts[1:]):
+        span = progress[b] - progress[a]
+        if span > 1e-9:
+            out[a:b] = a + (b - a) * (progress[a:b] - progress[a]) / span
+    return out
+
+
 def latent_track(audio: np.ndarray, spec, n_frames: int, *, schedule: str = "audio",
-                 keyframe_seconds: float = 2.0) -> np.ndarray:
+                 keyframe_seconds: float = 2.0, progress: np.ndarray | None = None) -> np.ndarray:
     """``(n_frames, n_z)`` z per video frame (frame i <- z frame i - 1, clamped at the ends).
 
     ``schedule="linear"``: the baseline of the diffusion-visualiser study instead: keyframes every
     ``keyframe_seconds`` (the song's mean z over that stretch) and z moving linearly between them,
-    at a constant speed that ignores the music's onsets."""
+    at a constant speed that ignores the music's onsets. ``schedule="energy"``: the study's method,
+    the same keyframes, but between two of them z advances with ``progress`` (the cumulative
+    energy per frame, :func:`song_progress`): fast where the music hits, slowly where it sustains;
+    under constant energy it is the linear schedule."""
     z = song_z(mel_db(audio, spec))
     if len(z) == 0:
         return np.zeros((n_frames, spec.n_mels), np.float32)
     idx = np.clip(np.arange(n_frames) - 1, 0, len(z) - 1)
     track = z[idx]
-    if schedule == "linear":
+    if schedule in ("linear", "energy"):
         k = max(1, round(keyframe_seconds * FPS))
         starts = np.arange(0, n_frames, k)
         keys = np.stack([track[a:a + k].mean(axis=0) for a in starts])
-        t = np.arange(n_frames)
+        t = np.arange(n_frames, dtype=np.float64)
+        if schedule == "energy":
+            if progress is None or len(progress) != n_frames:
+                raise ValueError("schedule='energy' needs progress, one value per frame")
+            t = warp(np.asarray(progress, dtype=np.float64), starts, n_frames)
         track = np.stack([np.interp(t, starts, keys[:, j]) for j in range(keys.shape[1])], axis=1)
     elif schedule != "audio":
-        raise ConfigError(f"--z must be 'audio' or 'linear'; got {schedule!r}")
+        raise ConfigError(f"--z must be 'audio', 'linear' or 'energy'; got {schedule!r}")
     return track.astype(np.float32)
 
 
@@ -104,7 +139,8 @@ def render(audio_path: str, out: str, *, model_path: str, size: int = 512,
         raise MediaError(f"{audio_path}: no audio samples")
     n_frames = math.ceil(duration * FPS)
     panels = stems_of(audio, stems, spec.sample_rate)
-    z = np.stack([latent_track(a, spec, n_frames, schedule=schedule)
+    cumulative = song_progress(audio_path, n_frames) if schedule == "energy" else None
+    z = np.stack([latent_track(a, spec, n_frames, schedule=schedule, progress=cumulative)
                   for _, a in panels])  # (panels, F, n_z)
     parts = out + ".parts"
     os.makedirs(parts, exist_ok=True)

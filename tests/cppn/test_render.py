@@ -130,3 +130,53 @@ def test_image_fits_the_cppn_to_the_cover_first(tmp_path):
     assert fit["steps"] == 40 and fit["image"] == "cover.png"
     assert fit["tradeoff"][-1]["psnr"] > fit["tradeoff"][0]["psnr"] + 3
     assert _streams(out)[4] == "aac"
+
+
+def test_the_energy_schedule_keeps_the_keyframes_and_advances_with_the_energy():
+    from bridge.audio.decode import load_audio
+    from bridge.runtime.energy_stage import energy_curves
+    from bridge.audio.spec import FeatureSpec
+    from bridge.video.render import latent_track, song_progress, warp
+
+    n = 450  # 15 s: the song's first 7 keyframe stretches
+    audio = load_audio(SONG, sample_rate=22050)[:22050 * 15]
+    progress = song_progress(str(SONG), n)
+    times, values = energy_curves(str(SONG), FeatureSpec(fps=60))  # `vjbridge energy`'s numbers
+    assert np.allclose(progress, np.interp((np.arange(n) + 1) / 30, times, values[:, 1], left=0))
+    lin = latent_track(audio, z_spec(), n, schedule="linear")
+    en = latent_track(audio, z_spec(), n, schedule="energy", progress=progress)
+    starts = np.arange(0, n, 60)
+    assert np.allclose(en[starts], lin[starts], atol=1e-6)  # the same keyframes, reached on time
+    t = warp(progress, starts, n)
+    for a, b in zip(starts[:-1], starts[1:]):
+        u = (t[a:b + 1] - a) / (b - a)  # the interpolation parameter, 0 at a, 1 at b
+        u[-1] = 1.0
+        assert u[0] == 0 and np.all(np.diff(u) >= 0), (a, u)
+    # not linear: the parameter runs ahead of time where the energy is high
+    assert np.abs(t - np.arange(n)).max() > 5
+    speed = np.diff(t)  # 1.0: linear; > 1: ahead
+    e = np.interp((np.arange(n) + 0.5) / 30, times, values[:, 0])[1:]  # energy inside each step
+    for a, b in zip(starts[:-1], starts[1:]):
+        r = np.corrcoef(speed[a:b - 1], e[a:b - 1])[0, 1]
+        assert r > 0.8, (a, r)
+
+
+def test_the_energy_schedule_under_constant_energy_is_the_linear_schedule():
+    from bridge.audio.decode import load_audio
+    from bridge.video.render import latent_track
+
+    audio = load_audio(SONG, sample_rate=22050)[:22050 * 10]
+    lin = latent_track(audio, z_spec(), 300, schedule="linear")
+    flat = latent_track(audio, z_spec(), 300, schedule="energy",
+                        progress=0.37 * (np.arange(300) + 1) / 30)  # constant 0.37: a ramp
+    assert np.allclose(flat, lin, atol=1e-6)
+    silent = latent_track(audio, z_spec(), 300, schedule="energy", progress=np.zeros(300))
+    assert np.allclose(silent, lin, atol=1e-6)  # no energy at all: linear, not frozen
+
+
+@pytest.mark.slow
+def test_render_z_energy_writes_a_video_with_its_audio(tmp_path):
+    out = tmp_path / "en.mp4"
+    assert main(["render", str(SONG), "--out", str(out), "--size", "32", "--z", "energy",
+                 "--no-progress"]) == 0
+    assert _streams(out)[4] == "aac"
