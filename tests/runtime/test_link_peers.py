@@ -175,7 +175,9 @@ def test_output_publishes_the_detected_tempo_and_aligns_the_peer_to_the_beats(li
             off = [_distance_to_beat(peer.beat_at(t)) for t, v in rx.series("/beat", shifted + 0.3)
                    if v == 1.0]
             print("off", np.round(off, 3))
-            assert off and float(np.median(off)) > 0.25, off
+            # the shift is seen (vjbridge's first beat after it is off the grid); vjbridge may
+            # already have pulled the grid back by the next one (two off beats in a row do it)
+            assert off and max(off) > 0.25, off
             since = shifted + 6.0
             poll(lambda: len([v for _, v in rx.series("/beat", since) if v == 1.0]) >= 6,
                  timeout=30, what="6 beats from vjbridge after the shift")
