@@ -9,8 +9,9 @@ Recipes: ../shared/notes/real-peers.md. Use them as context managers::
 """
 
 from tests.peers.base import free_port, poll, require
-from tests.peers.jack import JackServer, MidiDump, jack_mido_backend
+from tests.peers.jack import JackServer, MidiDump, jack_default_server, jack_mido_backend
 from tests.peers.osc import OscDump, OscLine
 
-__all__ = ["JackServer", "MidiDump", "OscDump", "OscLine", "free_port", "jack_mido_backend",
+__all__ = ["JackServer", "MidiDump", "OscDump", "OscLine", "free_port", "jack_default_server",
+           "jack_mido_backend",
            "poll", "require"]

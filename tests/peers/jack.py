@@ -159,22 +159,32 @@ class MidiDump:
 
 
 @contextlib.contextmanager
+def jack_default_server(jack: JackServer):
+    """Make JACK clients of this process (python-rtmidi's) find ``jack``: its name in
+    ``JACK_DEFAULT_SERVER`` for the duration, the old value put back after."""
+    old_env = os.environ.get("JACK_DEFAULT_SERVER")
+    os.environ["JACK_DEFAULT_SERVER"] = jack.name
+    try:
+        yield jack
+    finally:
+        if old_env is None:
+            os.environ.pop("JACK_DEFAULT_SERVER", None)
+        else:
+            os.environ["JACK_DEFAULT_SERVER"] = old_env
+
+
+@contextlib.contextmanager
 def jack_mido_backend(jack: JackServer):
     """Make mido (in this process) talk to ``jack`` through python-rtmidi's JACK API."""
     import mido
 
     old_backend = mido.backend
-    old_env = os.environ.get("JACK_DEFAULT_SERVER")
-    os.environ["JACK_DEFAULT_SERVER"] = jack.name
-    mido.set_backend(JACK_BACKEND, load=True)
-    try:
-        yield mido.backend
-    finally:
-        mido.backend = old_backend
-        if old_env is None:
-            os.environ.pop("JACK_DEFAULT_SERVER", None)
-        else:
-            os.environ["JACK_DEFAULT_SERVER"] = old_env
+    with jack_default_server(jack):
+        mido.set_backend(JACK_BACKEND, load=True)
+        try:
+            yield mido.backend
+        finally:
+            mido.backend = old_backend
 
 
 def _jackd_running() -> bool:

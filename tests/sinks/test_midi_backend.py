@@ -18,23 +18,15 @@ from bridge.errors import SinkError
 from bridge.sinks import MidiCC, MidiSink
 from bridge.sinks import midi_backend
 from bridge.sinks.midi import unique_name
-from tests.peers import JackServer, MidiDump, poll
+from tests.peers import JackServer, MidiDump, jack_default_server, poll
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def jack():
-    with JackServer() as server:
-        old = os.environ.get("JACK_DEFAULT_SERVER")
-        os.environ["JACK_DEFAULT_SERVER"] = server.name
-        try:
-            yield server
-        finally:
-            if old is None:
-                os.environ.pop("JACK_DEFAULT_SERVER", None)
-            else:
-                os.environ["JACK_DEFAULT_SERVER"] = old
+    with JackServer() as server, jack_default_server(server):
+        yield server
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ event at the start of a cycle, so single spacings are quantised to that; the mea
 what a desk's speed master locks to.
 """
 
-import os
 import statistics
 import time
 
@@ -20,23 +19,15 @@ from bridge.mapping.router import Router
 from bridge.mapping.validate import validate
 from bridge.sinks import MidiCC, MidiSink
 from bridge.sinks.messages import MidiClock
-from tests.peers import JackServer, MidiDump
+from tests.peers import JackServer, MidiDump, jack_default_server
 
 CLOCK, START, STOP = [0xF8], [0xFA], [0xFC]
 
 
 @pytest.fixture(scope="module")
 def jack():
-    with JackServer(period=128, realtime=True) as server:
-        old = os.environ.get("JACK_DEFAULT_SERVER")
-        os.environ["JACK_DEFAULT_SERVER"] = server.name
-        try:
-            yield server
-        finally:
-            if old is None:
-                os.environ.pop("JACK_DEFAULT_SERVER", None)
-            else:
-                os.environ["JACK_DEFAULT_SERVER"] = old
+    with JackServer(period=128, realtime=True) as server, jack_default_server(server):
+        yield server
 
 
 @pytest.fixture

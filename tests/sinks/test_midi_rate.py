@@ -5,7 +5,6 @@ Without ``rate`` nothing changes (every changed CC on every tick: tests/mapping/
 holds the bytes); the test below shows both against the same 60 Hz tick loop.
 """
 
-import os
 import statistics
 import time
 
@@ -13,21 +12,13 @@ import pytest
 
 from bridge.mapping import Outputs
 from bridge.sinks import MidiCC, MidiNote, MidiSink
-from tests.peers import JackServer, MidiDump
+from tests.peers import JackServer, MidiDump, jack_default_server
 
 
 @pytest.fixture(scope="module")
 def jack():
-    with JackServer(period=128, realtime=True) as server:
-        old = os.environ.get("JACK_DEFAULT_SERVER")
-        os.environ["JACK_DEFAULT_SERVER"] = server.name
-        try:
-            yield server
-        finally:
-            if old is None:
-                os.environ.pop("JACK_DEFAULT_SERVER", None)
-            else:
-                os.environ["JACK_DEFAULT_SERVER"] = old
+    with JackServer(period=128, realtime=True) as server, jack_default_server(server):
+        yield server
 
 
 @pytest.fixture
