@@ -11,8 +11,17 @@ import pytest
 from bridge import extract_file, load_audio
 from bridge.runtime.engine import LIVE_SPEC
 from bridge.runtime.stages import FeatureColumns
+from bridge.sources import DemoSource
 from tests.conftest import MUSIC
 from tests.runtime.peers import PulseServer
+
+
+class StalledDemo(DemoSource):
+    """Demo audio that stops after ``seconds`` without finishing: a device that went silent."""
+
+    @property
+    def finished(self) -> bool:
+        return False
 
 
 def write_wav(path, y: np.ndarray, rate: int) -> None:

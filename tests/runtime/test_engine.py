@@ -16,7 +16,7 @@ from bridge.sinks.osc import parse_osc_target as parse_target
 from bridge.runtime.stages import FeatureColumns
 from bridge.sources import DemoSource, FileSource
 from bridge.sources.base import Source
-from tests.runtime.conftest import offline_columns
+from tests.runtime.conftest import StalledDemo, offline_columns
 from tests.runtime.peers import Bridge, OscDump, free_udp_port
 
 
@@ -90,14 +90,6 @@ def test_output_rate_below_the_frame_rate_decimates_in_stream_time(demo_wav):
     assert abs(len(out.sent) - len(ref["rms"]) / 3) <= 1
     np.testing.assert_allclose([v["rms"] for v in out.sent], ref["rms"][::3][:len(out.sent)],
                                rtol=1e-9)
-
-
-class StalledDemo(DemoSource):
-    """Demo audio that stops after ``seconds`` without finishing: a device that went silent."""
-
-    @property
-    def finished(self):
-        return False
 
 
 def test_engine_holds_values_while_the_audio_stops():

@@ -17,8 +17,8 @@ import yaml
 
 from bridge.runtime.engine import LIVE_SPEC, Engine
 from bridge.runtime.pipeline import MappingOutput, SignalsStage
-from bridge.sources import DemoSource
 from tests.peers.ola import E131_IP, NetNamespace, Olad
+from tests.runtime.conftest import StalledDemo
 from tests.runtime.peers import Bridge
 
 SHIPPED = Path(__file__).resolve().parents[2] / "mappings" / "dmx-rgb-pars.yaml"
@@ -68,14 +68,6 @@ def test_demo_drives_four_pars_that_olad_sees_change_then_blackout_on_exit(tmp_p
         # exit: every par black (the routes' idle values)
         data = ola.wait_for(1, lambda d: not any(d[:16]), timeout=5, what="the blackout on exit")
         assert data[:16] == [0] * 16
-
-
-class StalledDemo(DemoSource):
-    """Demo audio that stops after ``seconds`` without finishing: a device that went silent."""
-
-    @property
-    def finished(self) -> bool:
-        return False
 
 
 def test_pars_go_black_when_the_audio_is_lost_with_on_loss_idle(tmp_path):
