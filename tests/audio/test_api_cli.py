@@ -14,9 +14,10 @@ VJBRIDGE = [sys.executable, "-m", "bridge.cli"]
 
 
 def test_import_bridge_pulls_in_neither_librosa_nor_sklearn_nor_av():
+    # dask: pyfftw imports dask.array.fft when Dask is installed ([train]); bridge.audio.fft hides it
     code = ("import sys; from bridge import FeatureSpec, FeatureExtractor, extract_file; "
             "from bridge.audio.features import FeatureExtractor as F; F(FeatureSpec()).process([0.0] * 4096); "
-            "print(sorted(m for m in ('librosa', 'sklearn', 'av', 'numba', 'onnx', 'matplotlib') if m in sys.modules))")
+            "print(sorted(m for m in ('librosa', 'sklearn', 'av', 'numba', 'onnx', 'matplotlib', 'dask') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
