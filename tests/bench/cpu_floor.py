@@ -17,7 +17,11 @@ warm-up), so the remaining budget is known:
   nothing downstream); ``raw-5ms``: the same through ``RawInputStream`` (bytes, no numpy array
   per callback);
 * ``blocking-read``: a blocking ``RawInputStream.read`` of one 60 Hz frame at a time (no
-  callback thread in Python).
+  callback thread in Python);
+* ``parec-5ms`` / ``parec-10ms``: not Python at all: PulseAudio's own recorder (``parec``, a native
+  client of the same server, pulseaudio-utils) reading the same source at 48 kHz stereo float with
+  a 5 / 10 ms latency request into /dev/null, its CPU read from /proc: what any client, native or
+  not, pays for the stream on this machine.
 
 Medians and the spread over ``--runs`` rounds (the variants alternate round by round, so a busy
 minute hits all of them). Quoted in README "Measured speed" (the daemon CPU row). Measured, never
@@ -87,6 +91,24 @@ def _blocking(stop: threading.Event) -> None:
             stream.read(RATE // 60)
 
 
+def _parec(latency_ms: int):
+    """``parec`` as a child of this process, which only waits; ``measure_here`` adds its CPU."""
+    def run(stop: threading.Event) -> None:
+        proc = subprocess.Popen(["parec", f"--latency-msec={latency_ms}", "--format=float32le",
+                                 f"--rate={RATE}", "--channels=2"], stdout=subprocess.DEVNULL)
+        _CHILDREN.append(proc.pid)
+        try:
+            stop.wait()
+        finally:
+            proc.kill()
+            proc.wait()
+    return run
+
+
+#: PIDs of native clients started by a variant: their CPU counts as the variant's
+_CHILDREN: list[int] = []
+
+
 VARIANTS = {
     "idle": lambda stop: stop.wait(),
     "tick60": _ticker(0),
@@ -96,12 +118,23 @@ VARIANTS = {
     "stream-10ms": _stream(10, raw=False),
     "raw-5ms": _stream(5, raw=True),
     "blocking-read": _blocking,
+    "parec-5ms": _parec(5),
+    "parec-10ms": _parec(10),
 }
 
 
 def _cpu() -> float:
+    """This process's CPU (s), plus that of the native clients it started (still running)."""
     t = os.times()
-    return t.user + t.system
+    total = t.user + t.system
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in _CHILDREN:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
 
 
 def measure_here(name: str, seconds: float) -> float:

@@ -16,7 +16,7 @@ def test_bench_pipeline_reports_every_stage_latency_rss_and_start(tmp_path):
     json.dumps(report)  # JSON-able for `vjbridge bench --json`
     stages = report["hot"]["stages"]
     assert set(stages) == {"extract", "models", "signals", "mapping", "encode+send"}
-    assert all(v["n"] >= 250 and 0 < v["median_us"] <= v["p99_us"] for v in stages.values())
+    assert all(v["n"] >= 250 and 0 < v["median_us"] <= v["p95_us"] <= v["p99_us"] for v in stages.values())
     assert report["hot"]["whole"]["median_us"] > stages["extract"]["median_us"]
     for key in ("hot", "hot_cpu"):  # the median over passes is one of the passes' medians
         per_pass = report[key]["whole_median_per_pass_us"]
