@@ -19,6 +19,7 @@ from typing import Any
 
 from bridge.errors import MappingError
 from bridge.mapping.schema import COLOUR_ROUTE, MAPPING, ROUTE, Option, Section
+from bridge.options import host_problem
 from bridge.sinks import KINDS, RouteInfo
 
 #: Signal kinds; model outputs auto-range by default.
@@ -249,13 +250,16 @@ def _check_value(opt: Option, v: Any, path: str, problems: list[str], signals) -
             problems.append(f"{path}: expected true or false, got {_fmt(v)}")
             return _BAD
         return v
-    if kind in ("str", "signal", "address"):
+    if kind in ("str", "signal", "address", "host"):
         if not isinstance(v, str) or not v.strip():
             problems.append(f"{path}: expected a non-empty string, got {_fmt(v)}")
             return _BAD
         if kind == "address" and (not v.startswith("/") or _OSC_BAD.search(v)):
             problems.append(f"{path}: {v!r} is not an OSC address: start with '/', no spaces or "
                             "any of #*,?[]{}")
+            return _BAD
+        if kind == "host" and (problem := host_problem(v)):
+            problems.append(f"{path}: {problem}")
             return _BAD
         if kind == "signal" and signals is not None and v not in signals:
             problems.append(f"{path}: unknown signal {_fmt(v)}{_suggest(v, signals)}")

@@ -57,7 +57,7 @@ DMX_TARGET = Section("dmx target", "Where DMX goes: sACN (E1.31) or Art-Net, and
     Option("mode", "choice", "unicast", "unicast to `host`; multicast (sACN only: each universe "
            "to 239.255.hi.lo); broadcast (Art-Net only: to `host`, default 255.255.255.255, "
            "e.g. 2.255.255.255)", choices=("unicast", "multicast", "broadcast")),
-    Option("host", "str", None, "receiver address (unicast; default 127.0.0.1) or broadcast "
+    Option("host", "host", None, "receiver address (unicast; default 127.0.0.1) or broadcast "
            "address; not used with multicast", nullable=True),
     Option("port", "int", None, "UDP port; null = 5568 (sACN) or 6454 (Art-Net)", lo=1,
            hi=65535, nullable=True),

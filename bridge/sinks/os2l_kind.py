@@ -42,7 +42,7 @@ TARGET = Section("os2l target", "Where OS2L events go: one OS2L host (QLC+: Inpu
                  "OS2L as the input of a universe, TCP port 9996). No host: the first host "
                  f"advertising {SERVICE_TYPE[:-1]} by DNS-SD (zeroconf) is used, and found "
                  "again if it moves.", (
-    Option("host", "str", None, "the OS2L host's name or IP address; null = find it by DNS-SD "
+    Option("host", "host", None, "the OS2L host's name or IP address; null = find it by DNS-SD "
            f"({SERVICE_TYPE[:-1]})", nullable=True),
     Option("port", "int", PORT, "TCP port the host listens on (QLC+'s default 9996; with "
            "discovery the advertised port is used)", lo=1, hi=65535),

@@ -12,6 +12,7 @@ import struct
 from collections.abc import Sequence
 
 from bridge.errors import ConfigError, SinkError
+from bridge.options import host_problem
 from bridge.sinks.base import Sink
 from bridge.sinks.messages import OscValue
 from bridge.sinks.osc_encode import IMMEDIATE, OscEncoder
@@ -30,6 +31,9 @@ def parse_osc_target(text: str, *, default_host: str = "127.0.0.1") -> tuple[str
     if not (port.isascii() and port.isdigit() and len(port) <= 5) or not 1 <= int(port) <= 65535:
         raise ConfigError(f"--osc: {text!r} is not HOST:PORT with a port in 1..65535 "
                           "(e.g. 127.0.0.1:7000)")
+    problem = host_problem(host)
+    if problem:
+        raise ConfigError(f"--osc: {problem}")
     return host, int(port)
 
 _F32_MAX = 3.4028234663852886e38

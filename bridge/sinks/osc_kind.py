@@ -28,7 +28,7 @@ MAX_DATAGRAM_NETWORK = 1472
 MAX_DATAGRAM_LOOPBACK = 9216
 
 OSC_TARGET = Section("osc target", "Where OSC goes: one receiver (TouchDesigner, Resolume, Eos, ...).", (
-    Option("host", "str", "127.0.0.1", "receiver host name or IP address"),
+    Option("host", "host", "127.0.0.1", "receiver host name or IP address"),
     Option("port", "int", 7000, "receiver port (in TouchDesigner: the OSC In CHOP's Network Port)",
            lo=1, hi=65535),
     Option("protocol", "choice", "udp", "udp, or tcp (ETC Eos prefers tcp, port 3032)",

@@ -36,7 +36,7 @@ UNITS = {"volume": (0.0, 255.0), "volume_raw": (0.0, 255.0), "frequency": (0.0, 
 TARGET = Section("wled target", "Where WLED sound-sync packets go: every WLED controller whose "
                  "audioreactive usermod has sync mode Receive (Config > Usermods > AudioReactive "
                  "> Sync > Receive) on the same port.", (
-    Option("host", "str", MULTICAST_GROUP, "multicast group (WLED listens on 239.0.0.1) or one "
+    Option("host", "host", MULTICAST_GROUP, "multicast group (WLED listens on 239.0.0.1) or one "
            "controller's host name or IP address (unicast)"),
     Option("port", "int", PORT, "UDP port: the controllers' audio sync port (WLED default 11988)",
            lo=1, hi=65535),

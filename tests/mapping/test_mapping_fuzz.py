@@ -194,6 +194,12 @@ def test_binary_files_give_one_problem(tmp_path_factory, data):
         f"  - {{signal: rms, osc: {{address: /vjbridge/signal{i}}}}}\n" for i in range(60)),
      "at most 1,472"),
     ("python tag", "!!python/object/apply:os.system [echo hi]\n", "not valid YAML"),
+    ("NUL in a host", 'osc: {t: {host: "desk\\0.local"}}\nroutes: [{signal: rms, osc: {address: /a}}]\n',
+     "osc.t.host: 'desk\\x00.local' is not a host name or IP address"),
+    ("space in a host", "os2l: {q: {host: qlc plus}}\nroutes: [{signal: kick, os2l: {event: beat}}]\n",
+     "os2l.q.host: 'qlc plus' is not a host name"),
+    ("300-character label", "dmx: {d: {host: " + "a" * 300 + ", fixtures: {}}}\nroutes: []\n",
+     "dmx.d.host: '" + "a" * 300 + "' is not a host name"),
     ("binary", "\udcff", "not a UTF-8 text file"),
 ])
 def test_known_hostile_mappings_name_what_is_wrong(tmp_path, case, text, limit):

@@ -262,3 +262,15 @@ def test_a_kind_declares_its_sections_and_the_mapping_layer_follows():
                                "routes[0].probe.slot: 9 is out of range 0..7",
                                "routes[0].probe.target: unknown probe target 'q'"]
     assert out["doc"]
+
+
+@pytest.mark.parametrize("host, ok", [
+    ("127.0.0.1", True), ("::1", True), ("fe80::1%eth0", True), ("desk.local", True),
+    ("desk.local.", True), ("_os2l.example", True), ("bühne.local", True), ("a" * 63, True),
+    ("a" * 64, False), ("a..b", False), ("-desk", False), ("desk-", False), ("desk\x00", False),
+    ("desk 2", False), (" desk", False), ("desk/1", False), (".".join(["ab"] * 100), False),
+])
+def test_host_values_are_names_or_ip_addresses(host, ok):
+    from bridge.options import host_problem
+
+    assert (host_problem(host) is None) is ok, host_problem(host)

@@ -115,6 +115,10 @@ def test_parse_hostport():
     assert parse_hostport("9000") == ("127.0.0.1", 9000)
     with pytest.raises(MappingError, match="not HOST:PORT"):
         parse_hostport("host:99999")
+    assert parse_hostport("[::1]:9000") == ("::1", 9000)
+    assert parse_hostport("bühne.local:9000") == ("bühne.local", 9000)
+    with pytest.raises(MappingError, match="'desk 2' is not a host name or IP address"):
+        parse_hostport("desk 2:9000")
 
 
 def test_reload_if_changed(tmp_path):
