@@ -16,7 +16,7 @@ the band powers and the rms/onset columns become Python floats once, every stage
 returns its values as floats, and one array is made from the finished row (no per-stage views,
 element writes or copies).
 
-Cost, one 60 Hz frame per call (``tests/bench/bench_signals.py --cpu``, thread CPU, shared 2-core
+Cost, one 60 Hz frame per call (``python -m tests.bench.bench_signals --cpu``, thread CPU, shared 2-core
 test machine, load average ~2): median 10.1 µs (16.2 µs before the per-frame ``step`` path), p99
 77 µs (57 before: the p99 frames are the tempo re-estimates, every 0.25 s, which now also run the
 tempo envelope and autocorrelation bursts, see tempo.py). In the live pipeline, after the

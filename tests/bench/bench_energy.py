@@ -12,28 +12,18 @@ energy.yaml`` against ``vjbridge bench`` (README, "Audio energy vector").
 
 from __future__ import annotations
 
-import argparse
-import time
-
 import numpy as np
 
-from bridge.audio.demo import DemoMusic
-from bridge.audio.features import FeatureExtractor
-from bridge.audio.spec import FeatureSpec
 from bridge.runtime.energy_stage import energy_stage
 from bridge.runtime.pipeline import SignalsStage
+from tests.bench.demo_frames import clock as bench_clock
+from tests.bench.demo_frames import demo_frames, figures, options
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--fps", type=float, default=60.0)
-    parser.add_argument("--cpu", action="store_true", help="this thread's CPU clock")
-    args = parser.parse_args()
-    clock = time.thread_time_ns if args.cpu else time.perf_counter_ns
-    spec = FeatureSpec(fps=args.fps)
-    frames = FeatureExtractor(spec).process(
-        DemoMusic(spec.sample_rate).read(int(args.seconds * spec.sample_rate)))
+    args = options(__doc__)
+    clock = bench_clock(args)
+    spec, frames = demo_frames(args)
     rows = [frames[i:i + 1].copy() for i in range(len(frames))]
     print(f"{len(rows)} frames at {spec.frame_rate:.2f} fps, "
           f"{'thread CPU' if args.cpu else 'wall'} time, one frame per call")
@@ -47,8 +37,7 @@ def main() -> None:
             cols = stage.process(row)
             dict(zip(cols.names, cols.matrix[0].tolist()))  # what the engine's row does
             us[i] = (clock() - t0) / 1e3
-    print(f"EnergyStage (energy, morph)  median {np.median(us):5.1f} µs   p95 "
-          f"{np.percentile(us, 95):5.1f} µs   p99 {np.percentile(us, 99):5.1f} µs")
+    print(figures("EnergyStage (energy, morph)", us, width=28))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Benchmark (not a test): cost of the classic signals per 60 Hz frame, fed one frame at a time.
 
-    .venv/bin/python tests/bench/bench_signals.py [--seconds 60] [--fps 60] [--cpu]
+    .venv/bin/python -m tests.bench.bench_signals [--seconds 60] [--fps 60] [--cpu]
 
 Feeds the demo groove through the extractor once, then times ``ClassicSignals.process`` (and each
 stage alone) on single frames as the live engine calls it, and prints median and p99 in µs.
@@ -8,18 +8,16 @@ stage alone) on single frames as the live engine calls it, and prints median and
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
 
-from bridge.audio.demo import DemoMusic
-from bridge.audio.features import FeatureExtractor
-from bridge.audio.spec import FeatureSpec
 from bridge.signals.bands import BandLevels, Centroid, Levels
 from bridge.signals.classic import ClassicSignals
 from bridge.signals.tempo import TempoTracker
 from bridge.signals.triggers import OnsetTriggers
+from tests.bench.demo_frames import clock as bench_clock
+from tests.bench.demo_frames import demo_frames, figures, options
 
 
 def _time(stage, frames, clock=time.perf_counter_ns) -> np.ndarray:
@@ -33,17 +31,9 @@ def _time(stage, frames, clock=time.perf_counter_ns) -> np.ndarray:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--fps", type=float, default=60.0)
-    parser.add_argument("--cpu", action="store_true",
-                        help="time with this thread's CPU clock (ignores time spent preempted by "
-                             "other processes on a shared machine)")
-    args = parser.parse_args()
-    clock = time.thread_time_ns if args.cpu else time.perf_counter_ns
-    spec = FeatureSpec(fps=args.fps)
-    frames = FeatureExtractor(spec).process(
-        DemoMusic(spec.sample_rate).read(int(args.seconds * spec.sample_rate)))
+    args = options(__doc__)
+    clock = bench_clock(args)
+    spec, frames = demo_frames(args)
     print(f"{len(frames)} frames at {spec.frame_rate:.2f} fps, one frame per process() call, "
           f"{'thread CPU' if args.cpu else 'wall'} time")
     rows = [("ClassicSignals (all)", ClassicSignals(spec))] + [
@@ -53,8 +43,7 @@ def main() -> None:
         _time(stage, frames[:600], clock)  # warm up caches and the tracker
         stage.reset()
         us = _time(stage, frames, clock)
-        print(f"{name:22s} median {np.median(us):7.1f} µs   p99 {np.percentile(us, 99):7.1f} µs"
-              f"   max {us.max():7.1f} µs")
+        print(figures(name, us))
     whole = ClassicSignals(spec)
     t0 = time.perf_counter()
     whole.process(frames)

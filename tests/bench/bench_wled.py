@@ -1,6 +1,6 @@
 """Benchmark (not a test): per-frame cost of WLED sound sync, fed one frame at a time.
 
-    .venv/bin/python tests/bench/bench_wled.py [--seconds 30] [--fps 60] [--cpu]
+    .venv/bin/python -m tests.bench.bench_wled [--seconds 30] [--fps 60] [--cpu]
 
 Feeds the demo groove through the extractor once, then times, per 60 Hz frame as the live engine
 calls them: the geq/majorpeak/magnitude stages (with the engine's row conversion: a tuple of 16
@@ -10,18 +10,16 @@ floats and two floats), the five route outputs' ``emit``, and ``WledSink.send`` 
 
 from __future__ import annotations
 
-import argparse
 import socket
 import time
 
 import numpy as np
 
-from bridge.audio.demo import DemoMusic
-from bridge.audio.features import FeatureExtractor
-from bridge.audio.spec import FeatureSpec
 from bridge.runtime.geq_stage import geq_stages
 from bridge.sinks.kind import RouteInfo
 from bridge.sinks.wled_kind import WLED_KIND
+from tests.bench.demo_frames import clock as bench_clock
+from tests.bench.demo_frames import demo_frames, figures, options
 
 
 def _info(signal, size=1, out=(0.0, 1.0)):
@@ -30,19 +28,13 @@ def _info(signal, size=1, out=(0.0, 1.0)):
 
 
 def _stats(name: str, us: np.ndarray) -> None:
-    print(f"{name:34s} median {np.median(us):6.1f} µs   p99 {np.percentile(us, 99):6.1f} µs")
+    print(figures(name, us, width=34))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--fps", type=float, default=60.0)
-    parser.add_argument("--cpu", action="store_true", help="this thread's CPU clock")
-    args = parser.parse_args()
-    clock = time.thread_time_ns if args.cpu else time.perf_counter_ns
-    spec = FeatureSpec(fps=args.fps)
-    frames = FeatureExtractor(spec).process(
-        DemoMusic(spec.sample_rate).read(int(args.seconds * spec.sample_rate)))
+    args = options(__doc__, seconds=30.0)
+    clock = bench_clock(args)
+    spec, frames = demo_frames(args)
     rows = [frames[i:i + 1].copy() for i in range(len(frames))]
     print(f"{len(rows)} frames at {spec.frame_rate:.2f} fps, "
           f"{'thread CPU' if args.cpu else 'wall'} time")
