@@ -11,7 +11,6 @@ floats and two floats), the five route outputs' ``emit``, and ``WledSink.send`` 
 from __future__ import annotations
 
 import socket
-import time
 
 import numpy as np
 
