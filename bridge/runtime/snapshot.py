@@ -356,7 +356,8 @@ class Publisher:
                 backlog = _tcp_backlog(transport)
                 reading = self._reading(name, now, backlog)
                 description = _describe(sink)
-                self._report(name, description, dropping, listening, d_drops, d_sent, span)
+                self._report(name, description, dropping, listening, d_drops, d_sent, span,
+                             transport)
                 self._report_reading(name, description, reading, backlog)
                 out.append(Target(name, description, sent, drops, refused,
                                   d_drops / span if span > 0 else 0.0, dropping, listening,
@@ -389,23 +390,32 @@ class Publisher:
             self._unread.discard(name)
             self.engine.events.emit("output", f"{name} ({description}) reads again")
 
-    def _report(self, name, description, dropping, listening, d_drops, d_sent, span) -> None:
+    def _report(self, name, description, dropping, listening, d_drops, d_sent, span,
+                transport=None) -> None:
+        """Events for a target's drops and listener. One problem is one line in the log: the
+        sink or its transport already wrote the line for "nothing is listening" (UDP's first
+        refusal, WLED's, TCP's "cannot connect", one per outage) and TCP's reconnect, so those
+        events are recorded for the status page and ``/health`` without a second line, and drops
+        while nothing listens (their cause, already said) are not a line of their own either."""
         events = self.engine.events
         if dropping and name not in self._dropping:
             self._dropping.add(name)
             events.emit("output", f"{name} ({description}) is dropping packets: {d_drops} of "
                         f"{d_drops + d_sent} in the last {span:.1f} s (the receiver, the network "
-                        "or the address: see the start-up warnings)", level=logging.WARNING)
+                        "or the address: see the start-up warnings)", level=logging.WARNING,
+                        log=listening and name not in self._refusing)
         elif not dropping and name in self._dropping and d_drops == 0:
             self._dropping.discard(name)
-            events.emit("output", f"{name} ({description}) sends without drops again")
+            events.emit("output", f"{name} ({description}) sends without drops again",
+                        log=listening)
         if not listening and name not in self._refusing:
             self._refusing.add(name)
             events.emit("output", f"nothing is listening at {name} ({description}); still "
-                        "sending", level=logging.WARNING)
+                        "sending", level=logging.WARNING, log=False)
         elif listening and name in self._refusing and d_sent > 0:
             self._refusing.discard(name)
-            events.emit("output", f"{name} ({description}): a receiver is listening again")
+            events.emit("output", f"{name} ({description}): a receiver is listening again",
+                        log=not getattr(transport, "logs_reconnect", False))
 
     def _check_address(self, name: str, sink) -> None:
         from bridge.runtime.targets import target_warnings

@@ -104,6 +104,9 @@ class TcpTransport:
     and a count, not sixty lines a second.
     """
 
+    #: it writes its own line when a lost peer is connected again (the status events need not)
+    logs_reconnect = True
+
     def __init__(self, host: str | None, port: int, framing="slip", *, queue_frames: int = 4,
                  connect_timeout: float = 1.0, write_timeout: float = 1.0,
                  max_backoff: float = 2.0, min_backoff: float = 0.05, stable_s: float = 5.0,

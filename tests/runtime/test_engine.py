@@ -418,3 +418,22 @@ def test_the_engine_wakes_once_per_frame_not_per_block(rate):
     # one packet per frame, none lost (plus held ones if a loaded machine stalled the demo 0.25 s)
     assert len(out.sent) == engine.frames + engine.held_ticks
     assert src.wakeups <= engine.frames + 5  # not one per block (~150)
+
+
+def test_a_tcp_target_where_nothing_listens_is_one_line_in_the_log(tmp_path):
+    """One problem, one line: the transport's "cannot connect ... one line per outage" says it;
+    the status events record it (the page, /health) without a second or third line."""
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    mapping = tmp_path / "tcp.yaml"
+    mapping.write_text(f"version: 1\nosc:\n  t: {{host: 127.0.0.1, port: {port}, protocol: tcp}}\n"
+                       "routes:\n  - {signal: rms, osc: {target: t, address: /x}}\n")
+    bridge = Bridge("run", "--demo", "--no-models", "--mapping", str(mapping), "--duration", "3")
+    assert bridge.proc.wait(timeout=30) == 0, bridge.stderr
+    bridge.stop()
+    warnings = [line for line in bridge.err if "WARNING" in line]
+    assert len(warnings) == 1, warnings
+    assert f"osc target 't' (tcp://127.0.0.1:{port}): cannot connect" in warnings[0]
