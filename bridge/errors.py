@@ -30,6 +30,8 @@ escaping is a bug. Messages name what is wrong and how to fix it::
     ├── CorpusError             the projectM corpus cannot be built: renderer missing (names the
     │   │                       apt-get line), music package unavailable, hash mismatch
     │   └── PresetError         one Milkdrop preset fails to load or render (skipped, reported)
+    ├── ClusterError            the Dask cluster of a long job (--scheduler) cannot be reached
+    │                           (bridge.training.fanout; also an OSError)
     ├── FolderBusyError         another long job (corpus, dataset) is writing to the same
     │                           output folder (bridge.training.workers.folder_lock)
     ├── DeviceError             an audio input device is not found, ambiguous or cannot be opened;
@@ -108,6 +110,10 @@ class SpecMismatchError(ModelError):
 
 class DatasetError(BridgeError):
     """A dataset folder (``vjbridge dataset`` output) is missing, incomplete or inconsistent."""
+
+
+class ClusterError(BridgeError, OSError):
+    """The Dask cluster a long offline job was pointed at (``--scheduler``) cannot be reached."""
 
 
 class FolderBusyError(BridgeError):
