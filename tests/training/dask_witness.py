@@ -41,7 +41,8 @@ async def dask_setup(worker):
         await worker.plugin_add(Witness(path), name="vjb-witness")
 
 
-#: A task whose code is running in a worker thread (``cancelled``: its client left; it still runs).
+#: States in which a task's code runs in a worker thread (``cancelled``: its client left, and the
+#: code runs on to its end; the plugin is told ``executing -> released`` when that happens).
 RUNNING = frozenset({"executing", "long-running", "cancelled", "resumed"})
 
 
@@ -60,13 +61,17 @@ def started(path) -> list[tuple[str, str]]:
 
 
 def finished(path) -> list[tuple[str, str]]:
-    """``(worker, key)`` of every execution whose result was kept."""
+    """``(worker, key)`` of every execution that ran to its end and kept its result."""
     return [(w, k) for a, b, w, k in read(path) if b == "memory" and a in RUNNING]
 
 
 def running(path) -> set[tuple[str, str]]:
-    """``(worker, key)`` whose code is running now (as far as the log has got)."""
-    last = {}
-    for _, b, w, k in read(path):
-        last[(w, k)] = b
-    return {wk for wk, state in last.items() if state in RUNNING}
+    """``(worker, key)`` whose code is running now (as far as the log has got). A cancelled task
+    still runs: it ends with ``cancelled -> ...`` once its code returns."""
+    now = set()
+    for a, b, w, k in read(path):
+        if b == "executing":
+            now.add((w, k))
+        elif b in ("memory", "error", "rescheduled") or a == "cancelled":
+            now.discard((w, k))
+    return now

@@ -180,6 +180,7 @@ def test_a_worker_killed_mid_run_leaves_the_result_unchanged(corpus, local, tmp_
         wait_until(victim_just_started, "a video finished and w1 began another", proc)
         lost = {k for w, k in W.running(c.witness_file) if w == "w1"}
         c.kill_worker("w1")
+        print(f"killed w1 holding {lost} after {len(W.finished(c.witness_file))} task(s) finished")
         ok(finish(proc))
         assert_same_dataset(local.data, data)
         redone = {k for w, k in W.finished(c.witness_file) if w == "w2"}
@@ -197,6 +198,7 @@ def test_an_interrupted_run_resumes_from_the_cache(corpus, local, cluster, tmp_p
     cluster.wait_idle()  # a task in hand when its client left still finishes (and is cached)
     before = metas(data)
     assert 3 <= len(before) < N_VIDEOS, f"{len(before)} of {N_VIDEOS} done when interrupted"
+    print(f"interrupted with {len(before)} of {N_VIDEOS} videos done")
 
     ok(vjbridge("dataset", corpus, *DATASET_ARGS, "--out", data, "--scheduler", cluster.address))
     after = metas(data)
