@@ -232,7 +232,7 @@ class Fanout:
             with_dashboard = importlib.util.find_spec("bokeh") is not None
             self._cluster = LocalCluster(n_workers=self.options.jobs, threads_per_worker=1,
                                          processes=True,
-                                         dashboard_address=":0" if with_dashboard else None)
+                                         dashboard_address=":0")
             self._client = Client(self._cluster)
             if with_dashboard:
                 self.dashboard = self._client.dashboard_link
