@@ -212,6 +212,7 @@ class Fanout:
             logging.getLogger(name).setLevel(logging.ERROR)  # its INFO lines are not for users
         url = self.options.scheduler
         if url:
+            _probe(url)
             try:
                 self._client = Client(url, timeout=CONNECT_TIMEOUT)
             except (OSError, TimeoutError) as exc:
@@ -332,6 +333,25 @@ class Fanout:
         except BaseException:
             client.cancel(list(remaining))
             raise
+
+
+def _probe(url: str) -> None:
+    """One plain TCP connect first, so nothing listening fails at once (Dask retries until its
+    timeout) and an unknown host is named as such."""
+    parts = urlsplit(url)
+    fix = (f"start one with `dask scheduler` and workers with `dask worker {url}`, or check the "
+           "host and port")
+    try:
+        socket.create_connection((parts.hostname, parts.port), timeout=CONNECT_TIMEOUT).close()
+    except socket.gaierror as exc:
+        raise ClusterError(f"--scheduler {url}: cannot resolve the host {parts.hostname!r} "
+                           f"({exc.strerror or exc}); check the name") from None
+    except ConnectionRefusedError:
+        raise ClusterError(f"cannot reach the Dask scheduler at {url} (nothing listens there: "
+                           f"connection refused); {fix}") from None
+    except OSError as exc:  # timeout, no route
+        raise ClusterError(f"cannot reach the Dask scheduler at {url} ({_reason(exc)}); "
+                           f"{fix}") from None
 
 
 def _reason(exc: BaseException) -> str:
