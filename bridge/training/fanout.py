@@ -230,15 +230,21 @@ class Fanout:
         else:
             from distributed import LocalCluster
 
-            with_dashboard = importlib.util.find_spec("bokeh") is not None
             self._cluster = LocalCluster(n_workers=self.options.jobs, threads_per_worker=1,
-                                         processes=True,
-                                         dashboard_address=":0")
+                                         processes=True, dashboard_address="127.0.0.1:0")
             self._client = Client(self._cluster)
-            if with_dashboard:
-                self.dashboard = self._client.dashboard_link
+            self.dashboard = self._client.dashboard_link
+            if importlib.util.find_spec("bokeh") is None:  # the plain HTML pages still work
+                self.dashboard = (self.dashboard.rsplit("/status", 1)[0]
+                                  + "/info/main/workers.html (pip install bokeh for the live "
+                                    "dashboard)")
         if self.dashboard:
             self.report(f"Dask dashboard: {self.dashboard}")
+
+    def status(self) -> str:
+        """`` (N running, M failed; workers and their tasks/min)`` of a distributed run, else ``""``
+        (for jobs that report by log line, not :class:`Bar`)."""
+        return f" ({self.stats.text()})" if self.options.distributed else ""
 
     @property
     def workers(self) -> int:
@@ -285,8 +291,9 @@ class Fanout:
         from bridge.training.workers import process_pool
 
         if self._pool is None:
-            self._pool = process_pool(max(1, min(self.options.jobs, len(tasks))))
-        width = self._pool._max_workers  # noqa: SLF001 - stdlib attribute, present since 3.2
+            self._width = max(1, min(self.options.jobs, len(tasks)))
+            self._pool = process_pool(self._width)
+        width = self._width
         futures = {}
         for task in tasks:
             futures.setdefault(task.key, []).append(task)
@@ -324,7 +331,7 @@ class Fanout:
                 remaining.discard(fut)
                 if fut.status == "error":
                     self.stats.failed += 1
-                    fut.result()  # raises the task's exception, as a local run would
+                    _raise_task_error(fut)  # the task's exception, as a local run would
                 result = self._finish(fut.result())
                 self.stats.running = min(self.workers, len(remaining))
                 for task in by_key[fut.key]:
@@ -333,6 +340,15 @@ class Fanout:
         except BaseException:
             client.cancel(list(remaining))
             raise
+
+
+def _raise_task_error(fut) -> None:
+    """A task's exception; one that says the worker lacks vjbridge becomes one line saying so."""
+    exc = fut.exception()
+    if isinstance(exc, ImportError) and (exc.name or "").split(".")[0] == "bridge":
+        raise ClusterError(f"a Dask worker cannot import vjbridge ({exc}); install the same "
+                           "vjbridge version on every worker (pip install 'vjbridge[train]')")
+    fut.result()
 
 
 def _probe(url: str) -> None:

@@ -281,11 +281,11 @@ def _run_study(data, opts, log, fan, hop, table) -> dict:
                                   "r2_std": float(np.std(both)),
                                   "rmse": float(np.mean([protocol[kind][t]["rmse"]["mean"]
                                                          for t in MAIN_TARGETS]))}
-        log(f"  {kind}: mean R² {protocol[kind]['mean']['r2']:.3f}")
+        log(f"  {kind}: mean R² {protocol[kind]['mean']['r2']:.3f}{fan.status()}")
     res["protocol"] = protocol
 
     # 2. colour targets (the paper's negative result)
-    log("colour targets ...")
+    log(f"colour targets ...{fan.status()}")
 
     def colour():
         pairs = [(kind, t) for kind in ("LinearRegression", "RandomForest") for t in COLOUR_TARGETS]
@@ -299,7 +299,7 @@ def _run_study(data, opts, log, fan, hop, table) -> dict:
     res["colour"], _ = sections.get("colour", colour)
 
     # 3. frame-rate sweep with Ridge
-    log("frame-rate sweep ...")
+    log(f"frame-rate sweep ...{fan.status()}")
 
     def fps_sweep():
         rows, jobs = [], []
@@ -319,11 +319,11 @@ def _run_study(data, opts, log, fan, hop, table) -> dict:
     res["fps_sweep"], _ = sections.get("fps_sweep", fps_sweep)
 
     # 4. hyper-parameter sweeps (motion and weight, mean R² over folds)
-    log("hyper-parameter sweeps ...")
+    log(f"hyper-parameter sweeps ...{fan.status()}")
     res["sweeps"] = sweeps(table, splits, ti, opts, sections, fan=fan, problem=P)
 
     # 5. the performer metric: within-video r on per-video normalised targets
-    log("within-video metric ...")
+    log(f"within-video metric ...{fan.status()}")
     res["performer"] = performer(X, table, splits, ti, oof_paper, opts, log, sections, fan=fan,
                                  problem=P)
     res["seconds"] = round(time.perf_counter() - t0, 1)
@@ -407,7 +407,7 @@ def performer(X, table, splits, ti, oof_paper, opts, log, sections, *, fan, prob
     for name, spec, kind, params in performer_candidates(opts.quick):
         got, _ = sections.get(f"performer/{name}", lambda: scores(spec, kind, params, splits))
         out["models"][name] = {"context": spec.to_dict(), "kind": kind, "params": params, **got}
-        log(f"  {name}: motion r {out['models'][name]['motion']['mean']:.3f}")
+        log(f"  {name}: motion r {out['models'][name]['motion']['mean']:.3f}{fan.status()}")
     strict = unseen_preset_splits(table, splits)
     if strict:
         log("within-video metric, held-out tracks and presets ...")

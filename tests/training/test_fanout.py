@@ -182,6 +182,23 @@ def test_corpus_renders_and_screening_on_dask_equal_the_local_ones(tmp_path, cap
     assert docs["local"] == docs["dask"] and sum(docs["local"]["counts"].values()) == 2
 
 
+def test_a_local_dask_cluster_reports_a_dashboard_link_that_answers():
+    import urllib.request
+
+    from bridge.training.fanout import Fanout, make_options
+
+    lines = []
+    with Fanout(make_options(1, dask=True), report=lines.append) as fan:
+        assert lines == [f"Dask dashboard: {fan.dashboard}"]
+        url = fan.dashboard.split(" ")[0]
+        assert url.startswith("http://127.0.0.1:")
+        with urllib.request.urlopen(url, timeout=10) as page:
+            status, body = page.status, page.read()
+        assert status == 200
+        if "pip install bokeh" in fan.dashboard:  # no bokeh: the scheduler's plain pages
+            assert b"<title> Workers </title>" in body
+
+
 # ---- one line for a bad option --------------------------------------------------------------------
 COMMANDS = {  # each long job, with arguments that are never read before the options are checked
     "dataset": ["dataset", "/nonexistent/videos", "--out", "/nonexistent/data"],
