@@ -46,6 +46,8 @@ from bridge.errors import ClusterError, ConfigError
 SCHEMES = ("tcp", "tls", "ws", "wss")
 #: Seconds to wait for an existing scheduler before giving up with one line.
 CONNECT_TIMEOUT = 8
+#: Times a local run replaces its process pool after a worker process died.
+LOCAL_RESTARTS = 2
 
 
 def default_jobs() -> int:
@@ -286,33 +288,49 @@ class Fanout:
         return result
 
     def _run_local(self, tasks: list[Task]) -> Iterator[tuple[Task, Any]]:
+        """On the spawn pool; a worker process that dies (killed, out of memory) breaks the whole
+        pool, so a fresh one runs the unfinished tasks again (they are pure), up to
+        :data:`LOCAL_RESTARTS` times."""
         from concurrent.futures import FIRST_COMPLETED, wait
+        from concurrent.futures.process import BrokenProcessPool
 
         from bridge.training.workers import process_pool
 
-        if self._pool is None:
-            self._width = max(1, min(self.options.jobs, len(tasks)))
-            self._pool = process_pool(self._width)
-        width = self._width
-        futures = {}
+        todo: dict[str, list[Task]] = {}
         for task in tasks:
-            futures.setdefault(task.key, []).append(task)
-        pending = {self._pool.submit(_tracked, ts[0].fn, ts[0].args, ts[0].kwargs): key
-                   for key, ts in futures.items()}
-        try:
-            while pending:
-                self.stats.running = min(width, len(pending))
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    key = pending.pop(fut)
-                    result = self._finish(fut.result())
-                    for task in futures[key]:
-                        yield task, result
-        except BaseException:
-            self.stats.failed += 1 if pending else 0
-            for fut in pending:
-                fut.cancel()
-            raise
+            todo.setdefault(task.key, []).append(task)
+        restarts = 0
+        while todo:
+            if self._pool is None:
+                self._width = max(1, min(self.options.jobs, len(todo)))
+                self._pool = process_pool(self._width)
+            pending = {self._pool.submit(_tracked, ts[0].fn, ts[0].args, ts[0].kwargs): key
+                       for key, ts in todo.items()}
+            try:
+                while pending:
+                    self.stats.running = min(self._width, len(pending))
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        key = pending.pop(fut)
+                        result = self._finish(fut.result())
+                        for task in todo.pop(key):
+                            yield task, result
+            except BrokenProcessPool:
+                restarts += 1
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
+                if restarts > LOCAL_RESTARTS:
+                    raise ClusterError(
+                        f"local worker processes died {restarts} times (killed, or out of "
+                        "memory?); run again with fewer --jobs (the run resumes where it "
+                        "stopped)") from None
+                self.report(f"note: a worker process died; running its {len(todo)} unfinished "
+                            "task(s) again")
+            except BaseException:
+                self.stats.failed += 1 if pending else 0
+                for fut in pending:
+                    fut.cancel()
+                raise
 
     def _run_dask(self, tasks: list[Task]) -> Iterator[tuple[Task, Any]]:
         from distributed import as_completed

@@ -182,6 +182,31 @@ def test_corpus_renders_and_screening_on_dask_equal_the_local_ones(tmp_path, cap
     assert docs["local"] == docs["dask"] and sum(docs["local"]["counts"].values()) == 2
 
 
+def die_once(marker: str, value: int) -> int:
+    """A task whose first run kills its worker process (SIGKILL, as the OOM killer would)."""
+    import signal
+
+    try:
+        fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return value * value
+    os.close(fd)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+@pytest.mark.parametrize("dask", [False, True], ids=["local", "dask"])
+def test_a_killed_worker_process_has_its_tasks_run_again(tmp_path, dask):
+    from bridge.training.fanout import Fanout, Task, make_options
+
+    notes = []
+    tasks = [Task(die_once, (str(tmp_path / "died"), i)) for i in range(6)]
+    with Fanout(make_options(2, dask=dask), report=notes.append) as fan:
+        assert fan.map(tasks) == [i * i for i in range(6)]
+    assert (tmp_path / "died").exists()
+    if not dask:
+        assert any("a worker process died; running its" in n for n in notes), notes
+
+
 def test_a_local_dask_cluster_reports_a_dashboard_link_that_answers():
     import urllib.request
 
