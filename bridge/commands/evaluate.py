@@ -23,11 +23,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--commands", default=None, metavar="FILE",
                         help="a text file of the commands that rebuild the data; quoted in the "
                              "report")
+    from bridge.training.fanout import add_arguments as fanout_arguments
+
+    fanout_arguments(parser, what="videos (one model over one video each)")
 
 
 def run(args: argparse.Namespace) -> int:
     from bridge.errors import ConfigError
     from bridge.training.evaluate import evaluate, summary_lines, write_report
+    from bridge.training.fanout import options_from_args
 
     if len(args.paths) < 2:
         raise ConfigError("give at least one MODEL and then the DATA folder, e.g. "
@@ -43,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
                 commands = f.read()
         except OSError as exc:
             raise ConfigError(f"--commands {args.commands}: cannot read it ({exc.strerror})") from None
-    result = evaluate(models, data, log=lambda m: None)
+    fanout = options_from_args(args)
+    result = evaluate(models, data, log=lambda m: None, fanout=fanout)
     for line in summary_lines(result):
         print(line)
     if args.out:

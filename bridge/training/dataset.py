@@ -414,10 +414,12 @@ def _build_dataset(inputs, out, *, fps, sample_rate, report, progress, group_reg
     os.environ["OMP_NUM_THREADS"] = "1"
     token, hints = None, {}
     if fanout.distributed:  # workers elsewhere may not see `out`: see _process_video
-        token = uuid.uuid4().hex
-        tmp = outp / ".fanout-token.tmp"
-        tmp.write_text(token + "\n")
-        os.replace(tmp, outp / ".fanout-token")
+        token = _read_token(str(outp))  # kept: the same tasks keep the same keys across runs
+        if not token:
+            token = uuid.uuid4().hex
+            tmp = outp / ".fanout-token.tmp"
+            tmp.write_text(token + "\n")
+            os.replace(tmp, outp / ".fanout-token")
         hints = _hints(outp, specs)
 
     def collect(meta):

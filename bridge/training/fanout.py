@@ -46,6 +46,8 @@ from bridge.errors import ClusterError, ConfigError
 SCHEMES = ("tcp", "tls", "ws", "wss")
 #: Seconds to wait for an existing scheduler before giving up with one line.
 CONNECT_TIMEOUT = 8
+#: Times a local run replaces its process pool after a worker process died.
+LOCAL_RESTARTS = 2
 
 
 def default_jobs() -> int:
@@ -212,6 +214,7 @@ class Fanout:
             logging.getLogger(name).setLevel(logging.ERROR)  # its INFO lines are not for users
         url = self.options.scheduler
         if url:
+            _probe(url)
             try:
                 self._client = Client(url, timeout=CONNECT_TIMEOUT)
             except (OSError, TimeoutError) as exc:
@@ -229,15 +232,21 @@ class Fanout:
         else:
             from distributed import LocalCluster
 
-            with_dashboard = importlib.util.find_spec("bokeh") is not None
             self._cluster = LocalCluster(n_workers=self.options.jobs, threads_per_worker=1,
-                                         processes=True,
-                                         dashboard_address=":0" if with_dashboard else None)
+                                         processes=True, dashboard_address="127.0.0.1:0")
             self._client = Client(self._cluster)
-            if with_dashboard:
-                self.dashboard = self._client.dashboard_link
+            self.dashboard = self._client.dashboard_link
+            if importlib.util.find_spec("bokeh") is None:  # the plain HTML pages still work
+                self.dashboard = (self.dashboard.rsplit("/status", 1)[0]
+                                  + "/info/main/workers.html (pip install bokeh for the live "
+                                    "dashboard)")
         if self.dashboard:
             self.report(f"Dask dashboard: {self.dashboard}")
+
+    def status(self) -> str:
+        """`` (N running, M failed; workers and their tasks/min)`` of a distributed run, else ``""``
+        (for jobs that report by log line, not :class:`Bar`)."""
+        return f" ({self.stats.text()})" if self.options.distributed else ""
 
     @property
     def workers(self) -> int:
@@ -279,32 +288,49 @@ class Fanout:
         return result
 
     def _run_local(self, tasks: list[Task]) -> Iterator[tuple[Task, Any]]:
+        """On the spawn pool; a worker process that dies (killed, out of memory) breaks the whole
+        pool, so a fresh one runs the unfinished tasks again (they are pure), up to
+        :data:`LOCAL_RESTARTS` times."""
         from concurrent.futures import FIRST_COMPLETED, wait
+        from concurrent.futures.process import BrokenProcessPool
 
         from bridge.training.workers import process_pool
 
-        if self._pool is None:
-            self._pool = process_pool(max(1, min(self.options.jobs, len(tasks))))
-        width = self._pool._max_workers  # noqa: SLF001 - stdlib attribute, present since 3.2
-        futures = {}
+        todo: dict[str, list[Task]] = {}
         for task in tasks:
-            futures.setdefault(task.key, []).append(task)
-        pending = {self._pool.submit(_tracked, ts[0].fn, ts[0].args, ts[0].kwargs): key
-                   for key, ts in futures.items()}
-        try:
-            while pending:
-                self.stats.running = min(width, len(pending))
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    key = pending.pop(fut)
-                    result = self._finish(fut.result())
-                    for task in futures[key]:
-                        yield task, result
-        except BaseException:
-            self.stats.failed += 1 if pending else 0
-            for fut in pending:
-                fut.cancel()
-            raise
+            todo.setdefault(task.key, []).append(task)
+        restarts = 0
+        while todo:
+            if self._pool is None:
+                self._width = max(1, min(self.options.jobs, len(todo)))
+                self._pool = process_pool(self._width)
+            pending = {self._pool.submit(_tracked, ts[0].fn, ts[0].args, ts[0].kwargs): key
+                       for key, ts in todo.items()}
+            try:
+                while pending:
+                    self.stats.running = min(self._width, len(pending))
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        key = pending.pop(fut)
+                        result = self._finish(fut.result())
+                        for task in todo.pop(key):
+                            yield task, result
+            except BrokenProcessPool:
+                restarts += 1
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
+                if restarts > LOCAL_RESTARTS:
+                    raise ClusterError(
+                        f"local worker processes died {restarts} times (killed, or out of "
+                        "memory?); run again with fewer --jobs (the run resumes where it "
+                        "stopped)") from None
+                self.report(f"note: a worker process died; running its {len(todo)} unfinished "
+                            "task(s) again")
+            except BaseException:
+                self.stats.failed += 1 if pending else 0
+                for fut in pending:
+                    fut.cancel()
+                raise
 
     def _run_dask(self, tasks: list[Task]) -> Iterator[tuple[Task, Any]]:
         from distributed import as_completed
@@ -323,7 +349,7 @@ class Fanout:
                 remaining.discard(fut)
                 if fut.status == "error":
                     self.stats.failed += 1
-                    fut.result()  # raises the task's exception, as a local run would
+                    _raise_task_error(fut)  # the task's exception, as a local run would
                 result = self._finish(fut.result())
                 self.stats.running = min(self.workers, len(remaining))
                 for task in by_key[fut.key]:
@@ -332,6 +358,34 @@ class Fanout:
         except BaseException:
             client.cancel(list(remaining))
             raise
+
+
+def _raise_task_error(fut) -> None:
+    """A task's exception; one that says the worker lacks vjbridge becomes one line saying so."""
+    exc = fut.exception()
+    if isinstance(exc, ImportError) and (exc.name or "").split(".")[0] == "bridge":
+        raise ClusterError(f"a Dask worker cannot import vjbridge ({exc}); install the same "
+                           "vjbridge version on every worker (pip install 'vjbridge[train]')")
+    fut.result()
+
+
+def _probe(url: str) -> None:
+    """One plain TCP connect first, so nothing listening fails at once (Dask retries until its
+    timeout) and an unknown host is named as such."""
+    parts = urlsplit(url)
+    fix = (f"start one with `dask scheduler` and workers with `dask worker {url}`, or check the "
+           "host and port")
+    try:
+        socket.create_connection((parts.hostname, parts.port), timeout=CONNECT_TIMEOUT).close()
+    except socket.gaierror as exc:
+        raise ClusterError(f"--scheduler {url}: cannot resolve the host {parts.hostname!r} "
+                           f"({exc.strerror or exc}); check the name") from None
+    except ConnectionRefusedError:
+        raise ClusterError(f"cannot reach the Dask scheduler at {url} (nothing listens there: "
+                           f"connection refused); {fix}") from None
+    except OSError as exc:  # timeout, no route
+        raise ClusterError(f"cannot reach the Dask scheduler at {url} ({_reason(exc)}); "
+                           f"{fix}") from None
 
 
 def _reason(exc: BaseException) -> str:
