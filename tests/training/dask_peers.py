@@ -94,6 +94,7 @@ class DaskCluster:
         self.scheduler_file.unlink(missing_ok=True)
         self._spawn("scheduler", [sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1",
                                   "--port", "0", "--no-dashboard",
+                                  "--dashboard-address", "127.0.0.1:0",  # its plain HTTP pages
                                   "--scheduler-file", str(self.scheduler_file)])
         deadline = time.monotonic() + 60
         while self.address is None:
@@ -111,7 +112,7 @@ class DaskCluster:
     def start_worker(self, name: str, cpu: int | None = None) -> None:
         cmd = [sys.executable, "-m", "dask", "worker", "--scheduler-file", str(self.scheduler_file),
                "--host", "127.0.0.1", "--nthreads", "1", "--nworkers", "1", "--no-dashboard",
-               "--name", name, "--local-directory", str(self.folder / name),
+               "--dashboard-address", "127.0.0.1:0", "--name", name, "--local-directory", str(self.folder / name),
                "--death-timeout", "60", "--nanny" if self.nanny else "--no-nanny"]
         if self.witness_file is not None:
             cmd += ["--preload", str(WITNESS)]
