@@ -17,9 +17,14 @@ The videos are in the shipped corpus' format (``vjbridge corpus``'s ClipWriter: 
 H.264 CRF 23 + FLAC 44.1 kHz stereo in Matroska), synthetic frames (moving shapes, noise) following
 a synthetic track, so decoding costs what a corpus video costs; the frame rates are those
 ``onnx_models/rebuild.sh`` builds. Configurations alternate within each repeat so a change in the
-machine's load hits all of them alike; the load average is printed beside each row. It also prints
-the per-video cost (``seconds_to_build`` of the ``--jobs 1`` runs: one core, no contention) per
-hour of video, the figure the README's corpus-size estimate is derived from.
+machine's load hits all of them alike; the load average is printed beside each row.
+
+On a shared machine wall time depends on what else runs, so each row also gives the CPU seconds
+of the whole run (``getrusage(RUSAGE_CHILDREN)`` of this process: the command and every worker it
+started, or, for ``--scheduler``, the cluster too, from its start to its end). The CPU seconds
+per hour of video of ``local --jobs 1`` (one process, nothing to coordinate) is the per-video cost
+the README's corpus-size estimate is derived from; the other rows' CPU seconds show what the
+fan-out itself costs on top (worker startup, imports, the scheduler).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -75,6 +81,12 @@ def write_corpus(folder: Path, n: int, seconds: float) -> list[str]:
                 w.write(np.clip(255 * img, 0, 255).astype(np.uint8), audio[k * per:(k + 1) * per])
     stamp.write_text(json.dumps(params))
     return sorted(str(p) for p in folder.glob("*.mkv"))
+
+
+def cpu_children() -> float:
+    """CPU seconds (user + system) of this process' finished, waited-for descendants."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def build(corpus: Path, out: Path, extra: list[str]) -> float:
@@ -129,12 +141,13 @@ def main(argv=None) -> int:
     configs = {k: v for k, v in CONFIGS.items()
                if not args.only or any(s in k for s in args.only)}
     walls = {k: [] for k in configs}
+    cpus = {k: [] for k in configs}
     loads = {k: [] for k in configs}
     costs = []
     for r in range(args.repeats):
         for name, (_, spec) in configs.items():
             out = work / "out"
-            load0 = os.getloadavg()[0]
+            load0, cpu0 = os.getloadavg()[0], cpu_children()
             if spec and isinstance(spec[0], int):
                 with DaskCluster(work / "cluster", workers=len(spec), cpus=spec,
                                  witness=False) as c:
@@ -143,33 +156,40 @@ def main(argv=None) -> int:
                 wall = build(corpus, out, spec)
             if name == "local --jobs 1":
                 costs += per_video(out)
+            cpus[name].append(cpu_children() - cpu0)
             loads[name] += [load0, os.getloadavg()[0]]
             walls[name].append(wall)
-            print(f"  repeat {r + 1}: {name}: {wall:.1f} s, "
-                  f"{60 * len(videos) / wall:.1f} videos/min (load {load0:.1f})", flush=True)
+            print(f"  repeat {r + 1}: {name}: {wall:.1f} s, {60 * len(videos) / wall:.1f} "
+                  f"videos/min, {cpus[name][-1]:.0f} CPU s (load {load0:.1f})", flush=True)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=ROOT).stdout.strip()
     print(f"\n{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, commit {commit}, "
           f"{os.cpu_count()} cores; {len(videos)} videos x {args.seconds:g} s, --fps {FPS}, "
           f"median of {args.repeats}\n")
-    print("| fan-out | workers | wall s (median) | videos/min | vs first row | load avg |")
-    print("|---|---|---|---|---|---|")
+    print("| fan-out | workers | wall s | videos/min | vs first row | CPU s | load avg |")
+    print("|---|---|---|---|---|---|---|")
     base = None
     for name, (n, _) in configs.items():
         med = statistics.median(walls[name])
         vpm = 60 * len(videos) / med
         base = base or vpm
         print(f"| `{name}` | {n} | {med:.1f} | {vpm:.1f} | {vpm / base:.2f} | "
+              f"{statistics.median(cpus[name]):.0f} | "
               f"{min(loads[name]):.1f}-{max(loads[name]):.1f} |")
+    hours = len(videos) * args.seconds / 3600
+    if "local --jobs 1" in cpus:
+        cpu = statistics.median(cpus["local --jobs 1"])
+        print(f"\nlocal --jobs 1: {cpu:.1f} CPU s for {hours * 60:.0f} min of video = "
+              f"{cpu / hours:.0f} core-seconds per hour of video ({cpu / hours / 60:.1f} "
+              f"core-minutes; the command's startup included)")
     if costs:
         build_s = statistics.median(c for c, _ in costs)
         audio_s = statistics.median(a for _, a in costs)
-        per_hour = sum(c for c, _ in costs) / sum(a for _, a in costs) * 3600
-        print(f"\nper video, one worker (local --jobs 1): median {build_s:.2f} s for {audio_s:.0f} s "
-              f"of video = {per_hour:.0f} core-seconds per hour of video "
-              f"({per_hour / 60:.1f} core-minutes)")
+        print(f"per video (seconds_to_build, wall inside the task): median {build_s:.2f} s for "
+              f"{audio_s:.0f} s of video")
     if args.json:
-        Path(args.json).write_text(json.dumps({"walls": walls, "loads": loads, "costs": costs,
+        Path(args.json).write_text(json.dumps({"walls": walls, "cpus": cpus, "loads": loads,
+                                               "costs": costs,
                                                "videos": len(videos), "seconds": args.seconds},
                                               indent=1))
     return 0

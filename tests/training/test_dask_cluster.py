@@ -163,21 +163,31 @@ def test_dataset_and_study_on_a_real_cluster_equal_a_local_run(corpus, local, cl
     assert (report / "report.md").read_text().count("\n") > 20
 
 
+def sections(report: Path) -> list[str]:
+    """The study sections finished so far (``REPORT/.resume/*.json`` but its key)."""
+    return [p.name for p in (report / ".resume").glob("*.json") if p.name != "key.json"]
+
+
 def test_a_worker_killed_mid_run_leaves_the_result_unchanged(corpus, local, tmp_path):
-    data = tmp_path / "data"
+    data, report = tmp_path / "data", tmp_path / "report"
     with DaskCluster(tmp_path / "cluster", workers=2) as c:
         proc = start("dataset", corpus, *DATASET_ARGS, "--out", data, "--scheduler", c.address)
         seen = set()
 
-        def victim_just_started():
-            """w1 has just begun a task, after some video finished: kill it 1 s before it ends."""
-            now = {k for w, k in W.started(c.witness_file) if w == "w1"}
-            fresh = now - seen
-            seen.update(now)
-            return bool(fresh) and len(W.finished(c.witness_file)) >= 1 and bool(
-                {k for w, k in W.running(c.witness_file) if w == "w1"} & fresh)
+        def just_started(victim, prefix):
+            """``victim`` has just begun a ``prefix`` task, after another task finished."""
+            def check():
+                now = {k for w, k in W.started(c.witness_file)
+                       if w == victim and k.startswith(prefix)}
+                fresh = now - seen
+                seen.update(now)
+                done = [k for _, k in W.finished(c.witness_file) if k.startswith(prefix)]
+                return bool(done) and bool(fresh & {k for w, k in W.running(c.witness_file)
+                                                    if w == victim})
+            return check
 
-        wait_until(victim_just_started, "a video finished and w1 began another", proc)
+        # a video takes ~1 s: w1 dies holding one it has just begun
+        wait_until(just_started("w1", "process_video"), "a video done and w1 on another", proc)
         lost = {k for w, k in W.running(c.witness_file) if w == "w1"}
         c.kill_worker("w1")
         print(f"killed w1 holding {lost} after {len(W.finished(c.witness_file))} task(s) finished")
@@ -186,9 +196,20 @@ def test_a_worker_killed_mid_run_leaves_the_result_unchanged(corpus, local, tmp_
         redone = {k for w, k in W.finished(c.witness_file) if w == "w2"}
         assert lost and lost <= redone, f"w1 died holding {lost}; w2 finished {redone}"
 
+        # the study's folds (tasks of a few ms to a second): w3 dies in the middle of them
+        c.start_worker("w3")
+        c.wait_for_workers(2)
+        proc = start("study", data, *STUDY_ARGS, "--out", report, "--scheduler", c.address)
+        wait_until(just_started("w3", "fold_task"), "a fold done and w3 on another", proc)
+        c.kill_worker("w3")
+        ok(finish(proc))
+        assert_same_study(local.report, report)
+        folds = W.finished(c.witness_file)
+        assert {w for w, k in folds if k.startswith("fold_task")} >= {"w2", "w3"}
+
 
 def test_an_interrupted_run_resumes_from_the_cache(corpus, local, cluster, tmp_path):
-    data = tmp_path / "data"
+    data, report = tmp_path / "data", tmp_path / "report"
     proc = start("dataset", corpus, *DATASET_ARGS, "--out", data, "--scheduler", cluster.address)
     wait_until(lambda: len(metas(data)) >= 3, "3 videos finished", proc)
     proc.send_signal(signal.SIGINT)
@@ -198,10 +219,25 @@ def test_an_interrupted_run_resumes_from_the_cache(corpus, local, cluster, tmp_p
     cluster.wait_idle()  # a task in hand when its client left still finishes (and is cached)
     before = metas(data)
     assert 3 <= len(before) < N_VIDEOS, f"{len(before)} of {N_VIDEOS} done when interrupted"
-    print(f"interrupted with {len(before)} of {N_VIDEOS} videos done")
+    print(f"dataset interrupted with {len(before)} of {N_VIDEOS} videos done")
 
     ok(vjbridge("dataset", corpus, *DATASET_ARGS, "--out", data, "--scheduler", cluster.address))
     after = metas(data)
     assert_same_dataset(local.data, data)
     assert all(after[v] == t for v, t in before.items()), "a finished video was computed again"
     assert len([v for v in after if v not in before]) == N_VIDEOS - len(before)
+
+    # the study: interrupted after two sections, the rerun reads them back
+    proc = start("study", data, *STUDY_ARGS, "--out", report, "--scheduler", cluster.address)
+    wait_until(lambda: len(sections(report)) >= 2, "2 study sections finished", proc)
+    proc.send_signal(signal.SIGINT)
+    stopped = finish(proc, timeout=30)
+    assert stopped.returncode == 130 and "Traceback" not in stopped.stderr, stopped.stderr
+    kept = sections(report)
+    print(f"study interrupted with {len(kept)} section(s) done: {kept}")
+    cluster.wait_idle()
+    rerun = ok(vjbridge("study", data, *STUDY_ARGS, "--out", report, "--scheduler",
+                        cluster.address))
+    assert json.loads((report / "results.json").read_text())["resumed_sections"] == len(kept)
+    assert rerun.stdout.count("resumed from") + rerun.stderr.count("resumed from") == len(kept)
+    assert_same_study(local.report, report)
