@@ -5,7 +5,7 @@ Why one module: those jobs used to start three hand-made process pools and the s
 count of its own, none of which could leave the machine. Here a job is a list of :class:`Task`
 (a module-level pure function and its small arguments: one video, one fold, one sweep point) run
 by one of three backends, chosen by the same three options on every command
-(:func:`add_arguments`):
+(:mod:`bridge.commands.fanout_options`):
 
 - local (default, ``--jobs N``): N "spawn" processes that end with the command
   (:func:`bridge.training.workers.process_pool`), or the command's own process for ``--jobs 1``;
@@ -28,7 +28,6 @@ and the Dask dashboard link is reported once when the cluster serves one.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import importlib.util
 import os
@@ -54,21 +53,7 @@ def default_jobs() -> int:
     return min(2, os.cpu_count() or 1)
 
 
-# ---- the three options ----------------------------------------------------------------------------
-def add_arguments(parser: argparse.ArgumentParser, *, what: str = "tasks") -> None:
-    """``--jobs N``, ``--dask``, ``--scheduler URL`` on a long job's command (``what``: its unit)."""
-    parser.add_argument("--jobs", type=int, default=None, metavar="N",
-                        help=f"{what} run in parallel: local worker processes, or the workers of "
-                             f"--dask (default: {default_jobs()}, i.e. 2 or the core count)")
-    parser.add_argument("--dask", action="store_true",
-                        help="run the --jobs workers as a dask.distributed LocalCluster "
-                             "(needs pip install 'vjbridge[train]')")
-    parser.add_argument("--scheduler", default=None, metavar="URL",
-                        help="use an existing Dask cluster, e.g. tcp://127.0.0.1:8786 (implies "
-                             "Dask; its workers decide the parallelism; they must see the same "
-                             "input and output paths)")
-
-
+# ---- the three options (declared in bridge/commands/fanout_options.py) ----------------------------
 @dataclass(frozen=True)
 class Options:
     """Where a job's tasks run (see the module docstring)."""
@@ -89,15 +74,10 @@ class Options:
         return f"{self.jobs} local process(es)" if self.jobs > 1 else "this process"
 
 
-def options_from_args(args: argparse.Namespace, report=print) -> Options:
-    """Validated :class:`Options` from :func:`add_arguments`' options; a bad value raises
-    :class:`ConfigError` (one line naming it and the fix)."""
-    return make_options(getattr(args, "jobs", None), dask=getattr(args, "dask", False),
-                        scheduler=getattr(args, "scheduler", None), report=report)
-
-
 def make_options(jobs: int | None = None, *, dask: bool = False, scheduler: str | None = None,
                  report=print) -> Options:
+    """Validated :class:`Options` (``jobs`` None: the default); a bad value raises
+    :class:`ConfigError`: one line naming it and the fix."""
     if jobs is not None and jobs < 1:
         raise ConfigError(f"--jobs must be >= 1; got {jobs}")
     if scheduler is not None:
@@ -180,6 +160,7 @@ class Fanout:
         self._pool = None
         self._client = None
         self._cluster = None
+        self._slots = (-1e9, 1)  # (when asked, task slots of the cluster)
         self.stats = Stats()
 
     # backend lifetime
@@ -250,11 +231,14 @@ class Fanout:
 
     @property
     def workers(self) -> int:
-        """Parallel task slots right now."""
-        if self._client is not None:
+        """Parallel task slots right now (a cluster's, asked at most every 2 s)."""
+        if self._client is None:
+            return self.options.jobs
+        now = time.monotonic()
+        if now - self._slots[0] > 2.0:
             info = self._client.scheduler_info().get("workers", {})
-            return sum(int(w.get("nthreads", 1)) for w in info.values()) or 1
-        return self.options.jobs
+            self._slots = (now, sum(int(w.get("nthreads", 1)) for w in info.values()) or 1)
+        return self._slots[1]
 
     # running
     def run(self, tasks: Iterable[Task]) -> Iterator[tuple[Task, Any]]:

@@ -9,6 +9,10 @@ for simple baselines (raw RMS, onset strength), the paper-protocol Ridge, and mo
 context (:mod:`bridge.models.context`) trained on per-video normalised targets. Every number uses the
 same GroupKFold split (5 folds by group: a track and all its renders).
 
+Every model is fitted fold by fold as tasks of :mod:`bridge.training.fanout`
+(:mod:`bridge.training.study_tasks`: one model on one fold each), so the study runs on local
+processes or a Dask cluster (``--jobs``, ``--dask``, ``--scheduler``) with the same numbers.
+
 Models are scikit-learn pipelines of steps skl2onnx converts (StandardScaler, Ridge, LinearRegression,
 RandomForestRegressor, HistGradientBoostingRegressor), so whatever the study selects can be exported.
 """
@@ -130,21 +134,6 @@ def _subsample(idx, max_rows, seed=0):
     if max_rows and len(idx) > max_rows:
         return np.sort(np.random.default_rng(seed).choice(idx, max_rows, replace=False))
     return idx
-
-
-def cv(kind, X, y, table, splits, *, quick=False, max_rows=None, **params):
-    """Out-of-fold predictions + per-fold R², RMSE of one model kind on one target column."""
-    oof = np.full(len(y), np.nan)
-    r2s, rmses = [], []
-    for train, test in splits:
-        tr = _subsample(train, max_rows)
-        model = make_model(kind, quick, **params).fit(X[tr], y[tr])
-        p = model.predict(X[test])
-        oof[test] = p
-        r2, rmse = r2_rmse(y[test], p)
-        r2s.append(r2)
-        rmses.append(rmse)
-    return oof, np.array(r2s), np.array(rmses)
 
 
 def fold_r(pred, y, table, splits):
