@@ -134,10 +134,10 @@ def _own_space(model) -> str:
     return "z" if any("z-score" in o.description for o in model.outputs) else "raw"
 
 
-def evaluate(model_paths: list[str], data: str, log=print, fanout=None) -> dict:
+def evaluate(model_paths: list[str], data: str, log=print, fanout=None, notes=print) -> dict:
     """Every model over every video of ``data``; returns the result dict (JSON-able). Each
     (model, video) is one task of :mod:`bridge.training.fanout` (``fanout``: its options; default
-    this process)."""
+    this process; ``notes``: where its dashboard link goes)."""
     from bridge.models.onnx_model import OnnxModel
     from bridge.training.fanout import Fanout
     from bridge.training.fanout import Options as FanoutOptions
@@ -156,7 +156,7 @@ def evaluate(model_paths: list[str], data: str, log=print, fanout=None) -> dict:
                           "r2_zscored": "R² after z-scoring predictor and target per video"},
               "models": [], "targets": {}}
     tables = {}
-    with Fanout(fanout or FanoutOptions(jobs=1), report=log) as fan:
+    with Fanout(fanout or FanoutOptions(jobs=1), report=notes) as fan:
         for model, hop, path in zip(models, hops, model_paths):
             _evaluate_model(result, fan, model, hop, path, data, tables, log)
     for entry in result["targets"].values():  # models first (in the order given), then baselines
