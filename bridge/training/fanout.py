@@ -403,11 +403,14 @@ class Stats:
             out[worker] = 60.0 * len(stamps) / max(span, 1e-6)
         return out
 
-    def text(self, failed: int = 0) -> str:
+    def text(self, failed: int = 0, *, compact: bool = False) -> str:
         """``failed``: the job's own failures (skipped videos, presets that fail) on top of the
-        tasks that raised."""
-        rates = self.throughput()
-        per = ", ".join(f"{w} {r:.1f}/min" for w, r in sorted(rates.items()))
+        tasks that raised; ``compact``: rates without the worker names (a terminal's bar)."""
+        rates = sorted(self.throughput().items())
+        if compact:
+            per = "/".join(f"{r:.0f}" for _, r in rates) + " per min"
+        else:
+            per = ", ".join(f"{w} {r:.1f}/min" for w, r in rates)
         return (f"{self.running} running, {self.failed + failed} failed"
                 + (f"; {len(rates)} worker(s): {per}" if rates else ""))
 
@@ -428,22 +431,28 @@ class Bar:
             from rich.console import Console
             from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                        TimeElapsedColumn, TimeRemainingColumn)
+            from rich.table import Column
 
-            self.progress = Progress(TextColumn(title), BarColumn(), MofNCompleteColumn(),
-                                     TimeElapsedColumn(), TimeRemainingColumn(),
-                                     TextColumn("{task.description}"),
-                                     console=Console(file=self.stream))
+            self.progress = Progress(
+                TextColumn(title, table_column=Column(no_wrap=True, min_width=len(title))),
+                BarColumn(bar_width=20), MofNCompleteColumn(),
+                TimeElapsedColumn(table_column=Column(no_wrap=True, min_width=7)),
+                TimeRemainingColumn(table_column=Column(no_wrap=True, min_width=7)),
+                TextColumn("{task.description}", table_column=Column(no_wrap=True,
+                                                                     overflow="ellipsis")),
+                console=Console(file=self.stream))
             self.progress.start()
             self.task = self.progress.add_task("", total=total, completed=done)
 
     def advance(self, note: str = "", *, failed: bool = False) -> None:
         self.done += 1
         self.failed += bool(failed)
-        status = self.fan.stats.text(self.failed) if self.fan is not None else ""
-        if self.progress is not None:
-            text = " · ".join(t for t in (note[:70], status) if t)
+        if self.progress is not None:  # on a cluster, its status says more than the last name
+            text = (self.fan.stats.text(self.failed, compact=True) if self.fan is not None
+                    else note[:70])
             self.progress.update(self.task, advance=1, description=text)
         elif self.enabled:
+            status = self.fan.stats.text(self.failed) if self.fan is not None else ""
             extra = f" ({status})" if status else ""
             print(f"[{self.done}/{self.total}] {note}{extra}", flush=True)
 
