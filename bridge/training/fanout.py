@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import urlsplit
 
-from bridge.errors import ClusterError, ConfigError
+from bridge.errors import BridgeError, ClusterError, ConfigError
 
 #: Address schemes dask.distributed connects to.
 SCHEMES = ("tcp", "tls", "ws", "wss")
@@ -350,6 +350,13 @@ def _raise_task_error(fut) -> None:
     if isinstance(exc, ImportError) and (exc.name or "").split(".")[0] == "bridge":
         raise ClusterError(f"a Dask worker cannot import vjbridge ({exc}); install the same "
                            "vjbridge version on every worker (pip install 'vjbridge[train]')")
+    if isinstance(exc, BridgeError):  # e.g. a dataset the worker cannot see: say where it was
+        try:
+            again = type(exc)(f"{exc} (on a Dask worker: the workers must see the inputs at the "
+                              "same paths as this command)")
+        except TypeError:  # an error class with other arguments: as it is
+            again = exc
+        raise again from None
     fut.result()
 
 

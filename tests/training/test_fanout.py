@@ -4,9 +4,11 @@ one line. (A real `dask scheduler` + `dask worker` cluster: tests/training/test_
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -88,16 +90,13 @@ def test_dataset_on_local_processes_and_a_local_dask_cluster_equals_the_serial_b
     _assert_same_dataset(reference, dask)
 
 
-def test_workers_that_cannot_see_the_dataset_folder_return_the_arrays(videos, reference,
-                                                                     tmp_path):
-    """A real `dask worker` in its own mount namespace, where DATA's parent is an empty tmpfs:
-    it reads the videos by path and sends back the per-video arrays; the command writes them."""
+@contextlib.contextmanager
+def worker_without(hidden: Path):
+    """A scheduler here and one real `dask worker` in its own mount namespace, where ``hidden``
+    is an empty tmpfs (what a machine without that shared folder sees); yields the address."""
     require("unshare", "util-linux")
     from distributed import LocalCluster
 
-    hidden = tmp_path / "hidden"
-    hidden.mkdir()
-    data = hidden / "data"
     with LocalCluster(n_workers=0, processes=False, protocol="tcp://", host="127.0.0.1",
                       scheduler_port=0, dashboard_address=":0") as cluster:
         address = cluster.scheduler_address
@@ -111,16 +110,39 @@ def test_workers_that_cannot_see_the_dataset_folder_return_the_arrays(videos, re
             poll(lambda: cluster.scheduler.workers or worker.poll() is not None, timeout=60,
                  what="the worker to join")
             assert worker.poll() is None, worker.stderr.read().decode()[-3000:]
-            assert main(["dataset", str(videos), "--fps", FPS, "--out", str(data),
-                         "--scheduler", address, "--no-progress"]) == 0
-            _assert_same_dataset(reference, data)
-            before = _stamps(data)  # resumed: the client's cache, by path and content hash
-            assert main(["dataset", str(videos), "--fps", FPS, "--out", str(data),
-                         "--scheduler", address, "--no-progress"]) == 0
-            assert _stamps(data) == before
+            yield address
         finally:
             worker.terminate()
             worker.wait(timeout=30)
+
+
+def test_workers_that_cannot_see_the_dataset_folder_return_the_arrays(videos, reference,
+                                                                     tmp_path):
+    """The worker reads the videos by path and sends back the per-video arrays; the command
+    writes them into DATA."""
+    hidden = tmp_path / "hidden"
+    hidden.mkdir()
+    data = hidden / "data"
+    with worker_without(hidden) as address:
+        assert main(["dataset", str(videos), "--fps", FPS, "--out", str(data),
+                     "--scheduler", address, "--no-progress"]) == 0
+        _assert_same_dataset(reference, data)
+        before = _stamps(data)  # resumed: the client's cache, by path and content hash
+        assert main(["dataset", str(videos), "--fps", FPS, "--out", str(data),
+                     "--scheduler", address, "--no-progress"]) == 0
+        assert _stamps(data) == before
+
+
+def test_workers_that_cannot_see_the_videos_are_one_line_not_skipped_videos(videos, tmp_path,
+                                                                           capsys):
+    hidden = tmp_path / "hidden"
+    shutil.copytree(videos, hidden)
+    with worker_without(hidden) as address:
+        assert main(["dataset", str(hidden), "--fps", FPS, "--out", str(tmp_path / "data"),
+                     "--scheduler", address, "--no-progress"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "a Dask worker on" in err[0] and "cannot read" in err[0], err
+    assert "the workers must see the videos at the same path" in err[0]
 
 
 def test_study_folds_on_a_local_dask_cluster_give_the_serial_numbers(tiny_dataset, tmp_path):
