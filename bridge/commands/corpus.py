@@ -69,9 +69,9 @@ def run(args: argparse.Namespace) -> int:
     import shutil
     from pathlib import Path
 
+    from bridge.commands.fanout_options import options_from_args
     from bridge.errors import ConfigError
     from bridge.training.corpus import build, music, screen
-    from bridge.commands.fanout_options import options_from_args
 
     fanout = options_from_args(args)
     tracks_path = Path(args.music) if args.music else music.TRACKS_JSON

@@ -25,9 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bridge.commands.fanout_options import options_from_args
     from bridge.errors import ConfigError
     from bridge.training.dataset import build_dataset
-    from bridge.commands.fanout_options import options_from_args
 
     try:
         fps = [float(f) for f in args.fps.split(",") if f.strip()]

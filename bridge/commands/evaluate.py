@@ -29,9 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bridge.commands.fanout_options import options_from_args
     from bridge.errors import ConfigError
     from bridge.training.evaluate import evaluate, summary_lines, write_report
-    from bridge.commands.fanout_options import options_from_args
 
     if len(args.paths) < 2:
         raise ConfigError("give at least one MODEL and then the DATA folder, e.g. "

@@ -386,7 +386,8 @@ def _reason(exc: BaseException) -> str:
 
 # ---- progress -------------------------------------------------------------------------------------
 class Stats:
-    """Tasks done / running / failed and each worker's throughput, for the bar."""
+    """Tasks done / running (in flight: at most one per worker slot) / failed and each worker's
+    throughput, for the bar."""
 
     def __init__(self):
         self.total = self.done = self.running = self.failed = 0
@@ -394,8 +395,10 @@ class Stats:
         self.per_worker: dict[str, deque] = {}
 
     def start(self, total: int) -> None:
+        """A new list of tasks (the study runs one per section): counts and rates start over."""
         self.total, self.done, self.running, self.failed = total, 0, 0, 0
         self.t0 = time.monotonic()
+        self.per_worker = {}
 
     def done_one(self, worker: str, seconds: float) -> None:
         self.done += 1
