@@ -245,6 +245,28 @@ def test_a_local_dask_cluster_reports_a_dashboard_link_that_answers():
             assert b"<title> Workers </title>" in body
 
 
+def test_only_partial_renders_of_dead_local_processes_are_removed(tmp_path):
+    """Each render writes NAME.mkv.HOST-PID.partial: a task of a stopped run still finishing on a
+    cluster worker never shares a file with its re-run; killed local ones are cleaned up."""
+    import socket
+
+    from bridge.training.corpus.build import remove_stale_partials
+
+    folder = tmp_path / "videos" / "pkg"
+    folder.mkdir(parents=True)
+    host = socket.gethostname()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    names = {"old.mkv.partial": True, f"dead.mkv.{host}-{dead}.partial": True,
+             f"live.mkv.{host}-{os.getpid()}.partial": False,
+             "remote.mkv.node-2.example.org-12.partial": False}
+    for name in names:
+        (folder / name).write_bytes(b"half a video")
+    removed = {p.name for p in remove_stale_partials(tmp_path)}
+    assert removed == {n for n, gone in names.items() if gone}
+    assert {p.name for p in folder.iterdir()} == {n for n, gone in names.items() if not gone}
+
+
 # ---- one line for a bad option --------------------------------------------------------------------
 COMMANDS = {  # each long job, with arguments that are never read before the options are checked
     "dataset": ["dataset", "/nonexistent/videos", "--out", "/nonexistent/data"],

@@ -217,6 +217,32 @@ def write_manifest(out: Path, jobs: list[Job], entries: list[dict], failed: list
     return path
 
 
+def remove_stale_partials(out: Path) -> list[Path]:
+    """Delete the ``.partial`` files of renders that were killed on this machine (their process is
+    gone); a name of another host may still be written by a cluster worker and stays."""
+    host = socket.gethostname()
+    gone = []
+    for p in Path(out).glob("videos/*/*.partial"):
+        stem = p.name[: -len(".partial")]  # NAME.mkv (before per-process names) or NAME.mkv.HOST-PID
+        owner, _, pid = stem.rsplit(".mkv.", 1)[-1].rpartition("-")
+        if not stem.endswith(".mkv") and not (owner == host and pid.isdigit()
+                                              and not _alive(int(pid))):
+            continue
+        p.unlink(missing_ok=True)
+        gone.append(p)
+    return gone
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def build(out, jobs: list[Job], *, n_jobs: int = 2, debs: str | None = None,
           progress: bool = True, tracks_path: Path = music.TRACKS_JSON,
           presets_path: Path = PRESETS_JSON, fanout=None) -> dict:
@@ -238,6 +264,7 @@ def _build(out: Path, jobs: list[Job], *, debs, progress, tracks_path, presets_p
 
     for package in sorted({j.package for j in jobs}):  # fetch once, here, not in every worker
         music.fetch_package(package, debs=Path(debs) if debs else None)
+    remove_stale_partials(out)
     entries, todo, failed = [], [], []
     for job in jobs:
         done = is_complete(out, job)
