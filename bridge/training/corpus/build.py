@@ -4,8 +4,10 @@ Why cached per video with a sidecar: a full build is an hour or more on two core
 interrupted. Each finished video has ``<name>.json`` next to it holding its render settings and the
 video's sha256; a video is rendered again only if its sidecar is missing, its settings changed
 (track or preset hash, excerpt, size, fps, CRF, renderer source) or the file no longer matches the
-hash. Videos are written to a ``.partial`` name and renamed when complete, so a kill leaves nothing
-that looks finished. ``DIR/manifest.json`` is rewritten from the sidecars at the end of every run.
+hash. Videos are written to a ``.partial`` name of the rendering process's own and renamed when
+complete, so a kill leaves nothing that looks finished. ``DIR/manifest.json`` is rewritten from the
+sidecars at the end of every run. Renders are tasks of :mod:`bridge.training.fanout` (local
+processes, or Dask workers that see ``DIR`` and the music cache at the same paths).
 
 The plan is deterministic: tracks in a seeded order (so ``--tracks 10`` is a mix of the three
 soundtracks), each track's excerpt is its middle ``seconds``, and presets are dealt round-robin
