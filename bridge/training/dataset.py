@@ -449,11 +449,16 @@ def _build_dataset(inputs, out, *, fps, sample_rate, report, progress, group_reg
         _write_manifest(outp, specs, done, skipped)
         return True
 
-    tasks = [Task(_process_video, (v, str(outp), specs, token, hints.get(v.path)), label=v.path)
-             for v in unique]
+    if fanout.distributed:  # a worker's working folder is not this one: absolute paths
+        tasks = [Task(_process_video, (VideoJob(os.path.abspath(v.path), v.group, v.info),
+                                       os.path.abspath(outp), specs, token, hints.get(v.path)),
+                      label=v.path) for v in unique]
+    else:
+        tasks = [Task(_process_video, (v, str(outp), specs), label=v.path) for v in unique]
     with Fanout(fanout, report=report) as fan, \
             Bar("videos", len(unique), enabled=progress, fan=fan) as bar:
         for task, meta in fan.run(tasks):
+            meta["path"] = task.label  # as given (the manifest's), whatever the worker read
             ok = collect(meta)
             bar.advance(f"{Path(task.label).name}: {'ok' if ok else 'skipped'}", failed=not ok)
     if not (outp / "manifest.json").exists():

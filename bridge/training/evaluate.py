@@ -187,9 +187,10 @@ def _evaluate_model(result: dict, fan, model, hop: int, path: str, data: str, ta
     keep = [table.valid[sl] for _, sl in slices]
     groups = np.array([table.videos[vi]["group"] for vi, _ in slices])
     sha = sha256_file(path)
-    preds = fan.map(Task(predict_video, (str(path), sha, str(Path(data) / "videos" /
-                                                             table.videos[vi]["id"] /
-                                                             table.videos[vi]["files"][str(hop)])),
+    videos = Path(data).absolute() / "videos"  # absolute: a worker's working folder differs
+    preds = fan.map(Task(predict_video, (os.path.abspath(path), sha,
+                                         str(videos / table.videos[vi]["id"] /
+                                             table.videos[vi]["files"][str(hop)])),
                          label=table.videos[vi]["path"]) for vi, _ in slices)
     name = os.path.basename(path)
     colours = colour_scores(model, table, slices, keep, preds)

@@ -215,7 +215,7 @@ def run_study(data: str, opts: Options, log=print) -> dict:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     hop = hop_for(data, opts.fps)
     table = load_table(data, hop)
-    prime(data, hop, table)  # the tasks this process runs itself use the table loaded here
+    prime(os.path.abspath(data), hop, table)  # the tasks this process runs use this table
     with Fanout(opts.fanout or FanoutOptions(jobs=max(1, opts.jobs)), report=log) as fan:
         return _run_study(data, opts, log, fan, hop, table)
 
@@ -235,8 +235,10 @@ def _run_study(data, opts, log, fan, hop, table) -> dict:
     splits = folds(table)
     X = table.X.astype(np.float64)
 
+    where = os.path.abspath(data)  # what a worker in another working folder opens
+
     def P(target, **kw):  # noqa: N802 - a problem of the main hop
-        return Problem(str(data), hop, table.data_hash, target, **kw)
+        return Problem(where, hop, table.data_hash, target, **kw)
 
     res = {"data": {"path": str(data), "data_hash": table.data_hash,
                     "videos": len(table.videos), "groups": len(table.groups),
@@ -296,7 +298,7 @@ def _run_study(data, opts, log, fan, hop, table) -> dict:
             tb = table if h == hop else load_table(data, h)
             sp = folds(tb)
             rows.append({"hop": h, "fps": tb.spec.frame_rate, "rows": int(tb.valid.sum())})
-            jobs += [CV(Problem(str(data), h, tb.data_hash, t), "Ridge", tb.Y[:, ti[t]], sp)
+            jobs += [CV(Problem(where, h, tb.data_hash, t), "Ridge", tb.Y[:, ti[t]], sp)
                      for t in MAIN_TARGETS]
         got = iter(run_cv(fan, jobs))
         for row in rows:

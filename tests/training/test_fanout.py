@@ -23,6 +23,7 @@ from tests.peers.base import free_port, poll, require
 from tests.training.conftest import make_corpus
 
 FPS = "4,8"
+REPO = Path(__file__).resolve().parents[2]
 STATUS = re.compile(r"\(\d+ running, 0 failed; \d worker\(s\): \S+:\d+ [\d.]+/min")
 
 
@@ -54,10 +55,15 @@ def _content(data: Path) -> tuple[dict, dict]:
     return manifest, arrays
 
 
-def _assert_same_dataset(a: Path, b: Path) -> None:
+def _assert_same_dataset(a: Path, b: Path, *, paths: bool = True) -> None:
+    """Same manifest and arrays (``paths``: the video paths too, when both were given alike)."""
     ma, xa = _content(a)
     mb, xb = _content(b)
-    assert ma["data_hash"] == mb["data_hash"] and ma["videos"] == mb["videos"]
+
+    def entries(m):
+        return [{k: v for k, v in e.items() if paths or k != "path"} for e in m["videos"]]
+
+    assert ma["data_hash"] == mb["data_hash"] and entries(ma) == entries(mb)
     assert len(ma["videos"]) == 4 and xa.keys() == xb.keys()
     for k in xa:
         for name in xa[k]:
@@ -104,8 +110,8 @@ def worker_without(hidden: Path):
             ["unshare", "-m", "--propagation", "private", "sh", "-c",
              'mount -t tmpfs none "$0" && exec "$1" -m distributed.cli.dask_worker "$2" '
              '--nthreads 1 --no-nanny', str(hidden), sys.executable, address],
-            env=dict(os.environ, PYTHONPATH=os.getcwd()), stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE)
+            env=dict(os.environ, PYTHONPATH=str(REPO)), stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, cwd="/")  # not the command's working folder
         try:
             poll(lambda: cluster.scheduler.workers or worker.poll() is not None, timeout=60,
                  what="the worker to join")
@@ -117,20 +123,22 @@ def worker_without(hidden: Path):
 
 
 def test_workers_that_cannot_see_the_dataset_folder_return_the_arrays(videos, reference,
-                                                                     tmp_path):
-    """The worker reads the videos by path and sends back the per-video arrays; the command
-    writes them into DATA."""
+                                                                     tmp_path, monkeypatch):
+    """The worker (in another working folder; the command is given relative paths) reads the
+    videos by path and sends back the per-video arrays; the command writes them into DATA."""
     hidden = tmp_path / "hidden"
     hidden.mkdir()
-    data = hidden / "data"
+    monkeypatch.chdir(tmp_path)
+    argv = ["dataset", os.path.relpath(videos), "--fps", FPS, "--out", "hidden/data",
+            "--no-progress"]
     with worker_without(hidden) as address:
-        assert main(["dataset", str(videos), "--fps", FPS, "--out", str(data),
-                     "--scheduler", address, "--no-progress"]) == 0
-        _assert_same_dataset(reference, data)
-        before = _stamps(data)  # resumed: the client's cache, by path and content hash
-        assert main(["dataset", str(videos), "--fps", FPS, "--out", str(data),
-                     "--scheduler", address, "--no-progress"]) == 0
-        assert _stamps(data) == before
+        assert main(argv + ["--scheduler", address]) == 0
+        _assert_same_dataset(reference, hidden / "data", paths=False)
+        manifest = json.loads((hidden / "data" / "manifest.json").read_text())
+        assert all(not os.path.isabs(v["path"]) for v in manifest["videos"])  # as given
+        before = _stamps(hidden / "data")  # resumed: the client's cache, by path and content
+        assert main(argv + ["--scheduler", address]) == 0
+        assert _stamps(hidden / "data") == before
 
 
 def test_workers_that_cannot_see_the_videos_are_one_line_not_skipped_videos(videos, tmp_path,

@@ -272,8 +272,9 @@ def _build(out: Path, jobs: list[Job], *, debs, progress, tracks_path, presets_p
         done = is_complete(out, job)
         (entries.append(done) if done else todo.append(job))
     cached = len(entries)
-    tasks = [Task(render_job, (out, job), {"debs": debs, "tracks_path": str(tracks_path)},
-                  label=job.name) for job in todo]
+    where = {"debs": os.path.abspath(debs) if debs else None,  # absolute: for any worker
+             "tracks_path": os.path.abspath(tracks_path)}
+    tasks = [Task(render_job, (out.absolute(), job), where, label=job.name) for job in todo]
     try:
         with Fanout(fanout, isolate=True) as fan, \
                 Bar("corpus", len(jobs), done=cached, enabled=progress, fan=fan) as bar:
