@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 
+from bridge.commands.fanout_options import add_arguments as fanout_arguments
+
 HELP = "render the projectM visualizer corpus (music x screened Milkdrop presets) to videos"
 
 
@@ -59,8 +61,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --screen: comma-separated track ids (of --music) whose middle "
                              "12 s are the screening music (default nexuiz/infight,wesnoth/battle)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
-    from bridge.training.fanout import add_arguments as fanout_arguments
-
     fanout_arguments(parser, what="renders (or screened presets)")
 
 
@@ -69,9 +69,9 @@ def run(args: argparse.Namespace) -> int:
     import shutil
     from pathlib import Path
 
+    from bridge.commands.fanout_options import options_from_args
     from bridge.errors import ConfigError
     from bridge.training.corpus import build, music, screen
-    from bridge.training.fanout import options_from_args
 
     fanout = options_from_args(args)
     tracks_path = Path(args.music) if args.music else music.TRACKS_JSON

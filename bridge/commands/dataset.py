@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from bridge.commands.fanout_options import add_arguments as fanout_arguments
+
 HELP = "build a training dataset (features + motion/weight/colour targets) from videos with audio"
 
 
@@ -19,15 +21,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(e.g. '^(.*)__' for TRACK__PRESET.mp4); default: each video alone, or "
                              "the group a corpus manifest gives")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    from bridge.training.fanout import add_arguments as fanout_arguments
-
     fanout_arguments(parser, what="videos")
 
 
 def run(args: argparse.Namespace) -> int:
+    from bridge.commands.fanout_options import options_from_args
     from bridge.errors import ConfigError
     from bridge.training.dataset import build_dataset
-    from bridge.training.fanout import options_from_args
 
     try:
         fps = [float(f) for f in args.fps.split(",") if f.strip()]

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 
+from bridge.commands.fanout_options import add_arguments as fanout_arguments
+
 HELP = "score ONNX models on a dataset (within-video r, R², RMS/onset baselines): markdown + JSON"
 
 
@@ -23,15 +25,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--commands", default=None, metavar="FILE",
                         help="a text file of the commands that rebuild the data; quoted in the "
                              "report")
-    from bridge.training.fanout import add_arguments as fanout_arguments
-
     fanout_arguments(parser, what="videos (one model over one video each)")
 
 
 def run(args: argparse.Namespace) -> int:
+    from bridge.commands.fanout_options import options_from_args
     from bridge.errors import ConfigError
     from bridge.training.evaluate import evaluate, summary_lines, write_report
-    from bridge.training.fanout import options_from_args
 
     if len(args.paths) < 2:
         raise ConfigError("give at least one MODEL and then the DATA folder, e.g. "

@@ -6,6 +6,8 @@ import argparse
 import os
 import shutil
 
+from bridge.commands.fanout_options import add_arguments as fanout_arguments
+
 HELP = ("reproduce the audio->visual study on a dataset: tables and plots in REPORT "
         "(resumable: rerun after an interruption to continue)")
 
@@ -20,14 +22,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-rows", type=int, default=60000,
                         help="cap on training rows per fold for forest/boosting sweeps and colour "
                              "forests (default 60000; 0 = no cap)")
-    from bridge.training.fanout import add_arguments as fanout_arguments
-
     fanout_arguments(parser, what="cross-validation folds (one model on one fold each)")
 
 
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    from bridge.training.fanout import options_from_args
+    from bridge.commands.fanout_options import options_from_args
     from bridge.training.study import Options, run_study
     from bridge.training.study_report import goal_check, write_report
 

@@ -35,6 +35,7 @@ import hashlib
 import io
 import json
 import os
+import socket
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -43,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from bridge.audio.spec import FeatureSpec
-from bridge.errors import BridgeError, DatasetError, MediaError
+from bridge.errors import BridgeError, ClusterError, DatasetError, MediaError
 from bridge.training import targets as T
 
 FORMAT = "vjbridge-dataset"
@@ -246,7 +247,8 @@ def _process_video(job: VideoJob, out_dir: str, specs: list[FeatureSpec], token:
     try:
         sha = sha256_file(path)
     except OSError as exc:
-        return {"path": path, "skipped": f"cannot read ({exc.strerror or exc})"}
+        return {"path": path, "skipped": f"cannot read ({exc.strerror or exc})",
+                "unreadable_on": socket.gethostname()}
     vid = sha[:16]
     vdir = Path(out_dir) / "videos" / vid
     key = _cache_key(sha, specs)
@@ -423,6 +425,11 @@ def _build_dataset(inputs, out, *, fps, sample_rate, report, progress, group_reg
         hints = _hints(outp, specs)
 
     def collect(meta):
+        if "unreadable_on" in meta and fanout.distributed and os.path.isfile(meta["path"]):
+            raise ClusterError(f"a Dask worker on {meta['unreadable_on']} cannot read "
+                               f"{meta['path']} ({meta['skipped']}), which this machine can: the "
+                               "workers must see the videos at the same path (a shared folder)")
+        meta.pop("unreadable_on", None)
         if "skipped" in meta:
             skipped.append({"path": meta["path"], "reason": meta["skipped"]})
             report(f"skipped {meta['path']}: {meta['skipped']}")
@@ -442,11 +449,16 @@ def _build_dataset(inputs, out, *, fps, sample_rate, report, progress, group_reg
         _write_manifest(outp, specs, done, skipped)
         return True
 
-    tasks = [Task(_process_video, (v, str(outp), specs, token, hints.get(v.path)), label=v.path)
-             for v in unique]
+    if fanout.distributed:  # a worker's working folder is not this one: absolute paths
+        tasks = [Task(_process_video, (VideoJob(os.path.abspath(v.path), v.group, v.info),
+                                       os.path.abspath(outp), specs, token, hints.get(v.path)),
+                      label=v.path) for v in unique]
+    else:
+        tasks = [Task(_process_video, (v, str(outp), specs), label=v.path) for v in unique]
     with Fanout(fanout, report=report) as fan, \
             Bar("videos", len(unique), enabled=progress, fan=fan) as bar:
         for task, meta in fan.run(tasks):
+            meta["path"] = task.label  # as given (the manifest's), whatever the worker read
             ok = collect(meta)
             bar.advance(f"{Path(task.label).name}: {'ok' if ok else 'skipped'}", failed=not ok)
     if not (outp / "manifest.json").exists():

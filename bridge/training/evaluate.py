@@ -134,10 +134,10 @@ def _own_space(model) -> str:
     return "z" if any("z-score" in o.description for o in model.outputs) else "raw"
 
 
-def evaluate(model_paths: list[str], data: str, log=print, fanout=None) -> dict:
+def evaluate(model_paths: list[str], data: str, log=print, fanout=None, notes=print) -> dict:
     """Every model over every video of ``data``; returns the result dict (JSON-able). Each
     (model, video) is one task of :mod:`bridge.training.fanout` (``fanout``: its options; default
-    this process)."""
+    this process; ``notes``: where its dashboard link goes)."""
     from bridge.models.onnx_model import OnnxModel
     from bridge.training.fanout import Fanout
     from bridge.training.fanout import Options as FanoutOptions
@@ -156,7 +156,7 @@ def evaluate(model_paths: list[str], data: str, log=print, fanout=None) -> dict:
                           "r2_zscored": "R² after z-scoring predictor and target per video"},
               "models": [], "targets": {}}
     tables = {}
-    with Fanout(fanout or FanoutOptions(jobs=1), report=log) as fan:
+    with Fanout(fanout or FanoutOptions(jobs=1), report=notes) as fan:
         for model, hop, path in zip(models, hops, model_paths):
             _evaluate_model(result, fan, model, hop, path, data, tables, log)
     for entry in result["targets"].values():  # models first (in the order given), then baselines
@@ -187,9 +187,10 @@ def _evaluate_model(result: dict, fan, model, hop: int, path: str, data: str, ta
     keep = [table.valid[sl] for _, sl in slices]
     groups = np.array([table.videos[vi]["group"] for vi, _ in slices])
     sha = sha256_file(path)
-    preds = fan.map(Task(predict_video, (str(path), sha, str(Path(data) / "videos" /
-                                                             table.videos[vi]["id"] /
-                                                             table.videos[vi]["files"][str(hop)])),
+    videos = Path(data).absolute() / "videos"  # absolute: a worker's working folder differs
+    preds = fan.map(Task(predict_video, (os.path.abspath(path), sha,
+                                         str(videos / table.videos[vi]["id"] /
+                                             table.videos[vi]["files"][str(hop)])),
                          label=table.videos[vi]["path"]) for vi, _ in slices)
     name = os.path.basename(path)
     colours = colour_scores(model, table, slices, keep, preds)

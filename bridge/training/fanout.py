@@ -5,7 +5,7 @@ Why one module: those jobs used to start three hand-made process pools and the s
 count of its own, none of which could leave the machine. Here a job is a list of :class:`Task`
 (a module-level pure function and its small arguments: one video, one fold, one sweep point) run
 by one of three backends, chosen by the same three options on every command
-(:func:`add_arguments`):
+(:mod:`bridge.commands.fanout_options`):
 
 - local (default, ``--jobs N``): N "spawn" processes that end with the command
   (:func:`bridge.training.workers.process_pool`), or the command's own process for ``--jobs 1``;
@@ -28,7 +28,6 @@ and the Dask dashboard link is reported once when the cluster serves one.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import importlib.util
 import os
@@ -40,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import urlsplit
 
-from bridge.errors import ClusterError, ConfigError
+from bridge.errors import BridgeError, ClusterError, ConfigError
 
 #: Address schemes dask.distributed connects to.
 SCHEMES = ("tcp", "tls", "ws", "wss")
@@ -54,21 +53,7 @@ def default_jobs() -> int:
     return min(2, os.cpu_count() or 1)
 
 
-# ---- the three options ----------------------------------------------------------------------------
-def add_arguments(parser: argparse.ArgumentParser, *, what: str = "tasks") -> None:
-    """``--jobs N``, ``--dask``, ``--scheduler URL`` on a long job's command (``what``: its unit)."""
-    parser.add_argument("--jobs", type=int, default=None, metavar="N",
-                        help=f"{what} run in parallel: local worker processes, or the workers of "
-                             f"--dask (default: {default_jobs()}, i.e. 2 or the core count)")
-    parser.add_argument("--dask", action="store_true",
-                        help="run the --jobs workers as a dask.distributed LocalCluster "
-                             "(needs pip install 'vjbridge[train]')")
-    parser.add_argument("--scheduler", default=None, metavar="URL",
-                        help="use an existing Dask cluster, e.g. tcp://127.0.0.1:8786 (implies "
-                             "Dask; its workers decide the parallelism; they must see the same "
-                             "input and output paths)")
-
-
+# ---- the three options (declared in bridge/commands/fanout_options.py) ----------------------------
 @dataclass(frozen=True)
 class Options:
     """Where a job's tasks run (see the module docstring)."""
@@ -89,15 +74,10 @@ class Options:
         return f"{self.jobs} local process(es)" if self.jobs > 1 else "this process"
 
 
-def options_from_args(args: argparse.Namespace, report=print) -> Options:
-    """Validated :class:`Options` from :func:`add_arguments`' options; a bad value raises
-    :class:`ConfigError` (one line naming it and the fix)."""
-    return make_options(getattr(args, "jobs", None), dask=getattr(args, "dask", False),
-                        scheduler=getattr(args, "scheduler", None), report=report)
-
-
 def make_options(jobs: int | None = None, *, dask: bool = False, scheduler: str | None = None,
                  report=print) -> Options:
+    """Validated :class:`Options` (``jobs`` None: the default); a bad value raises
+    :class:`ConfigError`: one line naming it and the fix."""
     if jobs is not None and jobs < 1:
         raise ConfigError(f"--jobs must be >= 1; got {jobs}")
     if scheduler is not None:
@@ -180,6 +160,7 @@ class Fanout:
         self._pool = None
         self._client = None
         self._cluster = None
+        self._slots = (-1e9, 1)  # (when asked, task slots of the cluster)
         self.stats = Stats()
 
     # backend lifetime
@@ -250,11 +231,14 @@ class Fanout:
 
     @property
     def workers(self) -> int:
-        """Parallel task slots right now."""
-        if self._client is not None:
+        """Parallel task slots right now (a cluster's, asked at most every 2 s)."""
+        if self._client is None:
+            return self.options.jobs
+        now = time.monotonic()
+        if now - self._slots[0] > 2.0:
             info = self._client.scheduler_info().get("workers", {})
-            return sum(int(w.get("nthreads", 1)) for w in info.values()) or 1
-        return self.options.jobs
+            self._slots = (now, sum(int(w.get("nthreads", 1)) for w in info.values()) or 1)
+        return self._slots[1]
 
     # running
     def run(self, tasks: Iterable[Task]) -> Iterator[tuple[Task, Any]]:
@@ -366,6 +350,13 @@ def _raise_task_error(fut) -> None:
     if isinstance(exc, ImportError) and (exc.name or "").split(".")[0] == "bridge":
         raise ClusterError(f"a Dask worker cannot import vjbridge ({exc}); install the same "
                            "vjbridge version on every worker (pip install 'vjbridge[train]')")
+    if isinstance(exc, BridgeError):  # e.g. a dataset the worker cannot see: say where it was
+        try:
+            again = type(exc)(f"{exc} (on a Dask worker: the workers must see the inputs at the "
+                              "same paths as this command)")
+        except TypeError:  # an error class with other arguments: as it is
+            again = exc
+        raise again from None
     fut.result()
 
 
@@ -395,7 +386,8 @@ def _reason(exc: BaseException) -> str:
 
 # ---- progress -------------------------------------------------------------------------------------
 class Stats:
-    """Tasks done / running / failed and each worker's throughput, for the bar."""
+    """Tasks done / running (in flight: at most one per worker slot) / failed and each worker's
+    throughput, for the bar."""
 
     def __init__(self):
         self.total = self.done = self.running = self.failed = 0
@@ -403,8 +395,10 @@ class Stats:
         self.per_worker: dict[str, deque] = {}
 
     def start(self, total: int) -> None:
+        """A new list of tasks (the study runs one per section): counts and rates start over."""
         self.total, self.done, self.running, self.failed = total, 0, 0, 0
         self.t0 = time.monotonic()
+        self.per_worker = {}
 
     def done_one(self, worker: str, seconds: float) -> None:
         self.done += 1
@@ -419,11 +413,14 @@ class Stats:
             out[worker] = 60.0 * len(stamps) / max(span, 1e-6)
         return out
 
-    def text(self, failed: int = 0) -> str:
+    def text(self, failed: int = 0, *, compact: bool = False) -> str:
         """``failed``: the job's own failures (skipped videos, presets that fail) on top of the
-        tasks that raised."""
-        rates = self.throughput()
-        per = ", ".join(f"{w} {r:.1f}/min" for w, r in sorted(rates.items()))
+        tasks that raised; ``compact``: rates without the worker names (a terminal's bar)."""
+        rates = sorted(self.throughput().items())
+        if compact:
+            per = "/".join(f"{r:.0f}" for _, r in rates) + " per min"
+        else:
+            per = ", ".join(f"{w} {r:.1f}/min" for w, r in rates)
         return (f"{self.running} running, {self.failed + failed} failed"
                 + (f"; {len(rates)} worker(s): {per}" if rates else ""))
 
@@ -444,22 +441,28 @@ class Bar:
             from rich.console import Console
             from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                        TimeElapsedColumn, TimeRemainingColumn)
+            from rich.table import Column
 
-            self.progress = Progress(TextColumn(title), BarColumn(), MofNCompleteColumn(),
-                                     TimeElapsedColumn(), TimeRemainingColumn(),
-                                     TextColumn("{task.description}"),
-                                     console=Console(file=self.stream))
+            self.progress = Progress(
+                TextColumn(title, table_column=Column(no_wrap=True, min_width=len(title))),
+                BarColumn(bar_width=20), MofNCompleteColumn(),
+                TimeElapsedColumn(table_column=Column(no_wrap=True, min_width=7)),
+                TimeRemainingColumn(table_column=Column(no_wrap=True, min_width=7)),
+                TextColumn("{task.description}", table_column=Column(no_wrap=True,
+                                                                     overflow="ellipsis")),
+                console=Console(file=self.stream))
             self.progress.start()
             self.task = self.progress.add_task("", total=total, completed=done)
 
     def advance(self, note: str = "", *, failed: bool = False) -> None:
         self.done += 1
         self.failed += bool(failed)
-        status = self.fan.stats.text(self.failed) if self.fan is not None else ""
-        if self.progress is not None:
-            text = " · ".join(t for t in (note[:70], status) if t)
+        if self.progress is not None:  # on a cluster, its status says more than the last name
+            text = (self.fan.stats.text(self.failed, compact=True) if self.fan is not None
+                    else note[:70])
             self.progress.update(self.task, advance=1, description=text)
         elif self.enabled:
+            status = self.fan.stats.text(self.failed) if self.fan is not None else ""
             extra = f" ({status})" if status else ""
             print(f"[{self.done}/{self.total}] {note}{extra}", flush=True)
 

@@ -9,6 +9,10 @@ for simple baselines (raw RMS, onset strength), the paper-protocol Ridge, and mo
 context (:mod:`bridge.models.context`) trained on per-video normalised targets. Every number uses the
 same GroupKFold split (5 folds by group: a track and all its renders).
 
+Every model is fitted fold by fold as tasks of :mod:`bridge.training.fanout`
+(:mod:`bridge.training.study_tasks`: one model on one fold each), so the study runs on local
+processes or a Dask cluster (``--jobs``, ``--dask``, ``--scheduler``) with the same numbers.
+
 Models are scikit-learn pipelines of steps skl2onnx converts (StandardScaler, Ridge, LinearRegression,
 RandomForestRegressor, HistGradientBoostingRegressor), so whatever the study selects can be exported.
 """
@@ -132,21 +136,6 @@ def _subsample(idx, max_rows, seed=0):
     return idx
 
 
-def cv(kind, X, y, table, splits, *, quick=False, max_rows=None, **params):
-    """Out-of-fold predictions + per-fold R², RMSE of one model kind on one target column."""
-    oof = np.full(len(y), np.nan)
-    r2s, rmses = [], []
-    for train, test in splits:
-        tr = _subsample(train, max_rows)
-        model = make_model(kind, quick, **params).fit(X[tr], y[tr])
-        p = model.predict(X[test])
-        oof[test] = p
-        r2, rmse = r2_rmse(y[test], p)
-        r2s.append(r2)
-        rmses.append(rmse)
-    return oof, np.array(r2s), np.array(rmses)
-
-
 def fold_r(pred, y, table, splits):
     """Within-video r per fold (mean over that fold's videos)."""
     return np.array([within_video_r(pred[test], y[test], table.video[test]) for _, test in splits])
@@ -226,7 +215,7 @@ def run_study(data: str, opts: Options, log=print) -> dict:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     hop = hop_for(data, opts.fps)
     table = load_table(data, hop)
-    prime(data, hop, table)  # the tasks this process runs itself use the table loaded here
+    prime(os.path.abspath(data), hop, table)  # the tasks this process runs use this table
     with Fanout(opts.fanout or FanoutOptions(jobs=max(1, opts.jobs)), report=log) as fan:
         return _run_study(data, opts, log, fan, hop, table)
 
@@ -246,8 +235,10 @@ def _run_study(data, opts, log, fan, hop, table) -> dict:
     splits = folds(table)
     X = table.X.astype(np.float64)
 
+    where = os.path.abspath(data)  # what a worker in another working folder opens
+
     def P(target, **kw):  # noqa: N802 - a problem of the main hop
-        return Problem(str(data), hop, table.data_hash, target, **kw)
+        return Problem(where, hop, table.data_hash, target, **kw)
 
     res = {"data": {"path": str(data), "data_hash": table.data_hash,
                     "videos": len(table.videos), "groups": len(table.groups),
@@ -307,7 +298,7 @@ def _run_study(data, opts, log, fan, hop, table) -> dict:
             tb = table if h == hop else load_table(data, h)
             sp = folds(tb)
             rows.append({"hop": h, "fps": tb.spec.frame_rate, "rows": int(tb.valid.sum())})
-            jobs += [CV(Problem(str(data), h, tb.data_hash, t), "Ridge", tb.Y[:, ti[t]], sp)
+            jobs += [CV(Problem(where, h, tb.data_hash, t), "Ridge", tb.Y[:, ti[t]], sp)
                      for t in MAIN_TARGETS]
         got = iter(run_cv(fan, jobs))
         for row in rows:

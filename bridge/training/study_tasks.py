@@ -5,8 +5,9 @@ every section and sweep point); they are independent, so :mod:`bridge.training.f
 on local processes or a Dask cluster. A task carries only a :class:`Problem` (the dataset's path
 and hash, which features, which target, which split), the fold number and the model's
 parameters; the worker reads the dataset from that path (shared with the client) once per process
-and returns the fold's test-set predictions, a small array. The client scores them, so the numbers
-are those of the serial loop in :func:`bridge.training.study.cv`, fold for fold.
+and returns the fold's test-set predictions, a small array. The client assembles and scores them
+in fold order, so the numbers are those of fitting every fold one after another in one process
+(the study before this module; tests/training/test_fanout.py checks serial = Dask).
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ class Problem:
 
 @dataclass
 class CV:
-    """One :func:`bridge.training.study.cv` call: a model kind on a problem over its splits
-    (``y`` and ``splits`` are the client's, for scoring)."""
+    """A model kind cross-validated on a problem over its splits (``y`` and ``splits`` are the
+    client's, for scoring)."""
 
     problem: Problem
     kind: str

@@ -4,6 +4,7 @@ one line. (A real `dask scheduler` + `dask worker` cluster: tests/training/test_
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -22,6 +23,7 @@ from tests.peers.base import free_port, poll, require
 from tests.training.conftest import make_corpus
 
 FPS = "4,8"
+REPO = Path(__file__).resolve().parents[2]
 STATUS = re.compile(r"\(\d+ running, 0 failed; \d worker\(s\): \S+:\d+ [\d.]+/min")
 
 
@@ -53,10 +55,15 @@ def _content(data: Path) -> tuple[dict, dict]:
     return manifest, arrays
 
 
-def _assert_same_dataset(a: Path, b: Path) -> None:
+def _assert_same_dataset(a: Path, b: Path, *, paths: bool = True) -> None:
+    """Same manifest and arrays (``paths``: the video paths too, when both were given alike)."""
     ma, xa = _content(a)
     mb, xb = _content(b)
-    assert ma["data_hash"] == mb["data_hash"] and ma["videos"] == mb["videos"]
+
+    def entries(m):
+        return [{k: v for k, v in e.items() if paths or k != "path"} for e in m["videos"]]
+
+    assert ma["data_hash"] == mb["data_hash"] and entries(ma) == entries(mb)
     assert len(ma["videos"]) == 4 and xa.keys() == xb.keys()
     for k in xa:
         for name in xa[k]:
@@ -89,16 +96,13 @@ def test_dataset_on_local_processes_and_a_local_dask_cluster_equals_the_serial_b
     _assert_same_dataset(reference, dask)
 
 
-def test_workers_that_cannot_see_the_dataset_folder_return_the_arrays(videos, reference,
-                                                                     tmp_path):
-    """A real `dask worker` in its own mount namespace, where DATA's parent is an empty tmpfs:
-    it reads the videos by path and sends back the per-video arrays; the command writes them."""
+@contextlib.contextmanager
+def worker_without(hidden: Path):
+    """A scheduler here and one real `dask worker` in its own mount namespace, where ``hidden``
+    is an empty tmpfs (what a machine without that shared folder sees); yields the address."""
     require("unshare", "util-linux")
     from distributed import LocalCluster
 
-    hidden = tmp_path / "hidden"
-    hidden.mkdir()
-    data = hidden / "data"
     with LocalCluster(n_workers=0, processes=False, protocol="tcp://", host="127.0.0.1",
                       scheduler_port=0, dashboard_address=":0") as cluster:
         address = cluster.scheduler_address
@@ -106,22 +110,47 @@ def test_workers_that_cannot_see_the_dataset_folder_return_the_arrays(videos, re
             ["unshare", "-m", "--propagation", "private", "sh", "-c",
              'mount -t tmpfs none "$0" && exec "$1" -m distributed.cli.dask_worker "$2" '
              '--nthreads 1 --no-nanny', str(hidden), sys.executable, address],
-            env=dict(os.environ, PYTHONPATH=os.getcwd()), stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE)
+            env=dict(os.environ, PYTHONPATH=str(REPO)), stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, cwd="/")  # not the command's working folder
         try:
             poll(lambda: cluster.scheduler.workers or worker.poll() is not None, timeout=60,
                  what="the worker to join")
             assert worker.poll() is None, worker.stderr.read().decode()[-3000:]
-            assert main(["dataset", str(videos), "--fps", FPS, "--out", str(data),
-                         "--scheduler", address, "--no-progress"]) == 0
-            _assert_same_dataset(reference, data)
-            before = _stamps(data)  # resumed: the client's cache, by path and content hash
-            assert main(["dataset", str(videos), "--fps", FPS, "--out", str(data),
-                         "--scheduler", address, "--no-progress"]) == 0
-            assert _stamps(data) == before
+            yield address
         finally:
             worker.terminate()
             worker.wait(timeout=30)
+
+
+def test_workers_that_cannot_see_the_dataset_folder_return_the_arrays(videos, reference,
+                                                                     tmp_path, monkeypatch):
+    """The worker (in another working folder; the command is given relative paths) reads the
+    videos by path and sends back the per-video arrays; the command writes them into DATA."""
+    hidden = tmp_path / "hidden"
+    hidden.mkdir()
+    monkeypatch.chdir(tmp_path)
+    argv = ["dataset", os.path.relpath(videos), "--fps", FPS, "--out", "hidden/data",
+            "--no-progress"]
+    with worker_without(hidden) as address:
+        assert main(argv + ["--scheduler", address]) == 0
+        _assert_same_dataset(reference, hidden / "data", paths=False)
+        manifest = json.loads((hidden / "data" / "manifest.json").read_text())
+        assert all(not os.path.isabs(v["path"]) for v in manifest["videos"])  # as given
+        before = _stamps(hidden / "data")  # resumed: the client's cache, by path and content
+        assert main(argv + ["--scheduler", address]) == 0
+        assert _stamps(hidden / "data") == before
+
+
+def test_workers_that_cannot_see_the_videos_are_one_line_not_skipped_videos(videos, tmp_path,
+                                                                           capsys):
+    hidden = tmp_path / "hidden"
+    shutil.copytree(videos, hidden)
+    with worker_without(hidden) as address:
+        assert main(["dataset", str(hidden), "--fps", FPS, "--out", str(tmp_path / "data"),
+                     "--scheduler", address, "--no-progress"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "a Dask worker on" in err[0] and "cannot read" in err[0], err
+    assert "the workers must see the videos at the same path" in err[0]
 
 
 def test_study_folds_on_a_local_dask_cluster_give_the_serial_numbers(tiny_dataset, tmp_path):
@@ -222,6 +251,28 @@ def test_a_local_dask_cluster_reports_a_dashboard_link_that_answers():
         assert status == 200
         if "pip install bokeh" in fan.dashboard:  # no bokeh: the scheduler's plain pages
             assert b"<title> Workers </title>" in body
+
+
+def test_only_partial_renders_of_dead_local_processes_are_removed(tmp_path):
+    """Each render writes NAME.mkv.HOST-PID.partial: a task of a stopped run still finishing on a
+    cluster worker never shares a file with its re-run; killed local ones are cleaned up."""
+    import socket
+
+    from bridge.training.corpus.build import remove_stale_partials
+
+    folder = tmp_path / "videos" / "pkg"
+    folder.mkdir(parents=True)
+    host = socket.gethostname()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    names = {"old.mkv.partial": True, f"dead.mkv.{host}-{dead}.partial": True,
+             f"live.mkv.{host}-{os.getpid()}.partial": False,
+             "remote.mkv.node-2.example.org-12.partial": False}
+    for name in names:
+        (folder / name).write_bytes(b"half a video")
+    removed = {p.name for p in remove_stale_partials(tmp_path)}
+    assert removed == {n for n, gone in names.items() if gone}
+    assert {p.name for p in folder.iterdir()} == {n for n, gone in names.items() if not gone}
 
 
 # ---- one line for a bad option --------------------------------------------------------------------

@@ -4,8 +4,10 @@ Why cached per video with a sidecar: a full build is an hour or more on two core
 interrupted. Each finished video has ``<name>.json`` next to it holding its render settings and the
 video's sha256; a video is rendered again only if its sidecar is missing, its settings changed
 (track or preset hash, excerpt, size, fps, CRF, renderer source) or the file no longer matches the
-hash. Videos are written to a ``.partial`` name and renamed when complete, so a kill leaves nothing
-that looks finished. ``DIR/manifest.json`` is rewritten from the sidecars at the end of every run.
+hash. Videos are written to a ``.partial`` name of the rendering process's own and renamed when
+complete, so a kill leaves nothing that looks finished. ``DIR/manifest.json`` is rewritten from the
+sidecars at the end of every run. Renders are tasks of :mod:`bridge.training.fanout` (local
+processes, or Dask workers that see ``DIR`` and the music cache at the same paths).
 
 The plan is deterministic: tracks in a seeded order (so ``--tracks 10`` is a mix of the three
 soundtracks), each track's excerpt is its middle ``seconds``, and presets are dealt round-robin
@@ -217,6 +219,32 @@ def write_manifest(out: Path, jobs: list[Job], entries: list[dict], failed: list
     return path
 
 
+def remove_stale_partials(out: Path) -> list[Path]:
+    """Delete the ``.partial`` files of renders that were killed on this machine (their process is
+    gone); a name of another host may still be written by a cluster worker and stays."""
+    host = socket.gethostname()
+    gone = []
+    for p in Path(out).glob("videos/*/*.partial"):
+        stem = p.name[: -len(".partial")]  # NAME.mkv (before per-process names) or NAME.mkv.HOST-PID
+        owner, _, pid = stem.rsplit(".mkv.", 1)[-1].rpartition("-")
+        if not stem.endswith(".mkv") and not (owner == host and pid.isdigit()
+                                              and not _alive(int(pid))):
+            continue
+        p.unlink(missing_ok=True)
+        gone.append(p)
+    return gone
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def build(out, jobs: list[Job], *, n_jobs: int = 2, debs: str | None = None,
           progress: bool = True, tracks_path: Path = music.TRACKS_JSON,
           presets_path: Path = PRESETS_JSON, fanout=None) -> dict:
@@ -238,13 +266,15 @@ def _build(out: Path, jobs: list[Job], *, debs, progress, tracks_path, presets_p
 
     for package in sorted({j.package for j in jobs}):  # fetch once, here, not in every worker
         music.fetch_package(package, debs=Path(debs) if debs else None)
+    remove_stale_partials(out)
     entries, todo, failed = [], [], []
     for job in jobs:
         done = is_complete(out, job)
         (entries.append(done) if done else todo.append(job))
     cached = len(entries)
-    tasks = [Task(render_job, (out, job), {"debs": debs, "tracks_path": str(tracks_path)},
-                  label=job.name) for job in todo]
+    where = {"debs": os.path.abspath(debs) if debs else None,  # absolute: for any worker
+             "tracks_path": os.path.abspath(tracks_path)}
+    tasks = [Task(render_job, (out.absolute(), job), where, label=job.name) for job in todo]
     try:
         with Fanout(fanout, isolate=True) as fan, \
                 Bar("corpus", len(jobs), done=cached, enabled=progress, fan=fan) as bar:

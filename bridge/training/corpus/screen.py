@@ -253,8 +253,9 @@ def run_screening(out, n: int, *, seed: int = 0, n_jobs: int = 2, keep: int | No
     # fetch and verify the music once, before the workers start
     screening_audio(debs, tracks_path=tracks_path, screen_tracks=screen_tracks)
     if todo:
-        tasks = [Task(_screen_worker, (p, debs, tracks_path, screen_tracks), label=p)
-                 for p in todo]
+        where = (os.path.abspath(debs) if debs else None,  # absolute: for any worker
+                 os.path.abspath(tracks_path) if tracks_path else None)
+        tasks = [Task(_screen_worker, (p, *where, screen_tracks), label=p) for p in todo]
         with folder_lock(out, "vjbridge corpus --screen"), \
                 Fanout(fanout or Options(jobs=max(1, n_jobs)), isolate=True) as fan, \
                 open(log, "a") as sink, \
