@@ -30,6 +30,9 @@ escaping is a bug. Messages name what is wrong and how to fix it::
     ├── CorpusError             the projectM corpus cannot be built: renderer missing (names the
     │   │                       apt-get line), music package unavailable, hash mismatch
     │   └── PresetError         one Milkdrop preset fails to load or render (skipped, reported)
+    ├── ClusterError            the workers of a long job cannot be used: the Dask scheduler
+    │                           (--scheduler) unreachable, a worker without vjbridge, local
+    │                           workers that keep dying (bridge.training.fanout; also an OSError)
     ├── FolderBusyError         another long job (corpus, dataset) is writing to the same
     │                           output folder (bridge.training.workers.folder_lock)
     ├── DeviceError             an audio input device is not found, ambiguous or cannot be opened;
@@ -108,6 +111,10 @@ class SpecMismatchError(ModelError):
 
 class DatasetError(BridgeError):
     """A dataset folder (``vjbridge dataset`` output) is missing, incomplete or inconsistent."""
+
+
+class ClusterError(BridgeError, OSError):
+    """The workers of a long offline job cannot be used (an unreachable ``--scheduler``, ...)."""
 
 
 class FolderBusyError(BridgeError):

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 
+from bridge.commands.fanout_options import add_arguments as fanout_arguments
+
 HELP = "render the projectM visualizer corpus (music x screened Milkdrop presets) to videos"
 
 
@@ -30,7 +32,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=int, default=128, help="video width = height (default 128)")
     parser.add_argument("--fps", type=int, default=30, help="video frame rate (default 30)")
     parser.add_argument("--crf", type=int, default=23, help="x264 CRF (default 23)")
-    parser.add_argument("--jobs", type=int, default=2, help="parallel renders (default 2)")
     parser.add_argument("--seed", type=int, default=0, help="plan / screening seed (default 0)")
     parser.add_argument("--presets", default=None,
                         help="preset list JSON (default: the committed lists/presets.json)")
@@ -60,6 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --screen: comma-separated track ids (of --music) whose middle "
                              "12 s are the screening music (default nexuiz/infight,wesnoth/battle)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
+    fanout_arguments(parser, what="renders (or screened presets)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -67,11 +69,11 @@ def run(args: argparse.Namespace) -> int:
     import shutil
     from pathlib import Path
 
+    from bridge.commands.fanout_options import options_from_args
     from bridge.errors import ConfigError
     from bridge.training.corpus import build, music, screen
 
-    if args.jobs < 1:
-        raise ConfigError(f"--jobs must be >= 1; got {args.jobs}")
+    fanout = options_from_args(args)
     tracks_path = Path(args.music) if args.music else music.TRACKS_JSON
     if args.write_track_list:
         tracks = music.scan_tracks(debs=Path(args.debs) if args.debs else None,
@@ -89,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"--screen must be >= 1; got {args.screen}")
         screen_tracks = (tuple(t.strip() for t in args.screen_tracks.split(",") if t.strip())
                          if args.screen_tracks else screen.SCREEN_TRACKS)
-        doc = screen.run_screening(args.out, args.screen, seed=args.seed, n_jobs=args.jobs,
+        doc = screen.run_screening(args.out, args.screen, seed=args.seed, fanout=fanout,
                                    keep=args.keep, debs=args.debs, progress=not args.quiet,
                                    tracks_path=tracks_path, screen_tracks=screen_tracks,
                                    exclude=args.exclude)
@@ -106,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
                       seed=args.seed, presets_path=presets_path, tracks_path=tracks_path,
                       skip_tracks=[t.strip() for t in (args.skip_tracks or "").split(",")
                                    if t.strip()])
-    result = build.build(args.out, jobs, n_jobs=args.jobs, debs=args.debs,
+    result = build.build(args.out, jobs, fanout=fanout, debs=args.debs,
                          progress=not args.quiet, tracks_path=tracks_path,
                          presets_path=presets_path)
     for f in result["failed"]:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import os
+
+from bridge.commands.fanout_options import add_arguments as fanout_arguments
 
 HELP = "build a training dataset (features + motion/weight/colour targets) from videos with audio"
 
@@ -15,16 +16,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="comma-separated feature frame rates (default 1,2,4,8,16 and 7.4898 = "
                              "22050/2944, the rate of the shipped live model)")
     parser.add_argument("--out", required=True, help="dataset folder (created; reruns resume)")
-    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
-                        help="videos processed in parallel (default: 2 or the core count)")
     parser.add_argument("--group-regex", default=None,
                         help="fold group from the file name: first capture group of this regex "
                              "(e.g. '^(.*)__' for TRACK__PRESET.mp4); default: each video alone, or "
                              "the group a corpus manifest gives")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    fanout_arguments(parser, what="videos")
 
 
 def run(args: argparse.Namespace) -> int:
+    from bridge.commands.fanout_options import options_from_args
     from bridge.errors import ConfigError
     from bridge.training.dataset import build_dataset
 
@@ -34,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--fps must be comma-separated numbers like 1,2,4,8,16; got {args.fps!r}")
     if not fps:
         raise ConfigError("--fps needs at least one frame rate")
-    manifest = build_dataset(args.videos, args.out, fps=fps, jobs=max(1, args.jobs),
+    fanout = options_from_args(args)
+    manifest = build_dataset(args.videos, args.out, fps=fps, fanout=fanout,
                              progress=not args.no_progress,
                              group_regex=args.group_regex)
     n = len(manifest["videos"])

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 
+from bridge.commands.fanout_options import add_arguments as fanout_arguments
+
 HELP = "score ONNX models on a dataset (within-video r, R², RMS/onset baselines): markdown + JSON"
 
 
@@ -23,9 +25,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--commands", default=None, metavar="FILE",
                         help="a text file of the commands that rebuild the data; quoted in the "
                              "report")
+    fanout_arguments(parser, what="videos (one model over one video each)")
 
 
 def run(args: argparse.Namespace) -> int:
+    from bridge.commands.fanout_options import options_from_args
     from bridge.errors import ConfigError
     from bridge.training.evaluate import evaluate, summary_lines, write_report
 
@@ -43,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
                 commands = f.read()
         except OSError as exc:
             raise ConfigError(f"--commands {args.commands}: cannot read it ({exc.strerror})") from None
-    result = evaluate(models, data, log=lambda m: None)
+    fanout = options_from_args(args)
+    result = evaluate(models, data, log=lambda m: None, fanout=fanout)
     for line in summary_lines(result):
         print(line)
     if args.out:

@@ -21,7 +21,9 @@ Layout of ``DATA``::
     videos/<id>/meta.json         per-video cache key: content sha256, spec digests, targets version
     videos/<id>/hop<H>.npz        X float32 (n, 66), Y float32 (n, 8), valid bool (n,), time (n,)
 
-Videos run in parallel processes (one thread each); a finished video is never recomputed while its
+Videos run as tasks of :mod:`bridge.training.fanout` (local processes, or a Dask cluster whose
+workers read the videos by path and write their results into ``DATA`` when they share it, or
+return them to the command when they do not; one thread each); a finished video is never recomputed while its
 content, specs and target definitions are unchanged, so an interrupted run resumes where it stopped.
 A video without audio, a corrupt file, or a clip shorter than one window is reported on one line and
 skipped.
@@ -30,8 +32,10 @@ skipped.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
+import socket
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -40,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from bridge.audio.spec import FeatureSpec
-from bridge.errors import BridgeError, DatasetError, MediaError
+from bridge.errors import BridgeError, ClusterError, DatasetError, MediaError
 from bridge.training import targets as T
 
 FORMAT = "vjbridge-dataset"
@@ -224,24 +228,34 @@ def sample_targets(frames, now_times: np.ndarray, before_times: np.ndarray):
     return out, valid
 
 
-def _process_video(job: VideoJob, out_dir: str, specs: list[FeatureSpec]) -> dict:
-    """Worker: features and targets of one video at every spec; returns its meta or a skip reason."""
+def _process_video(job: VideoJob, out_dir: str, specs: list[FeatureSpec], token: str | None = None,
+                   hint: str | None = None) -> dict:
+    """Worker: features and targets of one video at every spec; returns its meta or a skip reason.
+
+    ``token`` (distributed runs): the run's token in ``out_dir/.fanout-token``. A worker that reads
+    it there shares the output folder and writes the video's files itself (as local workers always
+    do); one that does not returns them in the meta (``blobs``: file name -> bytes, a few MB) for
+    the client to write, and trusts ``hint``, the content hash the client's cache holds for this
+    path, instead of the cache it cannot see."""
     os.environ["OMP_NUM_THREADS"] = "1"
     from bridge.audio.decode import audio_info, load_audio
     from bridge.audio.features import FeatureExtractor
     from bridge.training.video import iter_frames, video_info
 
     path = job.path
+    shared = token is None or _read_token(out_dir) == token
     try:
         sha = sha256_file(path)
     except OSError as exc:
-        return {"path": path, "skipped": f"cannot read ({exc.strerror or exc})"}
+        return {"path": path, "skipped": f"cannot read ({exc.strerror or exc})",
+                "unreadable_on": socket.gethostname()}
     vid = sha[:16]
     vdir = Path(out_dir) / "videos" / vid
-    key = {"sha256": sha, "targets_version": T.TARGETS_VERSION,
-           "specs": sorted(s.digest for s in specs)}
+    key = _cache_key(sha, specs)
+    if not shared and hint == sha:
+        return {"path": path, "group": job.group, "info": job.info, "cached_id": vid}
     meta_path = vdir / "meta.json"
-    if meta_path.exists():
+    if shared and meta_path.exists():
         try:
             meta = json.loads(meta_path.read_text())
             if meta.get("key") == key and all((vdir / f).exists() for f in meta["files"].values()):
@@ -274,27 +288,77 @@ def _process_video(job: VideoJob, out_dir: str, specs: list[FeatureSpec]) -> dic
         return {"path": path, "skipped": str(exc).replace(path + ": ", "")}
     if not valid.any():
         return {"path": path, "skipped": "no video frame overlaps the audio (empty or corrupt video)"}
-    vdir.mkdir(parents=True, exist_ok=True)
-    files, rows = {}, {}
+    files, rows, blobs = {}, {}, {}
     for j, spec in enumerate(specs):
         a, b = bounds[j], bounds[j + 1]
         x, now = feats[spec.hop_length]
         name = f"hop{spec.hop_length}.npz"
-        tmp = vdir / (name + ".tmp.npz")
-        np.savez_compressed(tmp, X=x.astype(np.float32), Y=y[a:b].astype(np.float32),
+        buf = io.BytesIO()
+        np.savez_compressed(buf, X=x.astype(np.float32), Y=y[a:b].astype(np.float32),
                             valid=valid[a:b], time=now)
-        os.replace(tmp, vdir / name)
+        blobs[name] = buf.getvalue()
         files[str(spec.hop_length)] = name
         rows[str(spec.hop_length)] = int(valid[a:b].sum())
     meta = {"id": vid, "key": key, "files": files, "rows": rows,
             "audio_seconds": audio.size / sr, "audio_start": ainfo.start_time,
             "video": {"width": vinfo.width, "height": vinfo.height, "rate": vinfo.rate},
             "seconds_to_build": round(time.perf_counter() - t0, 2)}
-    tmp = vdir / "meta.json.tmp"
-    tmp.write_text(json.dumps(meta, indent=1))
-    os.replace(tmp, meta_path)
+    if shared:
+        _store(Path(out_dir), meta, blobs)
+    else:
+        meta["blobs"] = blobs
     meta.update(path=path, group=job.group, info=job.info, cached=False)
     return meta
+
+
+def _cache_key(sha: str, specs) -> dict:
+    return {"sha256": sha, "targets_version": T.TARGETS_VERSION,
+            "specs": sorted(s.digest for s in specs)}
+
+
+def _store(out: Path, meta: dict, blobs: dict[str, bytes]) -> None:
+    """One video's files and then its ``meta.json`` (each renamed into place: a kill leaves no
+    half-written file that looks finished)."""
+    vdir = out / "videos" / meta["id"]
+    vdir.mkdir(parents=True, exist_ok=True)
+    for name, data in blobs.items():
+        tmp = vdir / (name + ".tmp.npz")
+        tmp.write_bytes(data)
+        os.replace(tmp, vdir / name)
+    tmp = vdir / "meta.json.tmp"
+    tmp.write_text(json.dumps(meta, indent=1))
+    os.replace(tmp, vdir / "meta.json")
+
+
+def _cached_meta(out: Path, vid: str, key: dict) -> dict | None:
+    """The meta of a finished video in ``out`` if it matches ``key`` and its files are there."""
+    vdir = out / "videos" / vid
+    try:
+        meta = json.loads((vdir / "meta.json").read_text())
+        if meta.get("key") == key and all((vdir / f).exists() for f in meta["files"].values()):
+            return meta
+    except (OSError, json.JSONDecodeError, KeyError, TypeError):
+        pass
+    return None
+
+
+def _read_token(out_dir: str) -> str | None:
+    try:
+        return (Path(out_dir) / ".fanout-token").read_text().strip()
+    except OSError:
+        return None
+
+
+def _hints(out: Path, specs) -> dict[str, str]:
+    """Path -> content hash of the videos the previous run's manifest lists and ``out`` still
+    holds finished (what a worker that cannot see ``out`` may skip)."""
+    try:
+        previous = json.loads((out / "manifest.json").read_text()).get("videos", [])
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return {v["path"]: v["sha256"] for v in previous
+            if isinstance(v, dict) and "sha256" in v and "path" in v
+            and _cached_meta(out, v["sha256"][:16], _cache_key(v["sha256"], specs))}
 
 
 def _write_manifest(out: Path, specs, done: list[dict], skipped: list[dict]) -> None:
@@ -318,20 +382,24 @@ def _write_manifest(out: Path, specs, done: list[dict], skipped: list[dict]) -> 
 
 def build_dataset(inputs: list[str], out: str, *, fps: list[float], jobs: int = 2,
                   sample_rate: int = 22050, report=print, progress: bool = True,
-                  group_regex: str | None = None) -> dict:
+                  group_regex: str | None = None, fanout=None) -> dict:
     """Build (or resume) ``out`` from ``inputs``; returns the manifest dict. One run at a time
-    writes a folder (:func:`bridge.training.workers.folder_lock`)."""
+    writes a folder (:func:`bridge.training.workers.folder_lock`). ``fanout``: where the videos
+    run (:class:`bridge.training.fanout.Options`; default ``jobs`` local processes)."""
+    from bridge.training.fanout import Options
     from bridge.training.workers import folder_lock
 
     with folder_lock(out, "vjbridge dataset"):
-        return _build_dataset(inputs, out, fps=fps, jobs=jobs, sample_rate=sample_rate,
-                              report=report, progress=progress, group_regex=group_regex)
+        return _build_dataset(inputs, out, fps=fps, sample_rate=sample_rate, report=report,
+                              progress=progress, group_regex=group_regex,
+                              fanout=fanout or Options(jobs=max(1, int(jobs))))
 
 
-def _build_dataset(inputs, out, *, fps, jobs, sample_rate, report, progress, group_regex) -> dict:
-    from concurrent.futures import as_completed
+def _build_dataset(inputs, out, *, fps, sample_rate, report, progress, group_regex,
+                   fanout) -> dict:
+    import uuid
 
-    from bridge.training.workers import process_pool
+    from bridge.training.fanout import Bar, Fanout, Task
 
     videos = discover(inputs, group_regex)
     seen, unique = set(), []
@@ -346,40 +414,60 @@ def _build_dataset(inputs, out, *, fps, jobs, sample_rate, report, progress, gro
     outp.mkdir(parents=True, exist_ok=True)
     done, skipped = [], []
     os.environ["OMP_NUM_THREADS"] = "1"
+    token, hints = None, {}
+    if fanout.distributed:  # workers elsewhere may not see `out`: see _process_video
+        token = _read_token(str(outp))  # kept: the same tasks keep the same keys across runs
+        if not token:
+            token = uuid.uuid4().hex
+            tmp = outp / ".fanout-token.tmp"
+            tmp.write_text(token + "\n")
+            os.replace(tmp, outp / ".fanout-token")
+        hints = _hints(outp, specs)
 
     def collect(meta):
+        if "unreadable_on" in meta and fanout.distributed and os.path.isfile(meta["path"]):
+            raise ClusterError(f"a Dask worker on {meta['unreadable_on']} cannot read "
+                               f"{meta['path']} ({meta['skipped']}), which this machine can: the "
+                               "workers must see the videos at the same path (a shared folder)")
+        meta.pop("unreadable_on", None)
         if "skipped" in meta:
             skipped.append({"path": meta["path"], "reason": meta["skipped"]})
             report(f"skipped {meta['path']}: {meta['skipped']}")
-        else:
-            done.append(meta)
+            return False
+        if "cached_id" in meta:
+            cached = _cached_meta(outp, meta["cached_id"], _cache_key(hints[meta["path"]], specs))
+            if cached is None:  # gone since the hint: rebuild it here
+                cached = _process_video(VideoJob(meta["path"], meta["group"], meta["info"]),
+                                        str(outp), specs)
+            meta = {**cached, "path": meta["path"], "group": meta["group"],
+                    "info": meta["info"], "cached": True}
+        elif "blobs" in meta:
+            blobs = meta.pop("blobs")
+            _store(outp, {k: v for k, v in meta.items()
+                          if k not in ("path", "group", "info", "cached")}, blobs)
+        done.append(meta)
         _write_manifest(outp, specs, done, skipped)
+        return True
 
-    bar = _progress(progress)
-    with bar:
-        task = bar.add_task("videos", total=len(unique))
-        if jobs <= 1 or len(unique) == 1:
-            for v in unique:
-                collect(_process_video(v, str(outp), specs))
-                bar.advance(task)
-        else:
-            with process_pool(min(jobs, len(unique))) as pool:
-                futures = [pool.submit(_process_video, v, str(outp), specs) for v in unique]
-                for fut in as_completed(futures):
-                    collect(fut.result())
-                    bar.advance(task)
+    if fanout.distributed:  # a worker's working folder is not this one: absolute paths
+        tasks = [Task(_process_video, (VideoJob(os.path.abspath(v.path), v.group, v.info),
+                                       os.path.abspath(outp), specs, token, hints.get(v.path)),
+                      label=v.path) for v in unique]
+    else:
+        tasks = [Task(_process_video, (v, str(outp), specs), label=v.path) for v in unique]
+    with Fanout(fanout, report=report) as fan, \
+            Bar("videos", len(unique), enabled=progress, fan=fan) as bar:
+        for task, meta in fan.run(tasks):
+            meta["path"] = task.label  # as given (the manifest's), whatever the worker read
+            ok = collect(meta)
+            bar.advance(f"{Path(task.label).name}: {'ok' if ok else 'skipped'}", failed=not ok)
+    if not (outp / "manifest.json").exists():
+        _write_manifest(outp, specs, done, skipped)
     manifest = json.loads((outp / "manifest.json").read_text())
     dup = len(done) - len({m["id"] for m in done})
     if dup:
         report(f"note: {dup} video(s) have identical content to another one")
     return manifest
-
-
-def _progress(enabled: bool):
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                               TimeElapsedColumn, TimeRemainingColumn)
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), TimeRemainingColumn(), disable=not enabled)
 
 
 # ---------------------------------------------------------------------------------------------------

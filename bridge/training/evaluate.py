@@ -110,6 +110,23 @@ def run_model(model, X: np.ndarray) -> np.ndarray:
     return ModelRunner(model, model.spec).process(X)
 
 
+_MODELS: dict = {}
+
+
+def predict_video(model_path: str, model_sha: str, video_file: str) -> np.ndarray:
+    """A fan-out task: ``model_path``'s predictions over one dataset video (its ``hop<H>.npz``),
+    both read from paths the worker shares with the client; the model is loaded once per process."""
+    from bridge.models.onnx_model import OnnxModel
+
+    key = (model_path, model_sha)
+    if key not in _MODELS:
+        if sha256_file(model_path) != model_sha:
+            raise DatasetError(f"{model_path} changed while it was being evaluated; run again")
+        _MODELS[key] = OnnxModel.load(model_path)
+    with np.load(video_file) as z:
+        return run_model(_MODELS[key], z["X"])
+
+
 def _own_space(model) -> str:
     recipe = json.loads(model.metadata.get("recipe", "{}") or "{}")
     if "per_video_normalised" in recipe:
@@ -117,9 +134,13 @@ def _own_space(model) -> str:
     return "z" if any("z-score" in o.description for o in model.outputs) else "raw"
 
 
-def evaluate(model_paths: list[str], data: str, log=print) -> dict:
-    """Every model over every video of ``data``; returns the result dict (JSON-able)."""
+def evaluate(model_paths: list[str], data: str, log=print, fanout=None, notes=print) -> dict:
+    """Every model over every video of ``data``; returns the result dict (JSON-able). Each
+    (model, video) is one task of :mod:`bridge.training.fanout` (``fanout``: its options; default
+    this process; ``notes``: where its dashboard link goes)."""
     from bridge.models.onnx_model import OnnxModel
+    from bridge.training.fanout import Fanout
+    from bridge.training.fanout import Options as FanoutOptions
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     models = [OnnxModel.load(p) for p in model_paths]
@@ -135,49 +156,9 @@ def evaluate(model_paths: list[str], data: str, log=print) -> dict:
                           "r2_zscored": "R² after z-scoring predictor and target per video"},
               "models": [], "targets": {}}
     tables = {}
-    for model, hop, path in zip(models, hops, model_paths):
-        if hop not in tables:
-            tables[hop] = load_table(data, hop)
-        table = tables[hop]
-        names = list(table.target_names)
-        outs = [n for n in model.names if n in names]
-        if not outs:
-            raise DatasetError(f"{path}: none of its outputs {list(model.names)} is a dataset "
-                               f"target ({', '.join(names)}); nothing to evaluate")
-        space = _own_space(model)
-        slices = [(vi, sl) for vi, sl in table.video_slices()]
-        keep = [table.valid[sl] for _, sl in slices]
-        groups = np.array([table.videos[vi]["group"] for vi, _ in slices])
-        preds = []
-        for vi, sl in slices:
-            preds.append(run_model(model, table.X[sl]))
-        name = os.path.basename(path)
-        colours = colour_scores(model, table, slices, keep, preds)
-        if colours:
-            result.setdefault("colours", {})[name] = colours
-        log(f"{name}: {len(slices)} videos at {table.spec.frame_rate:.4g} fps ({space} targets)")
-        result["models"].append({
-            "name": name, "path": str(path), "sha256": sha256_file(path), "hop": hop,
-            "fps": table.spec.frame_rate, "target_space": space,
-            "train_data_hash": model.train_data_hash,
-            "same_data_as_training": model.train_data_hash == table.data_hash,
-            "cv_metrics": model.cv_metrics})
-        for j, t in enumerate(model.names):
-            if t not in outs:
-                continue
-            ti = names.index(t)
-            ys = [table.Y[sl, ti][k].astype(np.float64) for (_, sl), k in zip(slices, keep)]
-            entry = result["targets"].setdefault(t, {"videos": _video_rows(table, slices),
-                                                     "predictors": {}})
-            entry["predictors"][name] = {
-                "kind": "model", **score([p[k, j] for p, k in zip(preds, keep)], ys, groups,
-                                         own_space=space)}
-            for base, col in BASELINES.items():
-                if base not in entry["predictors"]:
-                    entry["predictors"][base] = {
-                        "kind": "baseline", **score([table.X[sl, col][k].astype(np.float64)
-                                                     for (_, sl), k in zip(slices, keep)],
-                                                    ys, groups, own_space=None)}
+    with Fanout(fanout or FanoutOptions(jobs=1), report=notes) as fan:
+        for model, hop, path in zip(models, hops, model_paths):
+            _evaluate_model(result, fan, model, hop, path, data, tables, log)
     for entry in result["targets"].values():  # models first (in the order given), then baselines
         preds = entry["predictors"]
         entry["predictors"] = {k: preds[k] for k in sorted(
@@ -186,6 +167,58 @@ def evaluate(model_paths: list[str], data: str, log=print) -> dict:
             s["beats"] = {other: _wins(s["r_per_video"], o["r_per_video"])
                           for other, o in entry["predictors"].items() if other != name}
     return result
+
+
+def _evaluate_model(result: dict, fan, model, hop: int, path: str, data: str, tables: dict,
+                    log) -> None:
+    """One model's predictions (one task per video) and scores into ``result``."""
+    from bridge.training.fanout import Task
+
+    if hop not in tables:
+        tables[hop] = load_table(data, hop)
+    table = tables[hop]
+    names = list(table.target_names)
+    outs = [n for n in model.names if n in names]
+    if not outs:
+        raise DatasetError(f"{path}: none of its outputs {list(model.names)} is a dataset "
+                           f"target ({', '.join(names)}); nothing to evaluate")
+    space = _own_space(model)
+    slices = [(vi, sl) for vi, sl in table.video_slices()]
+    keep = [table.valid[sl] for _, sl in slices]
+    groups = np.array([table.videos[vi]["group"] for vi, _ in slices])
+    sha = sha256_file(path)
+    videos = Path(data).absolute() / "videos"  # absolute: a worker's working folder differs
+    preds = fan.map(Task(predict_video, (os.path.abspath(path), sha,
+                                         str(videos / table.videos[vi]["id"] /
+                                             table.videos[vi]["files"][str(hop)])),
+                         label=table.videos[vi]["path"]) for vi, _ in slices)
+    name = os.path.basename(path)
+    colours = colour_scores(model, table, slices, keep, preds)
+    if colours:
+        result.setdefault("colours", {})[name] = colours
+    log(f"{name}: {len(slices)} videos at {table.spec.frame_rate:.4g} fps ({space} targets)")
+    result["models"].append({
+        "name": name, "path": str(path), "sha256": sha, "hop": hop,
+        "fps": table.spec.frame_rate, "target_space": space,
+        "train_data_hash": model.train_data_hash,
+        "same_data_as_training": model.train_data_hash == table.data_hash,
+        "cv_metrics": model.cv_metrics})
+    for j, t in enumerate(model.names):
+        if t not in outs:
+            continue
+        ti = names.index(t)
+        ys = [table.Y[sl, ti][k].astype(np.float64) for (_, sl), k in zip(slices, keep)]
+        entry = result["targets"].setdefault(t, {"videos": _video_rows(table, slices),
+                                                 "predictors": {}})
+        entry["predictors"][name] = {
+            "kind": "model", **score([p[k, j] for p, k in zip(preds, keep)], ys, groups,
+                                     own_space=space)}
+        for base, col in BASELINES.items():
+            if base not in entry["predictors"]:
+                entry["predictors"][base] = {
+                    "kind": "baseline", **score([table.X[sl, col][k].astype(np.float64)
+                                                 for (_, sl), k in zip(slices, keep)],
+                                                ys, groups, own_space=None)}
 
 
 def colour_scores(model, table, slices, keep, preds) -> dict:

@@ -9,6 +9,10 @@ for simple baselines (raw RMS, onset strength), the paper-protocol Ridge, and mo
 context (:mod:`bridge.models.context`) trained on per-video normalised targets. Every number uses the
 same GroupKFold split (5 folds by group: a track and all its renders).
 
+Every model is fitted fold by fold as tasks of :mod:`bridge.training.fanout`
+(:mod:`bridge.training.study_tasks`: one model on one fold each), so the study runs on local
+processes or a Dask cluster (``--jobs``, ``--dask``, ``--scheduler``) with the same numbers.
+
 Models are scikit-learn pipelines of steps skl2onnx converts (StandardScaler, Ridge, LinearRegression,
 RandomForestRegressor, HistGradientBoostingRegressor), so whatever the study selects can be exported.
 """
@@ -25,7 +29,7 @@ import numpy as np
 
 from bridge.errors import DatasetError
 from bridge.models.context import DEFAULT, PAPER, ContextBuilder, ContextSpec
-from bridge.training.dataset import Table, available_hops, load_manifest, load_table
+from bridge.training.dataset import Table, available_hops, hop_for, load_manifest, load_table
 
 PAPER_8FPS = {  # the paper's Table 1 at 8 fps: mean cross-validated R², its std, RMSE
     "Ridge": (0.141, 0.085, 0.114),
@@ -132,21 +136,6 @@ def _subsample(idx, max_rows, seed=0):
     return idx
 
 
-def cv(kind, X, y, table, splits, *, quick=False, max_rows=None, **params):
-    """Out-of-fold predictions + per-fold R², RMSE of one model kind on one target column."""
-    oof = np.full(len(y), np.nan)
-    r2s, rmses = [], []
-    for train, test in splits:
-        tr = _subsample(train, max_rows)
-        model = make_model(kind, quick, **params).fit(X[tr], y[tr])
-        p = model.predict(X[test])
-        oof[test] = p
-        r2, rmse = r2_rmse(y[test], p)
-        r2s.append(r2)
-        rmses.append(rmse)
-    return oof, np.array(r2s), np.array(rmses)
-
-
 def fold_r(pred, y, table, splits):
     """Within-video r per fold (mean over that fold's videos)."""
     return np.array([within_video_r(pred[test], y[test], table.video[test]) for _, test in splits])
@@ -163,8 +152,9 @@ class Options:
     fps: float = 8.0
     quick: bool = False
     max_rows: int | None = None  # cap on training rows for forest/boosting sweeps
-    jobs: int = 1
+    jobs: int = 1  # local processes for the fold tasks when `fanout` is not given
     resume_dir: str | None = None  # finished sections are kept here, so a rerun continues
+    fanout: object = None  # where the fold tasks run: bridge.training.fanout.Options
 
 
 class Sections:
@@ -216,8 +206,22 @@ class Sections:
 
 
 def run_study(data: str, opts: Options, log=print) -> dict:
+    """Every section of the study; each model's folds are tasks of one
+    :class:`~bridge.training.fanout.Fanout` (:mod:`bridge.training.study_tasks`)."""
+    from bridge.training.fanout import Fanout
+    from bridge.training.fanout import Options as FanoutOptions
+    from bridge.training.study_tasks import prime
+
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    from bridge.training.dataset import hop_for
+    hop = hop_for(data, opts.fps)
+    table = load_table(data, hop)
+    prime(os.path.abspath(data), hop, table)  # the tasks this process runs use this table
+    with Fanout(opts.fanout or FanoutOptions(jobs=max(1, opts.jobs)), report=log) as fan:
+        return _run_study(data, opts, log, fan, hop, table)
+
+
+def _run_study(data, opts, log, fan, hop, table) -> dict:
+    from bridge.training.study_tasks import CV, Problem, run_cv
 
     t0 = time.perf_counter()
     plain_log = log
@@ -226,12 +230,16 @@ def run_study(data: str, opts: Options, log=print) -> dict:
         plain_log(f"[{time.perf_counter() - t0:6.0f} s] {msg}")
 
     manifest = load_manifest(data)
-    hop = hop_for(data, opts.fps)
-    table = load_table(data, hop)
     names = list(table.target_names)
     ti = {n: names.index(n) for n in names}
     splits = folds(table)
     X = table.X.astype(np.float64)
+
+    where = os.path.abspath(data)  # what a worker in another working folder opens
+
+    def P(target, **kw):  # noqa: N802 - a problem of the main hop
+        return Problem(where, hop, table.data_hash, target, **kw)
+
     res = {"data": {"path": str(data), "data_hash": table.data_hash,
                     "videos": len(table.videos), "groups": len(table.groups),
                     "rows": int(table.valid.sum()), "hop": hop, "fps": table.spec.frame_rate,
@@ -240,25 +248,21 @@ def run_study(data: str, opts: Options, log=print) -> dict:
            "quick": opts.quick, "max_rows": opts.max_rows,
            "sweep_rows": _sweep_rows(opts)}
     key = {"data_hash": table.data_hash, **{k: v for k, v in asdict(opts).items()
-                                            if k not in ("jobs", "resume_dir")}}
+                                            if k not in ("jobs", "resume_dir", "fanout")}}
     sections = Sections(opts.resume_dir, key, log)
     kinds = ("Ridge", "RandomForest", "HistGradientBoosting")
-    rf_extra = {"n_jobs": opts.jobs}
 
     # 1. paper protocol: raw targets, 66 features, R² and RMSE per target
-    log("paper protocol ...")
+    log(f"paper protocol ... (fold tasks on {fan.options.describe()})")
     protocol, oof_paper = {}, {}
     for kind in kinds:
         def one_kind(kind=kind):
-            rows, oofs = {}, {}
-            for t in MAIN_TARGETS:
-                extra = rf_extra if kind == "RandomForest" else {}
-                cap = opts.max_rows if kind == "RandomForest" else None
-                oof, r2, rmse = cv(kind, X, table.Y[:, ti[t]], table, splits, quick=opts.quick,
-                                   max_rows=cap, **extra)
-                rows[t] = {"r2": summary(r2), "rmse": summary(rmse)}
-                oofs[t] = oof
-            return rows, oofs
+            cap = opts.max_rows if kind == "RandomForest" else None
+            got = run_cv(fan, [CV(P(t), kind, table.Y[:, ti[t]], splits, opts.quick, cap)
+                               for t in MAIN_TARGETS])
+            rows = {t: {"r2": summary(r2), "rmse": summary(rmse)}
+                    for t, (_, r2, rmse) in zip(MAIN_TARGETS, got)}
+            return rows, {t: oof for t, (oof, _, _) in zip(MAIN_TARGETS, got)}
 
         protocol[kind], oofs = sections.get(f"protocol/{kind}", one_kind)
         oof_paper.update({(kind, t): oofs[t] for t in MAIN_TARGETS})
@@ -268,49 +272,51 @@ def run_study(data: str, opts: Options, log=print) -> dict:
                                   "r2_std": float(np.std(both)),
                                   "rmse": float(np.mean([protocol[kind][t]["rmse"]["mean"]
                                                          for t in MAIN_TARGETS]))}
-        log(f"  {kind}: mean R² {protocol[kind]['mean']['r2']:.3f}")
+        log(f"  {kind}: mean R² {protocol[kind]['mean']['r2']:.3f}{fan.status()}")
     res["protocol"] = protocol
 
     # 2. colour targets (the paper's negative result)
-    log("colour targets ...")
+    log(f"colour targets ...{fan.status()}")
 
     def colour():
+        pairs = [(kind, t) for kind in ("LinearRegression", "RandomForest") for t in COLOUR_TARGETS]
+        got = run_cv(fan, [CV(P(t), kind, table.Y[:, ti[t]], splits, opts.quick, opts.max_rows)
+                           for kind, t in pairs])
         out = {}
-        for kind in ("LinearRegression", "RandomForest"):
-            out[kind] = {}
-            for t in COLOUR_TARGETS:
-                extra = rf_extra if kind == "RandomForest" else {}
-                _, r2, rmse = cv(kind, X, table.Y[:, ti[t]], table, splits, quick=opts.quick,
-                                 max_rows=opts.max_rows, **extra)
-                out[kind][t] = {"r2": summary(r2), "rmse": summary(rmse)}
+        for (kind, t), (_, r2, rmse) in zip(pairs, got):
+            out.setdefault(kind, {})[t] = {"r2": summary(r2), "rmse": summary(rmse)}
         return out, {}
 
     res["colour"], _ = sections.get("colour", colour)
 
     # 3. frame-rate sweep with Ridge
-    log("frame-rate sweep ...")
+    log(f"frame-rate sweep ...{fan.status()}")
 
     def fps_sweep():
-        rows = []
+        rows, jobs = [], []
         for h in sorted(available_hops(data), reverse=True):  # ascending fps
             tb = table if h == hop else load_table(data, h)
             sp = folds(tb)
-            row = {"hop": h, "fps": tb.spec.frame_rate, "rows": int(tb.valid.sum())}
+            rows.append({"hop": h, "fps": tb.spec.frame_rate, "rows": int(tb.valid.sum())})
+            jobs += [CV(Problem(where, h, tb.data_hash, t), "Ridge", tb.Y[:, ti[t]], sp)
+                     for t in MAIN_TARGETS]
+        got = iter(run_cv(fan, jobs))
+        for row in rows:
             for t in MAIN_TARGETS:
-                _, r2, rmse = cv("Ridge", tb.X.astype(np.float64), tb.Y[:, ti[t]], tb, sp)
+                _, r2, rmse = next(got)
                 row[t] = {"r2": summary(r2), "rmse": summary(rmse)}
-            rows.append(row)
         return rows, {}
 
     res["fps_sweep"], _ = sections.get("fps_sweep", fps_sweep)
 
     # 4. hyper-parameter sweeps (motion and weight, mean R² over folds)
-    log("hyper-parameter sweeps ...")
-    res["sweeps"] = sweeps(X, table, splits, ti, opts, sections)
+    log(f"hyper-parameter sweeps ...{fan.status()}")
+    res["sweeps"] = sweeps(table, splits, ti, opts, sections, fan=fan, problem=P)
 
     # 5. the performer metric: within-video r on per-video normalised targets
-    log("within-video metric ...")
-    res["performer"] = performer(X, table, splits, ti, oof_paper, opts, log, sections)
+    log(f"within-video metric ...{fan.status()}")
+    res["performer"] = performer(X, table, splits, ti, oof_paper, opts, log, sections, fan=fan,
+                                 problem=P)
     res["seconds"] = round(time.perf_counter() - t0, 1)
     res["resumed_sections"] = sections.resumed
     return res
@@ -320,13 +326,17 @@ def _sweep_rows(opts):
     return None if not opts.max_rows else max(5000, opts.max_rows // 3)
 
 
-def sweeps(X, table, splits, ti, opts, sections=None):
+def sweeps(table, splits, ti, opts, sections, *, fan, problem):
+    """Mean R² over folds of every grid point; ``problem(target)``: the main hop's
+    :class:`~bridge.training.study_tasks.Problem`."""
+    from bridge.training.study_tasks import CV, run_cv
+
     q = opts.quick
     grids = {
         "Ridge": [{"alpha": a} for a in ((0.1, 10.0, 1e3) if q else
                                         (0.01, 0.1, 1.0, 10.0, 100.0, 1e3, 1e4, 1e5))],
         "RandomForest": [{"max_features": f, "min_samples_leaf": m, "n_estimators": 10 if q else 30,
-                          "n_jobs": opts.jobs}
+}
                          for f in ((0.33,) if q else (0.1, 0.33, 1.0))
                          for m in ((5,) if q else (1, 5, 20))],
         "HistGradientBoosting": [{"learning_rate": lr, "max_depth": d, "l2_regularization": l2}
@@ -334,16 +344,17 @@ def sweeps(X, table, splits, ti, opts, sections=None):
                                  for d in ((3,) if q else (3, None))
                                  for l2 in ((0.0,) if q else (0.0, 1.0))],
     }
-    sections = sections or Sections(None, {})
     out = {}
     for kind, grid in grids.items():
         def one_kind(kind=kind, grid=grid):
+            cap = None if kind == "Ridge" else _sweep_rows(opts)
+            got = iter(run_cv(fan, [CV(problem(t), kind, table.Y[:, ti[t]], splits, q, cap, params)
+                                    for params in grid for t in MAIN_TARGETS]))
             rows = []
             for params in grid:
-                row = {"params": {k: v for k, v in params.items() if k != "n_jobs"}}
+                row = {"params": dict(params)}
                 for t in MAIN_TARGETS:
-                    _, r2, rmse = cv(kind, X, table.Y[:, ti[t]], table, splits, quick=q,
-                                     max_rows=None if kind == "Ridge" else _sweep_rows(opts), **params)
+                    _, r2, rmse = next(got)
                     row[t] = {"r2": float(np.mean(r2)), "r2_std": float(np.std(r2)),
                               "rmse": float(np.mean(rmse))}
                 rows.append(row)
@@ -364,8 +375,9 @@ def performer_candidates(quick: bool):
     return c
 
 
-def performer(X, table, splits, ti, oof_paper, opts, log, sections=None):
-    sections = sections or Sections(None, {})
+def performer(X, table, splits, ti, oof_paper, opts, log, sections, *, fan, problem):
+    from bridge.training.study_tasks import CV, run_cv
+
     out = {"baselines": {}, "models": {}}
     Z = per_video_z(table.Y, table.video, table.valid)
     for t in MAIN_TARGETS:
@@ -374,37 +386,32 @@ def performer(X, table, splits, ti, oof_paper, opts, log, sections=None):
                 "paper-protocol Ridge": oof_paper[("Ridge", t)]}
         out["baselines"][t] = {name: summary(fold_r(p, raw, table, splits))
                                for name, p in base.items()}
-    cache = {}
-
-    def features(spec):  # context columns, computed only when a section needs them
-        if spec.to_json() not in cache:
-            cache[spec.to_json()] = context_features(table, spec)
-        return cache[spec.to_json()]
-
-    def scores(spec, kind, params, split):
-        rows = {}
-        for t in MAIN_TARGETS:
-            oof, _, _ = cv(kind, features(spec), Z[:, ti[t]], table, split, quick=opts.quick,
-                           **params)
-            rows[t] = summary(fold_r(oof, table.Y[:, ti[t]], table, split))
-        return rows, {}
+    def scores(spec, kind, params, split, strict=False):
+        # context columns are computed where the folds run, once per process
+        feats = None if spec.empty else spec.to_json()
+        got = run_cv(fan, [CV(problem(t, features=feats, z=True, strict=strict), kind,
+                              Z[:, ti[t]], split, opts.quick, None, params)
+                           for t in MAIN_TARGETS])
+        return {t: summary(fold_r(oof, table.Y[:, ti[t]], table, split))
+                for t, (oof, _, _) in zip(MAIN_TARGETS, got)}, {}
 
     for name, spec, kind, params in performer_candidates(opts.quick):
         got, _ = sections.get(f"performer/{name}", lambda: scores(spec, kind, params, splits))
         out["models"][name] = {"context": spec.to_dict(), "kind": kind, "params": params, **got}
-        log(f"  {name}: motion r {out['models'][name]['motion']['mean']:.3f}")
+        log(f"  {name}: motion r {out['models'][name]['motion']['mean']:.3f}{fan.status()}")
     strict = unseen_preset_splits(table, splits)
     if strict:
         log("within-video metric, held-out tracks and presets ...")
         out["unseen_presets"] = {"folds": len(strict), "models": {}}
         for name, spec, kind, params in performer_candidates(opts.quick):
             out["unseen_presets"]["models"][name], _ = sections.get(
-                f"unseen/{name}", lambda: scores(spec, kind, params, strict))
+                f"unseen/{name}", lambda: scores(spec, kind, params, strict, True))
 
         def baselines():
             rows = {"paper-protocol Ridge": {}, "rms": {}}
-            for t in MAIN_TARGETS:
-                oof, _, _ = cv("Ridge", X, table.Y[:, ti[t]], table, strict)
+            got = run_cv(fan, [CV(problem(t, strict=True), "Ridge", table.Y[:, ti[t]], strict)
+                               for t in MAIN_TARGETS])
+            for t, (oof, _, _) in zip(MAIN_TARGETS, got):
                 rows["paper-protocol Ridge"][t] = summary(fold_r(oof, table.Y[:, ti[t]], table, strict))
                 rows["rms"][t] = summary(fold_r(X[:, -2], table.Y[:, ti[t]], table, strict))
             return rows, {}

@@ -1,5 +1,7 @@
-"""Worker pools and folder locks for the long offline jobs (``vjbridge corpus``, the preset screen,
-``vjbridge dataset``): one way to start their worker processes and to claim their output folder.
+"""Worker processes and folder locks for the long offline jobs (``vjbridge corpus``, the preset
+screen, ``vjbridge dataset``, the study, ``vjbridge evaluate``): how their local worker processes
+start (:func:`process_pool`, used only by :mod:`bridge.training.fanout`'s local backend) and how a
+run claims its output folder.
 
 Why: these jobs run for an hour under ``nohup`` and get stopped with ``kill``. A pool of "spawn"
 workers does not die with the command that started it: stopping ``vjbridge corpus`` with SIGTERM

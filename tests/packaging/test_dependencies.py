@@ -79,3 +79,13 @@ def test_an_extra_asks_for_each_optional_dependency():
     extras = _project()["optional-dependencies"]
     for name, _, extra in WHEEL_GAPS:
         assert name in {Requirement(r).name.lower() for r in extras[extra]}, extra
+
+
+def test_dask_is_a_training_extra_never_a_daemon_dependency():
+    """`--dask` / `--scheduler` (bridge/training/fanout.py) need dask.distributed; the live daemon
+    never imports it, so it is in [train] only (dask and distributed 2026.8.0: py3-none-any)."""
+    train = {Requirement(r).name.lower(): Requirement(r) for r in
+             _project()["optional-dependencies"]["train"]}
+    assert "distributed" in train["dask"].extras
+    for env in ENVIRONMENTS:
+        assert not {"dask", "distributed"} & _required(env), env

@@ -4,8 +4,10 @@ Why cached per video with a sidecar: a full build is an hour or more on two core
 interrupted. Each finished video has ``<name>.json`` next to it holding its render settings and the
 video's sha256; a video is rendered again only if its sidecar is missing, its settings changed
 (track or preset hash, excerpt, size, fps, CRF, renderer source) or the file no longer matches the
-hash. Videos are written to a ``.partial`` name and renamed when complete, so a kill leaves nothing
-that looks finished. ``DIR/manifest.json`` is rewritten from the sidecars at the end of every run.
+hash. Videos are written to a ``.partial`` name of the rendering process's own and renamed when
+complete, so a kill leaves nothing that looks finished. ``DIR/manifest.json`` is rewritten from the
+sidecars at the end of every run. Renders are tasks of :mod:`bridge.training.fanout` (local
+processes, or Dask workers that see ``DIR`` and the music cache at the same paths).
 
 The plan is deterministic: tracks in a seeded order (so ``--tracks 10`` is a mix of the three
 soundtracks), each track's excerpt is its middle ``seconds``, and presets are dealt round-robin
@@ -18,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
+import socket
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -143,7 +145,9 @@ def render_job(out: Path, job: Job, *, debs: str | None = None,
 
     video = video_path(out, job)
     video.parent.mkdir(parents=True, exist_ok=True)
-    partial = video.with_name(video.name + ".partial")
+    # a name of this process's own: a task of a stopped run still finishing on a cluster worker
+    # never writes into the file of the same task re-run by the next one
+    partial = video.with_name(f"{video.name}.{socket.gethostname()}-{os.getpid()}.partial")
     track = {"id": job.track, "package": job.package, "sha256": job.track_sha256,
              "path": _track_paths(tracks_path)[job.track]}
     audio = music.load_stereo(music.track_file(track, debs=Path(debs) if debs else None),
@@ -215,82 +219,73 @@ def write_manifest(out: Path, jobs: list[Job], entries: list[dict], failed: list
     return path
 
 
+def remove_stale_partials(out: Path) -> list[Path]:
+    """Delete the ``.partial`` files of renders that were killed on this machine (their process is
+    gone); a name of another host may still be written by a cluster worker and stays."""
+    host = socket.gethostname()
+    gone = []
+    for p in Path(out).glob("videos/*/*.partial"):
+        stem = p.name[: -len(".partial")]  # NAME.mkv (before per-process names) or NAME.mkv.HOST-PID
+        owner, _, pid = stem.rsplit(".mkv.", 1)[-1].rpartition("-")
+        if not stem.endswith(".mkv") and not (owner == host and pid.isdigit()
+                                              and not _alive(int(pid))):
+            continue
+        p.unlink(missing_ok=True)
+        gone.append(p)
+    return gone
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def build(out, jobs: list[Job], *, n_jobs: int = 2, debs: str | None = None,
           progress: bool = True, tracks_path: Path = music.TRACKS_JSON,
-          presets_path: Path = PRESETS_JSON) -> dict:
-    """Render every job not already complete in ``out``; write ``out/manifest.json``."""
+          presets_path: Path = PRESETS_JSON, fanout=None) -> dict:
+    """Render every job not already complete in ``out``; write ``out/manifest.json``.
+    ``fanout``: where the renders run (:class:`bridge.training.fanout.Options`; default
+    ``n_jobs`` local processes); cluster workers must see ``out`` and the music at the same paths."""
+    from bridge.training.fanout import Options
     from bridge.training.workers import folder_lock
 
     out = Path(out)
     with folder_lock(out, "vjbridge corpus"):
-        return _build(out, jobs, n_jobs=n_jobs, debs=debs, progress=progress,
-                      tracks_path=tracks_path, presets_path=presets_path)
+        return _build(out, jobs, debs=debs, progress=progress, tracks_path=tracks_path,
+                      presets_path=presets_path, fanout=fanout or Options(jobs=max(1, n_jobs)))
 
 
-def _build(out: Path, jobs: list[Job], *, n_jobs, debs, progress, tracks_path,
-           presets_path) -> dict:
-    from concurrent.futures import as_completed
-
-    from bridge.training.workers import process_pool
+def _build(out: Path, jobs: list[Job], *, debs, progress, tracks_path, presets_path,
+           fanout) -> dict:
+    from bridge.training.fanout import Bar, Fanout, Task
 
     for package in sorted({j.package for j in jobs}):  # fetch once, here, not in every worker
         music.fetch_package(package, debs=Path(debs) if debs else None)
+    remove_stale_partials(out)
     entries, todo, failed = [], [], []
     for job in jobs:
         done = is_complete(out, job)
         (entries.append(done) if done else todo.append(job))
     cached = len(entries)
-    bar = _Bar(len(jobs), cached, enabled=progress)
+    where = {"debs": os.path.abspath(debs) if debs else None,  # absolute: for any worker
+             "tracks_path": os.path.abspath(tracks_path)}
+    tasks = [Task(render_job, (out.absolute(), job), where, label=job.name) for job in todo]
     try:
-        if todo:
-            with process_pool(n_jobs) as pool:
-                futures = {pool.submit(render_job, out, job, debs=debs,
-                                       tracks_path=str(tracks_path)): job for job in todo}
-                try:
-                    for fut in as_completed(futures):
-                        result = fut.result()
-                        if result["status"] == "ok":
-                            entries.append(result)
-                        else:
-                            failed.append(result)
-                        bar.advance(futures[fut], result)
-                except BaseException:
-                    for f in futures:
-                        f.cancel()
-                    raise
+        with Fanout(fanout, isolate=True) as fan, \
+                Bar("corpus", len(jobs), done=cached, enabled=progress, fan=fan) as bar:
+            for task, result in fan.run(tasks):
+                ok = result["status"] == "ok"
+                (entries if ok else failed).append(result)
+                bar.advance(f"{task.label}: " + ("ok" if ok else f"FAILED: {result['reason']}"),
+                            failed=not ok)
     finally:
-        bar.close()
+        failed.sort(key=lambda f: f["name"])  # the same manifest whatever order they finished in
         write_manifest(out, jobs, entries, failed, tracks_path=Path(tracks_path),
                        presets_path=Path(presets_path))
     return {"planned": len(jobs), "cached": cached, "rendered": len(entries) - cached,
             "failed": failed, "manifest": str(out / "manifest.json")}
-
-
-class _Bar:
-    """A rich progress bar on a terminal; one plain line per video otherwise (nohup logs)."""
-
-    def __init__(self, total: int, done: int, *, enabled: bool):
-        self.tty = enabled and sys.stderr.isatty()
-        self.enabled = enabled
-        self.total, self.done = total, done
-        if self.tty:
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                       TimeElapsedColumn, TimeRemainingColumn)
-
-            self.progress = Progress(TextColumn("corpus"), BarColumn(), MofNCompleteColumn(),
-                                     TimeElapsedColumn(), TimeRemainingColumn(),
-                                     TextColumn("{task.description}"), transient=False)
-            self.progress.start()
-            self.task = self.progress.add_task("", total=total, completed=done)
-
-    def advance(self, job: Job, result: dict) -> None:
-        self.done += 1
-        note = "ok" if result["status"] == "ok" else f"FAILED: {result['reason']}"
-        if self.tty:
-            self.progress.update(self.task, advance=1, description=f"{job.name[:50]} {note[:60]}")
-        elif self.enabled:
-            print(f"[{self.done}/{self.total}] {job.name}: {note}", flush=True)
-
-    def close(self) -> None:
-        if self.tty:
-            self.progress.stop()

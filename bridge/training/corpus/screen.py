@@ -232,15 +232,15 @@ def _screen_worker(preset: str, debs: str | None, tracks_path=None,
 
 def run_screening(out, n: int, *, seed: int = 0, n_jobs: int = 2, keep: int | None = None,
                   debs: str | None = None, progress: bool = True, tracks_path=None,
-                  screen_tracks=SCREEN_TRACKS, exclude=()) -> dict:
+                  screen_tracks=SCREEN_TRACKS, exclude=(), fanout=None) -> dict:
     """Screen ``n`` seeded candidates (resuming ``out/screening.jsonl``); write ``out/presets.json``.
 
     ``tracks_path``/``screen_tracks``: the track list and the ids whose middle excerpts are the
-    screening music; ``exclude``: earlier preset lists whose presets are never candidates."""
-    import sys
-    from concurrent.futures import as_completed
-
-    from bridge.training.workers import folder_lock, process_pool
+    screening music; ``exclude``: earlier preset lists whose presets are never candidates;
+    ``fanout``: where the presets render (:class:`bridge.training.fanout.Options`; default
+    ``n_jobs`` local processes)."""
+    from bridge.training.fanout import Bar, Fanout, Options, Task
+    from bridge.training.workers import folder_lock
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -252,37 +252,20 @@ def run_screening(out, n: int, *, seed: int = 0, n_jobs: int = 2, keep: int | No
     todo = [p for p in wanted if p not in results]
     # fetch and verify the music once, before the workers start
     screening_audio(debs, tracks_path=tracks_path, screen_tracks=screen_tracks)
-    tty = progress and sys.stderr.isatty()
     if todo:
-        with folder_lock(out, "vjbridge corpus --screen"), process_pool(n_jobs) as pool, \
-                open(log, "a") as sink:
-            futures = [pool.submit(_screen_worker, p, debs, tracks_path, screen_tracks)
-                       for p in todo]
-            bar = None
-            if tty:
-                from rich.progress import Progress
-
-                bar = Progress()
-                bar.start()
-                task = bar.add_task("screening presets", total=len(todo))
-            try:
-                for i, fut in enumerate(as_completed(futures), 1):
-                    entry = fut.result()
-                    results[entry["preset"]] = entry
-                    sink.write(json.dumps(entry) + "\n")
-                    sink.flush()
-                    if bar is not None:
-                        bar.update(task, advance=1)
-                    elif progress:
-                        print(f"[{i}/{len(todo)}] {entry['status']:>13} {entry.get('score', '')} "
-                              f"{entry['preset']}", flush=True)
-            except BaseException:
-                for f in futures:
-                    f.cancel()
-                raise
-            finally:
-                if bar is not None:
-                    bar.stop()
+        where = (os.path.abspath(debs) if debs else None,  # absolute: for any worker
+                 os.path.abspath(tracks_path) if tracks_path else None)
+        tasks = [Task(_screen_worker, (p, *where, screen_tracks), label=p) for p in todo]
+        with folder_lock(out, "vjbridge corpus --screen"), \
+                Fanout(fanout or Options(jobs=max(1, n_jobs)), isolate=True) as fan, \
+                open(log, "a") as sink, \
+                Bar("screening presets", len(todo), enabled=progress, fan=fan) as bar:
+            for _, entry in fan.run(tasks):
+                results[entry["preset"]] = entry
+                sink.write(json.dumps(entry) + "\n")
+                sink.flush()
+                bar.advance(f"{entry['status']:>13} {entry.get('score', '')} {entry['preset']}",
+                            failed=entry["status"] == "failed")
     screened = {p: e for p, e in results.items() if p in set(wanted)}
     doc = presets_document(screened, seed=seed, n=n, keep=keep, screen_tracks=screen_tracks,
                            exclude=exclude)
