@@ -146,7 +146,9 @@ class Outputs:
         if isinstance(mapping, PreparedSwitch):
             prepared = mapping
             if prepared.base is not self.sinks:  # another switch came first: open again
+                beside, prepared.stages = prepared.stages, []
                 prepared.discard()
+                prepared.stages = beside  # still good: the caller takes them on success
                 mapping, path = prepared.mapping, prepared.path
                 prepared = None
         else:
@@ -239,13 +241,23 @@ class PreparedSwitch:
         self.router: Router | None = None  # the routes, built by prepare()
         self.rate_override: float | None = None  # the rate they were built at
         self.idle: dict | None = None  # the router's idle frame
+        # what the run built for these routes beside the sinks (started objects with close():
+        # bridge.runtime's optional stages), taken by the run when it goes live
+        self.stages: list = []
         self.used = False
 
     def discard(self) -> None:
-        """Close the sinks this switch opened (it will not be used). Idempotent."""
+        """Close the sinks this switch opened (it will not be used), and what was built beside
+        them. Idempotent."""
         if not self.used:
             self.used = True
             Outputs._close_all({k: self.sinks[k] for k in self.opened})
+            stages, self.stages = self.stages, []
+            for stage in stages:
+                try:
+                    stage.close()
+                except Exception as exc:  # noqa: BLE001 - discarding must not fail
+                    log.error("while closing %s: %s", getattr(stage, "name", stage), exc)
 
 
 def file_stamp(path: str) -> tuple | None:

@@ -107,7 +107,9 @@ class ControlTargets:
         with self._recorded():
             mapping = read_mapping(path, outputs.signals)
             try:  # new outputs open here (a host name lookup), not on the engine thread
-                return path, outputs.prepare(mapping, path)
+                prepared = outputs.prepare(mapping, path)
+                self.mapping.prepare_stages(prepared)  # and the stages its routes need
+                return path, prepared
             except SinkError as exc:
                 raise ControlError(f"mapping {path} not switched to, the current one stays: "
                                    f"{exc}") from None
@@ -120,14 +122,16 @@ class ControlTargets:
         with self._recorded():
             problems = outputs.switch(prepared, close=watcher.retire if watcher else None)
             if problems:
+                self.mapping.drop_stages(prepared)
                 raise ControlError(f"mapping {path} not switched to, the current one stays: "
                                    f"{problems[0]}")
         self.mapping.path = path
         if not self.rate_fixed and outputs.rate_override is None:
             self.engine.output_rate = float(mapping.rate)
         self._schema_changed()
+        added = self.mapping.adopt_stages(prepared)
         message = (f"mapping {path}: {len(mapping.routes)} routes, sent at "
-                   f"{self.engine.output_rate:g} Hz")
+                   f"{self.engine.output_rate:g} Hz{added}")
         self._record(True, f"switched by the control port to {message}")
         return message
 

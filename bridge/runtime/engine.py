@@ -166,6 +166,8 @@ class Engine:
         for output in self.outputs:  # outputs that report (a mapping reload) report here
             if hasattr(output, "events"):
                 output.events = events
+            if hasattr(output, "stage_sink"):  # a changed mapping's new stages come here
+                output.stage_sink = self.add_stages
         if hasattr(source, "events"):  # so does a sound card (an input-latency fallback)
             source.events = events
         # live changes: an object with a ``queue`` (truthy when changes wait) and
@@ -264,18 +266,22 @@ class Engine:
         """Run a little silence through the extractor and stages, then forget it: FFT plans,
         ONNX sessions and caches get built now instead of on the first live blocks (which would
         otherwise queue up behind a several-hundred-ms first call)."""
-        spec = self.spec
-        silence = np.zeros(spec.n_fft + 8 * spec.hop_length)
-        frames = self.extractor.process(silence[:spec.n_fft])
-        for i in range(8):
-            frames = self.extractor.process(silence[spec.n_fft + i * spec.hop_length:
-                                                    spec.n_fft + (i + 1) * spec.hop_length])
-            for stage in self.stages:
-                stage.process(frames)
-        StreamResampler(48000, spec.sample_rate).process(np.zeros(480))
-        self.extractor.reset()
-        for stage in self.stages:
-            stage.reset()
+        from bridge.runtime.optional_stages import warm_up
+
+        warm_up(self.stages, self.spec, extractor=self.extractor)
+        StreamResampler(48000, self.spec.sample_rate).process(np.zeros(480))
+
+    def add_stages(self, new: list) -> None:
+        """Engine thread, between frames: ``new`` stages (started and warmed up elsewhere: a
+        changed mapping's, :mod:`bridge.runtime.optional_stages`) run from the next frame on.
+        New lists and dicts, not edits: readers on other threads iterate the old ones."""
+        new = [s for s in new if s.name not in self.timers]
+        if not new:
+            return
+        self.stages = [*self.stages, *new]
+        self._feeds = [s.feed for s in self.stages if callable(getattr(s, "feed", None))]
+        self.timers = {**self.timers, **{s.name: Rolling() for s in new}}
+        log.info("stages added for the new mapping: %s", ", ".join(s.name for s in new))
 
     def _loop(self, stop: threading.Event, deadline: float | None) -> None:
         period = 1.0 / self.output_rate

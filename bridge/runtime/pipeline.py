@@ -197,6 +197,11 @@ class MappingOutput:
         self.info = InfoAnnouncer(self)
         self.events = None  # the engine's event record (bridge.runtime.events), set by the engine
         self.last_reload = None  # the newest reload's Reload(time, ok, message), for the snapshot
+        # the run's OptionalStages (set by build): a changed mapping that routes a signal of a
+        # stage this run lacks gets it built; stage_sink, the engine's add_stages (set by the
+        # engine), takes the built stages between frames
+        self.optional_stages = None
+        self.stage_sink = None
 
     def start(self) -> None:
         from bridge.mapping import Outputs
@@ -210,8 +215,52 @@ class MappingOutput:
                             "stay silent", self.path, ", ".join(silent))
         from bridge.runtime.reload import MappingWatcher
 
-        self.watcher = MappingWatcher(self.outputs, report=self._report).start()
+        self.watcher = MappingWatcher(self.outputs, report=self._report,
+                                      prepare=self.prepare_stages).start()
         self.info.announce()  # before the first data tick
+
+    def prepare_stages(self, prepared) -> None:
+        """Slow side of a mapping change (the watcher's or the control thread): build, start
+        and warm up the optional stages ``prepared.mapping`` routes and this run lacks
+        (:mod:`bridge.runtime.optional_stages`); they go live with the switch."""
+        if self.optional_stages is None or self.stage_sink is None:
+            return
+        used = {r["signal"] for r in prepared.mapping.routes}
+        try:
+            prepared.stages = self.optional_stages.build(used)
+        except Exception as exc:  # noqa: BLE001 - the mapping still switches; say what is dark
+            missing = ", ".join(self.optional_stages.missing(used))
+            log.error("mapping %s: the %s stage could not start (%s): its routes stay silent",
+                      prepared.path, missing, exc)
+
+    def adopt_stages(self, prepared) -> str:
+        """Engine thread, after ``prepared`` went live: its new stages join the run. Returns
+        what the report line adds (empty when nothing was added)."""
+        built, prepared.stages = prepared.stages, []
+        have = {s.name for s in self.optional_stages.stages} if built else set()
+        new = [s for s in built if s.name not in have]  # two changes in flight built it twice
+        self.drop_stages_list([s for s in built if s.name in have])
+        if not new:
+            return ""
+        from bridge.runtime.optional_stages import describe
+
+        self.optional_stages.adopt(new)
+        self.stage_sink(new)
+        self.signals_used = {r["signal"] for r in prepared.mapping.routes}
+        return f"; started the {describe(new)} stage{'s' if len(new) > 1 else ''} it routes"
+
+    @staticmethod
+    def drop_stages(prepared) -> str:
+        """A switch that did not go live: close what was built for it."""
+        stages, prepared.stages = prepared.stages, []
+        MappingOutput.drop_stages_list(stages)
+        return ""
+
+    @staticmethod
+    def drop_stages_list(stages: list) -> None:
+        from bridge.runtime.optional_stages import close_all
+
+        close_all(stages)
 
     def _report(self, level: int, message: str) -> None:
         """A reload's result from the watcher (either thread)."""
@@ -293,7 +342,8 @@ class MappingOutput:
         prepared = self.watcher.take() if self.watcher is not None else None
         if prepared is not None:
             problems = self.outputs.switch(prepared, close=self.watcher.retire)
-            self.watcher.applied(prepared, problems)
+            added = self.adopt_stages(prepared) if not problems else self.drop_stages(prepared)
+            self.watcher.applied(prepared, problems, added=added)
             if not problems:
                 self.info.invalidate()  # a new mapping: a new schema
         self.info.announce()
@@ -466,35 +516,13 @@ def build(spec, *, mapping: str | None = "default", models: list | None = None,
 
     output = MappingOutput(path, osc=osc, midi=midi, midi_backend=midi_backend,
                            produced=produced, catalog=catalog, control=control, genre=genre)
-    if "mel" in output.signals_used:
-        from bridge.runtime.stages import SpectrumStage
-
-        stages.append(SpectrumStage(spec))
-    from bridge.runtime.geq_stage import SIGNALS as GEQ_SIGNALS
-
-    if set(GEQ_SIGNALS) & set(output.signals_used):  # WLED's geq, majorpeak, magnitude
-        from bridge.runtime.geq_stage import geq_stages
-
-        stages += geq_stages(spec)
-    if "z" in output.signals_used:  # the CPPN latent: its own extractor (30 Hz, 1/15 s)
-        from bridge.runtime.z_stage import ZStage
-
-        stages.append(ZStage(spec))
-    if link:
+    if link:  # before the musical stage, which takes its tempo too
         stages.append(_link_stage(spec))
-    from bridge.runtime.musical_stage import SIGNALS as MUSICAL_SIGNALS
+    from bridge.runtime.optional_stages import OptionalStages
 
-    if set(MUSICAL_SIGNALS) & set(output.signals_used):  # pitch, warmth, roughness, speed
-        from bridge.runtime.musical_stage import MusicalStage
-
-        tempo = [s for s in stages if s.name in ("signals", "link")]  # the last one with bpm wins
-        stages.append(MusicalStage(spec, tempo_from=tempo))
-    from bridge.runtime.energy_stage import SIGNALS as ENERGY_SIGNALS
-
-    if set(ENERGY_SIGNALS) & set(output.signals_used):  # energy, morph: after the tempo stages
-        from bridge.runtime.energy_stage import energy_stage
-
-        stages.append(energy_stage(spec, stages, segment=segment))
+    optional = OptionalStages(spec, stages, segment=segment)
+    stages.extend(optional.create(output.signals_used))
+    output.optional_stages = optional  # a mapping change that routes more builds more
     return stages, [output], output.rate
 
 

@@ -28,10 +28,13 @@ log = logging.getLogger(__name__)
 
 class MappingWatcher:
     """Watches ``outputs.path`` (a :class:`bridge.mapping.outputs.Outputs`), see the module
-    docstring. ``report(level, message)``: where results go (the engine's events)."""
+    docstring. ``report(level, message)``: where results go (the engine's events).
+    ``prepare(switch)``: more slow work for a validated switch, on this thread (the stages its
+    routes need, :meth:`bridge.runtime.pipeline.MappingOutput.prepare_stages`)."""
 
-    def __init__(self, outputs, *, report=None, interval: float = 1.0) -> None:
+    def __init__(self, outputs, *, report=None, prepare=None, interval: float = 1.0) -> None:
         self.outputs = outputs
+        self.prepare = prepare
         self.report = report or (lambda level, message: log.log(level, "%s", message))
         self.interval = float(interval)
         self._path = outputs.path
@@ -64,8 +67,9 @@ class MappingWatcher:
             self._retired.append(sinks)
         self._wake.set()
 
-    def applied(self, prepared, problems: list[str]) -> None:
-        """The engine made ``prepared`` live (``problems`` empty) or could not: report it."""
+    def applied(self, prepared, problems: list[str], *, added: str = "") -> None:
+        """The engine made ``prepared`` live (``problems`` empty) or could not: report it
+        (``added``: what the engine added with it, appended to the line)."""
         if problems:
             self.refused += 1
             self.report(logging.ERROR, f"mapping {prepared.path} not reloaded, the last good one "
@@ -77,7 +81,7 @@ class MappingWatcher:
             self.report(logging.INFO, f"mapping {prepared.path} reloaded: {n} route"
                                       f"{'s' if n != 1 else ''}, " + " / ".join(
                                           f"{len(t)} {kind}" for kind, t in m.targets.items()
-                                          if t) + " outputs")
+                                          if t) + " outputs" + added)
 
     # ---- the watcher thread -------------------------------------------------------------------
     def _run(self) -> None:
@@ -113,6 +117,8 @@ class MappingWatcher:
             self.report(logging.ERROR, f"mapping {path} not reloaded, the last good one stays: "
                                        f"{_first(exc)}")
             return
+        if self.prepare is not None:
+            self.prepare(prepared)
         with self._lock:
             stale, self._ready = self._ready, prepared
         if stale is not None:
