@@ -12,6 +12,8 @@ its newest value on the first tick of its next slot (notes are never held back).
 every idle value. A clock route's tempo (:class:`MidiClock`) drives a beat clock on its own thread
 (:mod:`bridge.sinks.midi_clock`). On close: held notes off, idle values, clock Stop, then All
 Notes Off (CC 123) on every channel this sink used, so nothing is left hanging on the receiver.
+A named port is watched (:mod:`bridge.sinks.midi_watch`): a receiver that quits and comes back
+is reconnected.
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ class MidiSink(Sink):
 
     def __init__(self, name: str = "default", *, port: str | None = None,
                  virtual_name: str = "vjbridge", backend: str = "auto",
-                 rate: float | None = None) -> None:
+                 rate: float | None = None, watch: bool = True) -> None:
         super().__init__(name)
         if port is None and sys.platform == "win32":
             raise SinkError(NO_VIRTUAL_PORTS)
@@ -92,6 +94,8 @@ class MidiSink(Sink):
         self._interval = 1.0 / self.rate if self.rate else 0.0
         self.virtual = port is None
         what = f"virtual port {virtual_name!r}" if port is None else f"port {port!r}"
+        self._wanted, self._what = port, what  # what a reopen looks for (midi_watch)
+        self.watch = None  # a named port: reconnected when its receiver comes back (below)
         try:
             import mido
             self._Message = mido.Message
@@ -116,6 +120,31 @@ class MidiSink(Sink):
         self.clock = None  # a MidiClock thread, made by the first clock item
         self._slot: dict[tuple[int, int], float] = {}
         self._pending: dict[tuple[int, int], MidiCC] = {}
+        if not self.virtual and watch:
+            from bridge.sinks.midi_watch import PortWatch
+
+            self.watch = PortWatch(self).start()
+
+    # ---- the port watch's side (bridge.sinks.midi_watch), on its thread -------------------
+    def port_state(self, lost: bool, outputs: list[str]) -> str:
+        """``"ok"``, ``"gone"`` (the named port is not among ``outputs``, this MIDI system's
+        outputs now) or ``"reopen"`` (listed again after it was ``lost``)."""
+        try:
+            find_output(self._wanted, outputs)
+        except SinkError:
+            return "gone"
+        return "reopen" if lost else "ok"
+
+    def reopen(self) -> None:
+        """Open the named port again and swap it in; the old one is closed after."""
+        opened, chosen, _backend = self._open(self._wanted, "", (self.backend,), self._what)
+        with self._lock:
+            old, self.port, self.port_name = self.port, opened, chosen
+            self._last_cc.clear()  # the receiver lost every value: send them all again
+        try:
+            old.close()
+        except Exception:  # noqa: BLE001 - a port that went away may refuse its close
+            pass
 
     def _open(self, port, virtual_name: str, order: tuple, what: str):
         """(mido port, its name, backend) on the first backend of ``order`` that answers and has
@@ -174,8 +203,9 @@ class MidiSink(Sink):
 
     def describe(self) -> str:
         cap = f", CCs at most {self.rate:g}/s" if self.rate else ""
+        gone = " (gone: waiting for it)" if self.watch is not None and self.watch.lost else ""
         return (f"{'virtual ' if self.virtual else ''}port {self.port_name!r} on "
-                f"{midi_backend.label(self.backend)}{cap}")
+                f"{midi_backend.label(self.backend)}{cap}{gone}")
 
     def _validate(self, item) -> None:
         t = type(item)
@@ -280,6 +310,8 @@ class MidiSink(Sink):
         self._send(offs + [i for i in idle if type(i) is not MidiClock], force=True)
 
     def _close(self) -> None:
+        if self.watch is not None:
+            self.watch.close()
         if self.clock is not None:
             self.clock.close()  # Stop, if it was running
         for ch in sorted(self._channels):
