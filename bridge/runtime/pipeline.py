@@ -236,31 +236,26 @@ class MappingOutput:
     def adopt_stages(self, prepared) -> str:
         """Engine thread, after ``prepared`` went live: its new stages join the run. Returns
         what the report line adds (empty when nothing was added)."""
+        from bridge.runtime.optional_stages import close_all, describe
+
         built, prepared.stages = prepared.stages, []
         have = {s.name for s in self.optional_stages.stages} if built else set()
         new = [s for s in built if s.name not in have]  # two changes in flight built it twice
-        self.drop_stages_list([s for s in built if s.name in have])
+        close_all([s for s in built if s.name in have])
         if not new:
             return ""
-        from bridge.runtime.optional_stages import describe
-
         self.optional_stages.adopt(new)
         self.stage_sink(new)
-        self.signals_used = {r["signal"] for r in prepared.mapping.routes}
         return f"; started the {describe(new)} stage{'s' if len(new) > 1 else ''} it routes"
 
     @staticmethod
     def drop_stages(prepared) -> str:
         """A switch that did not go live: close what was built for it."""
-        stages, prepared.stages = prepared.stages, []
-        MappingOutput.drop_stages_list(stages)
-        return ""
-
-    @staticmethod
-    def drop_stages_list(stages: list) -> None:
         from bridge.runtime.optional_stages import close_all
 
+        stages, prepared.stages = prepared.stages, []
         close_all(stages)
+        return ""
 
     def _report(self, level: int, message: str) -> None:
         """A reload's result from the watcher (either thread)."""
